@@ -1,0 +1,97 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "SluiceKit", targets: ["SluiceKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries, at the edge.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+
+        // Modules.
+        .target(
+            name: "SluiceCore",
+            dependencies: ["CZlib"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceLog",
+            dependencies: ["SluiceCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceBroker",
+            dependencies: ["SluiceLog", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceKit",
+            dependencies: ["SluiceCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceRuntime",
+            dependencies: [
+                "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "SluiceRuntime", "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Tests.
+        .target(
+            name: "SluiceTestSupport",
+            dependencies: ["SluiceCore"],
+            path: "Tests/SluiceTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceLogTests",
+            dependencies: ["SluiceLog", "SluiceCore", "SluiceTestSupport"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceBrokerTests",
+            dependencies: ["SluiceBroker", "SluiceLog", "SluiceCore", "SluiceTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["sluice", "SluiceCore", "SluiceTestSupport"],
+            swiftSettings: strict
+        ),
+    ]
+)

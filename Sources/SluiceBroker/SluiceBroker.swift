@@ -1,0 +1,2 @@
+/// SluiceBroker
+public enum SluiceBrokerModule {}

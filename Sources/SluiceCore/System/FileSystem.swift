@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Directory and path operations on the local file system. Every call blocks.
+public enum FileSystem {
+    /// Whether something exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    /// Whether `path` is a directory.
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The size of the file at `path`, or nil when there is none.
+    public static func fileSize(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
+    /// The identity of the file at `path`, or nil when there is none.
+    public static func identity(_ path: String) -> FileIdentity? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    /// Last modification time of `path` in milliseconds since the epoch.
+    public static func modificationTimeMillis(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
+    /// Creates `path` and any missing parents.
+    public static func createDirectory(_ path: String) throws {
+        if isDirectory(path) { return }
+        var prefix = ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+            prefix += prefix.isEmpty && path.hasPrefix("/") ? "/" : (prefix.isEmpty ? "" : "/")
+            prefix += component
+            if component.isEmpty || isDirectory(prefix) { continue }
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw CoreError.system("cannot create directory", path: prefix)
+            }
+        }
+    }
+
+    /// The names in the directory at `path`, without `.` and `..`, in byte order.
+    public static func contentsOfDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw CoreError.system("cannot list directory", path: path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Renames `source` to `destination`, replacing it atomically. The corresponding C function is `rename`.
+    public static func rename(_ source: String, to destination: String) throws {
+        guard Glibc.rename(source, destination) == 0 else {
+            throw CoreError.system("cannot rename to \(destination):", path: source)
+        }
+    }
+
+    /// Removes the file at `path`; a missing file is not an error.
+    public static func removeFile(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT { throw CoreError.system("cannot remove", path: path) }
+    }
+
+    /// Removes `path` and everything below it; a missing path is not an error.
+    public static func removeTree(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in try contentsOfDirectory(path) { try removeTree(path + "/" + name) }
+            if rmdir(path) != 0 && errno != ENOENT { throw CoreError.system("cannot remove directory", path: path) }
+        } else {
+            try removeFile(path)
+        }
+    }
+
+    /// Flushes the directory entry list of `path` to the disk, so that renames and creations in it
+    /// survive a power loss.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw CoreError.system("cannot open directory", path: path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw CoreError.system("cannot fsync directory", path: path) }
+    }
+
+    /// Reads a whole file.
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        let file = try SystemFile.open(path, .readOnly)
+        return try file.read(at: 0, count: Int(try file.size()))
+    }
+
+    /// Replaces `path` with `bytes` so that a crash leaves either the old or the new content: the bytes
+    /// go to a hidden temporary file that is fsynced, renamed over `path`, and the directory fsynced.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], sync: Bool = true) throws {
+        let directory = parentDirectory(of: path)
+        let name = String(path.split(separator: "/").last ?? Substring(path))
+        let temporary = directory + "/." + name + ".tmp"
+        let file = try SystemFile.open(temporary, .truncate)
+        try file.append(bytes)
+        if sync { try file.sync() }
+        try rename(temporary, to: path)
+        if sync { try syncDirectory(directory) }
+    }
+
+    /// The directory part of `path` (`.` when there is none).
+    public static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    /// `path` made absolute against the current directory.
+    public static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path == "." ? cwd : cwd + "/" + path
+    }
+}

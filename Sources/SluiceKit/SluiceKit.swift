@@ -1,0 +1,2 @@
+/// SluiceKit
+public enum SluiceKitModule {}

@@ -1,0 +1,109 @@
+import Logging
+import SluiceCore
+
+extension PartitionLog {
+    /// Opens the log in `directory`, creating it when it is missing (unless `readOnly`).
+    ///
+    /// Recovery: leftovers of interrupted deletions are removed; every closed segment's index is
+    /// checked against its log and rebuilt when it does not match; the active segment is read batch by
+    /// batch (length, magic, offset continuity, CRC) and a torn or corrupt tail is cut off, with a
+    /// warning that says where and why. A read-only open mends nothing on disk and reads only the
+    /// valid part.
+    public static func open(
+        directory: String,
+        name: String? = nil,
+        config: LogConfig = LogConfig(),
+        readOnly: Bool = false,
+        logger: Logger = Logger(label: "sluice.log")
+    ) throws -> PartitionLog {
+        let name = name ?? String(directory.split(separator: "/").last ?? Substring(directory))
+        if !FileSystem.isDirectory(directory) {
+            guard !readOnly else { throw LogError(.io, "\(directory) does not exist") }
+            try FileSystem.createDirectory(directory)
+        }
+        var bases: [Int64] = []
+        for file in try FileSystem.contentsOfDirectory(directory) {
+            if file.hasSuffix(".deleted") || (file.hasPrefix(".") && file.hasSuffix(".tmp")) {
+                if !readOnly { try FileSystem.removeFile(directory + "/" + file) }
+            } else if let base = Segment.baseOffset(fromFileName: file, ext: "log") {
+                bases.append(base)
+            }
+        }
+        bases.sort()
+        var segments: [Segment] = []
+        if bases.isEmpty {
+            guard !readOnly else { throw LogError(.io, "\(directory) holds no segments") }
+            segments.append(try Segment.create(directory: directory, baseOffset: 0))
+            try FileSystem.syncDirectory(directory)
+        }
+        for (i, base) in bases.enumerated() {
+            let isActive = i == bases.count - 1
+            let (segment, repair) = try Segment.open(
+                directory: directory,
+                baseOffset: base,
+                verify: isActive,
+                readOnly: readOnly,
+                maxBatchBytes: config.maxBatchBytes,
+                indexIntervalBytes: config.indexIntervalBytes
+            )
+            if let cut = repair.truncation {
+                logger.warning(
+                    "cut off a torn or corrupt tail",
+                    metadata: [
+                        "log": "\(name)", "segment": "\(Segment.fileName(base, "log"))", "position": "\(cut.position)",
+                        "bytes": "\(cut.bytes)", "reason": "\(cut.reason)", "next_offset": "\(segment.nextOffset)",
+                    ]
+                )
+            }
+            if repair.indexRebuilt && !isActive {
+                logger.warning("rebuilt a missing or wrong index", metadata: ["log": "\(name)", "segment": "\(base)"])
+            }
+            if let previous = segments.last, previous.nextOffset != base {
+                throw LogError(
+                    .corrupt,
+                    "\(directory): segment \(Segment.fileName(base, "log")) starts at offset \(base) but the segment "
+                        + "before it ends at \(previous.nextOffset)"
+                )
+            }
+            if !isActive { segment.close() }
+            segments.append(segment)
+        }
+        return PartitionLog(
+            directory: directory,
+            name: name,
+            readOnly: readOnly,
+            logger: logger,
+            segments: segments,
+            config: config
+        )
+    }
+
+    /// For a read-only log: picks up batches and segments that the writing process added since the log
+    /// was opened or last refreshed. Does nothing on a writable log.
+    public func refresh() throws {
+        guard isReadOnly else { return }
+        let (active, activeIndex) = state.withLock { ($0.segments[$0.segments.count - 1], $0.segments.count - 1) }
+        let newBases = try FileSystem.contentsOfDirectory(directory)
+            .compactMap { Segment.baseOffset(fromFileName: $0, ext: "log") }
+            .filter { $0 > active.baseOffset }
+            .sorted()
+        var reopened: [Segment] = []
+        for base in [active.baseOffset] + newBases {
+            guard FileSystem.exists(directory + "/" + Segment.fileName(base, "log")) else { continue }
+            let (segment, _) = try Segment.open(
+                directory: directory,
+                baseOffset: base,
+                verify: true,
+                readOnly: true,
+                maxBatchBytes: config.maxBatchBytes,
+                indexIntervalBytes: config.indexIntervalBytes
+            )
+            reopened.append(segment)
+        }
+        guard !reopened.isEmpty else { return }
+        state.withLock { state in
+            guard state.segments.count - 1 == activeIndex else { return }
+            state.segments.replaceSubrange(activeIndex..., with: reopened)
+        }
+    }
+}

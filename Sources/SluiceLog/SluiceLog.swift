@@ -1,0 +1,45 @@
+/// # SluiceLog: storage only
+///
+/// A partition is a folder of segments. This file states the on-disk format and the invariants that
+/// every other file in the module keeps.
+///
+/// ## Record batches (Kafka's RecordBatch v2, magic 2), byte for byte
+///
+/// ```
+/// baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 | magic int8 (=2) | crc uint32 |
+/// attributes int16 | lastOffsetDelta int32 | baseTimestamp int64 | maxTimestamp int64 |
+/// producerId int64 | producerEpoch int16 | baseSequence int32 | recordCount int32 | records…
+/// ```
+///
+/// All integers are big-endian. `batchLength` counts the bytes after itself. The CRC is CRC-32C over
+/// everything from `attributes` to the end of the batch, so the broker can set `baseOffset` when it
+/// appends without touching the CRC. Attribute bits 0–2 name the compression of the records section
+/// (0 none, 1 gzip). Each record is
+///
+/// ```
+/// length varint | attributes int8 | timestampDelta varlong | offsetDelta varint |
+/// keyLength varint | key | valueLength varint | value | headerCount varint |
+/// (headerKeyLength varint | headerKey | headerValueLength varint | headerValue)*
+/// ```
+///
+/// with zigzag varints, and -1 as the length of a null key, value or header value.
+///
+/// ## Segments
+///
+/// A segment is three files named by the 20-digit, zero-padded offset of its first record:
+/// `00000000000000000000.log` holds whole batches back to back; `.index` is a sparse offset index of
+/// 8-byte entries (offset relative to the base as uint32, byte position as uint32), one every
+/// `index_interval_bytes` of log; `.timeindex` holds 12-byte entries (max timestamp int64, relative
+/// offset uint32). The last segment is the active one and takes appends; the others are closed.
+/// An empty active segment still carries its base offset in its name, so offsets are never reused,
+/// even after retention deleted every record before them.
+///
+/// ## Invariants and recovery
+///
+/// - Offsets in a partition are dense and increasing: each batch starts at the previous batch's last
+///   offset plus one.
+/// - The `.log` files are the truth; the indexes are hints. On open the active segment is read batch
+///   by batch (length, magic, offset continuity, CRC) and the first batch that fails, and everything
+///   after it, is cut off and reported. Indexes that do not match their log are rebuilt rather than
+///   trusted.
+/// - Retention deletes whole closed segments, oldest first, and moves the log start offset.

@@ -1,0 +1,2 @@
+/// SluiceRuntime
+public enum SluiceRuntimeModule {}

@@ -1,0 +1,24 @@
+import Glibc
+import SluiceCore
+
+/// A fresh directory under the system's temporary folder, removed when the value goes away.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let path: String
+
+    public init(_ prefix: String = "sluice-test") {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        path = template.withUnsafeMutableBufferPointer { buffer -> String in
+            guard let base = buffer.baseAddress, let created = mkdtemp(base) else {
+                fatalError("cannot create a temporary directory")
+            }
+            return String(cString: created)
+        }
+    }
+
+    deinit {
+        try? FileSystem.removeTree(path)
+    }
+
+    /// `name` inside the directory.
+    public func file(_ name: String) -> String { path + "/" + name }
+}
