@@ -63,3 +63,31 @@ extension PartitionLog {
         return result
     }
 }
+
+extension PartitionLog {
+    /// Closes the active segment, when it holds anything, and starts a new one at the end offset.
+    public func rollActiveSegment() throws {
+        guard !isReadOnly else { throw LogError(.readOnly, "\(name) is open read-only") }
+        try state.withLock { state in
+            guard !state.closed else { throw LogError(.closed, "\(name) is closed") }
+            if state.segments[state.segments.count - 1].size > 0 { _ = try roll(&state) }
+        }
+    }
+
+    /// Deletes every closed segment that ends at or before `offset`, moving the log start offset.
+    /// Returns how many segments went.
+    @discardableResult
+    public func deleteSegments(endingAtOrBefore offset: Int64) throws -> Int {
+        guard !isReadOnly else { throw LogError(.readOnly, "\(name) is open read-only") }
+        let deleted = try state.withLock { state -> [Segment] in
+            guard !state.closed else { throw LogError(.closed, "\(name) is closed") }
+            var count = 0
+            while count < state.segments.count - 1 && state.segments[count].nextOffset <= offset { count += 1 }
+            let deleted = Array(state.segments.prefix(count))
+            state.segments.removeFirst(count)
+            return deleted
+        }
+        for segment in deleted { try segment.delete() }
+        return deleted.count
+    }
+}
