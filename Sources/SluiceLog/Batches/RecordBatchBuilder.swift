@@ -100,6 +100,9 @@ public struct RecordBatchBuilder {
     /// `baseOffset` is usually left 0 for the log to set.
     public mutating func build(baseOffset: Int64 = 0) throws -> [UInt8] {
         precondition(count > 0, "a record batch holds at least one record")
+        // Read before the gzip branch's `reset()` sets the count to 0.
+        let lastOffsetDelta = Int32(count - 1)
+        let storedCount = Int32(count)
         var out: [UInt8]
         if compression == .gzip {
             let compressed = try buffer.withUnsafeBytes { raw in
@@ -116,8 +119,6 @@ public struct RecordBatchBuilder {
         }
         var attributes = compression.rawValue
         if isTransactional { attributes |= 0x10 }
-        let lastOffsetDelta = Int32(count - 1)
-        let storedCount = Int32(count)
         let (firstTimestamp, maxTimestamp) = (baseTimestamp, self.maxTimestamp)
         out.withUnsafeMutableBytes { raw in
             raw.storeBigEndian(baseOffset, at: 0)

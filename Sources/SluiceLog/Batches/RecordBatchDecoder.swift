@@ -97,7 +97,7 @@ public enum RecordBatchDecoder {
             }
             var entry = RecordBlock.Entry(
                 offset: header.baseOffset + offsetDelta,
-                timestamp: header.baseTimestamp &+ timestampDelta,
+                timestamp: header.usesLogAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta,
                 firstHeader: Int32(headers.count)
             )
             if let key {

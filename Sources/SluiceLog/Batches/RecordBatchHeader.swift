@@ -64,6 +64,8 @@ public struct RecordBatchHeader: Sendable, Equatable {
     public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
     public var nextOffset: Int64 { lastOffset + 1 }
     public var isControl: Bool { attributes & 0x20 != 0 }
+    /// With LogAppendTime (attribute bit 3) every record's timestamp is the batch's max timestamp.
+    public var usesLogAppendTime: Bool { attributes & 0x08 != 0 }
     public var isTransactional: Bool { attributes & 0x10 != 0 }
     public var compressionCode: Int16 { attributes & 0x07 }
 

@@ -1,0 +1,126 @@
+import SluiceCore
+
+extension Broker {
+    /// One partition of a group, as `groups describe` shows it.
+    public struct GroupPartition: Sendable, Equatable {
+        public var topicPartition: TopicPartition
+        /// The next offset the group will read, when it has committed one.
+        public var committed: Int64?
+        public var endOffset: Int64
+        /// End offset minus committed offset; nil without a commit.
+        public var lag: Int64? { committed.map { max(0, endOffset - $0) } }
+        /// The member that owns the partition now, when the group is running.
+        public var member: String?
+    }
+
+    /// A group as `groups describe` shows it.
+    public struct GroupDescription: Sendable {
+        public var group: String
+        /// `Stable` with members, `Empty` without.
+        public var state: String
+        public var generation: Int32?
+        public var members: [String]
+        public var partitions: [GroupPartition]
+        public var totalLag: Int64 { partitions.reduce(0) { $0 + ($1.lag ?? 0) } }
+    }
+
+    /// Groups with committed offsets or live members, in order.
+    public func groupNames() -> [String] {
+        Set(offsetStore.groups() + coordinator.activeGroups() + membersFiles().keys).sorted()
+    }
+
+    /// The committed offsets of `group`: the next offset it will read, per partition.
+    public func committedOffsets(_ group: String) -> [TopicPartition: Int64] {
+        offsetStore.offsets(group: group).mapValues(\.offset)
+    }
+
+    /// Committed offsets, end offsets, lag and owners of every partition the group has committed on or
+    /// owns now. Owners come from this process's coordinator, or from the members file of the process
+    /// that owns the data directory.
+    public func describeGroup(_ group: String) throws -> GroupDescription {
+        let committed = committedOffsets(group)
+        var owners: [TopicPartition: String] = [:]
+        var members: [String] = []
+        var generation: Int32?
+        if let state = coordinator.state(of: group) {
+            owners = state.owners
+            members = state.members.keys.sorted()
+            generation = state.generation
+        } else if let file = membersFiles()[group] {
+            owners = file.owners
+            members = file.members
+            generation = file.generation
+        }
+        var partitions: [GroupPartition] = []
+        for tp in Set(committed.keys).union(owners.keys).sorted() {
+            guard topicConfig(tp.topic) != nil else { continue }
+            partitions.append(
+                GroupPartition(topicPartition: tp, committed: committed[tp], endOffset: try offsets(tp).end, member: owners[tp])
+            )
+        }
+        return GroupDescription(
+            group: group,
+            state: members.isEmpty ? "Empty" : "Stable",
+            generation: generation,
+            members: members,
+            partitions: partitions
+        )
+    }
+
+    /// Lag per partition of `group` on `topics` (all partitions, committed or not).
+    public func lag(group: String, topics: [String]) throws -> [GroupPartition] {
+        let committed = committedOffsets(group)
+        var result: [GroupPartition] = []
+        for topic in topics {
+            for partition in 0..<(try partitionCount(topic)) {
+                let tp = TopicPartition(topic, partition)
+                result.append(GroupPartition(topicPartition: tp, committed: committed[tp], endOffset: try offsets(tp).end))
+            }
+        }
+        return result
+    }
+
+    /// Stores offsets for a group that has no live members (for `groups reset-offsets`); a running group
+    /// commits through its consumers.
+    public func setCommittedOffsets(_ group: String, _ offsets: [TopicPartition: Int64]) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        guard coordinator.state(of: group) == nil else {
+            throw BrokerError(.invalidConfig, "group \"\(group)\" has live members; stop them before resetting offsets")
+        }
+        try offsetStore.commit(group: group, offsets: offsets.mapValues { $0 })
+    }
+
+    struct MembersFile {
+        var generation: Int32
+        var members: [String]
+        var owners: [TopicPartition: String]
+    }
+
+    /// The members files written by the process that owns the data directory, when one does.
+    func membersFiles() -> [String: MembersFile] {
+        guard isReadOnly, DirectoryLock.owner(ofDirectory: dataDirectory) != nil else { return [:] }
+        let folder = dataDirectory + "/__groups"
+        guard let names = try? FileSystem.contentsOfDirectory(folder) else { return [:] }
+        var result: [String: MembersFile] = [:]
+        for name in names where name.hasSuffix(".members.json") {
+            guard let json = try? JSONValue.parse(FileSystem.readFile(folder + "/" + name)),
+                let group = json["group"]?.stringValue, case .array(let owners)? = json["owners"],
+                case .array(let members)? = json["members"]
+            else { continue }
+            var map: [TopicPartition: String] = [:]
+            for owner in owners {
+                if let topic = owner["topic"]?.stringValue, let partition = owner["partition"]?.integerValue,
+                    let member = owner["member"]?.stringValue
+                {
+                    map[TopicPartition(topic, Int32(truncatingIfNeeded: partition))] = member
+                }
+            }
+            result[group] = MembersFile(
+                generation: Int32(truncatingIfNeeded: json["generation"]?.integerValue ?? 0),
+                members: members.compactMap(\.stringValue),
+                owners: map
+            )
+        }
+        return result
+    }
+}

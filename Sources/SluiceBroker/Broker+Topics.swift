@@ -1,0 +1,149 @@
+import SluiceCore
+import SluiceLog
+
+extension Broker {
+    /// One partition as `topics describe` shows it.
+    public struct PartitionDescription: Sendable {
+        public var partition: Int32
+        public var startOffset: Int64
+        public var endOffset: Int64
+        public var segments: [PartitionLog.SegmentInfo]
+        public var sizeInBytes: Int64 { segments.reduce(0) { $0 + $1.sizeInBytes } }
+    }
+
+    /// The names of all topics, internal ones included, in order.
+    public func topicNames(includeInternal: Bool = true) -> [String] {
+        topics.withLock { $0.keys.filter { includeInternal || !TopicName.isInternal($0) }.sorted() }
+    }
+
+    /// The config of `topic`, or nil when it does not exist.
+    public func topicConfig(_ topic: String) -> TopicConfig? {
+        topics.withLock { $0[topic]?.config }
+    }
+
+    /// The partition count of `topic`.
+    public func partitionCount(_ topic: String) throws -> Int32 {
+        guard let config = topicConfig(topic) else {
+            throw BrokerError(.topicNotFound, "topic \"\(topic)\" does not exist")
+        }
+        return config.partitions
+    }
+
+    /// Creates a topic, or throws `topicExists`.
+    public func createTopic(_ name: String, config: TopicConfig) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        if let problem = TopicName.problem(name) { throw BrokerError(.invalidTopic, problem) }
+        guard !TopicName.isInternal(name) else {
+            throw BrokerError(.invalidTopic, "topic names starting with \"__\" are reserved for the broker")
+        }
+        guard config.partitions >= 1 && config.partitions <= TopicConfig.maxPartitions else {
+            throw BrokerError(
+                .invalidPartitions, "a topic needs 1 to \(TopicConfig.maxPartitions) partitions, not \(config.partitions)")
+        }
+        try topics.withLock { state in
+            guard state[name] == nil else { throw BrokerError(.topicExists, "topic \"\(name)\" already exists") }
+            for partition in 0..<config.partitions {
+                let directory = partitionDirectory(TopicPartition(name, partition))
+                if FileSystem.exists(directory) { try FileSystem.removeTree(directory) }
+            }
+            state[name] = TopicState(config: config, logs: Array(repeating: nil, count: Int(config.partitions)))
+            try saveMetadata(state)
+        }
+        for partition in 0..<config.partitions { _ = try log(TopicPartition(name, partition)) }
+        logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(config.partitions)"])
+    }
+
+    /// Creates `name` with `config` when it does not exist yet; returns whether it did.
+    @discardableResult
+    public func ensureTopic(_ name: String, config: TopicConfig = TopicConfig()) throws -> Bool {
+        guard topicConfig(name) == nil else { return false }
+        do {
+            try createTopic(name, config: config)
+            return true
+        } catch let error as BrokerError where error.code == .topicExists {
+            return false
+        }
+    }
+
+    /// Raises the partition count of a topic; lowering it is refused, as Kafka refuses it.
+    public func setPartitionCount(_ name: String, to count: Int32) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        try topics.withLock { state in
+            guard let topic = state[name] else { throw BrokerError(.topicNotFound, "topic \"\(name)\" does not exist") }
+            guard !TopicName.isInternal(name) else {
+                throw BrokerError(.invalidTopic, "the internal topic \"\(name)\" cannot be changed")
+            }
+            guard count >= topic.config.partitions else {
+                throw BrokerError(
+                    .invalidPartitions,
+                    "topic \"\(name)\" has \(topic.config.partitions) partitions; the count can be raised, never lowered"
+                )
+            }
+            guard count <= TopicConfig.maxPartitions else {
+                throw BrokerError(.invalidPartitions, "a topic can have at most \(TopicConfig.maxPartitions) partitions")
+            }
+            guard count > topic.config.partitions else { return }
+            state[name]?.config.partitions = count
+            state[name]?.logs.append(contentsOf: Array(repeating: nil, count: Int(count - topic.config.partitions)))
+            try saveMetadata(state)
+        }
+        for partition in 0..<count { _ = try log(TopicPartition(name, partition)) }
+        coordinator.topicsChanged(partitionCounts: [name: count])
+    }
+
+    /// Replaces the setting overrides of a topic (the partition count stays).
+    public func setTopicConfig(_ name: String, _ config: TopicConfig) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        let logs = try topics.withLock { state -> [PartitionLog] in
+            guard let topic = state[name] else { throw BrokerError(.topicNotFound, "topic \"\(name)\" does not exist") }
+            var updated = config
+            updated.partitions = topic.config.partitions
+            state[name]?.config = updated
+            try saveMetadata(state)
+            return topic.logs.compactMap { $0 }
+        }
+        let logConfig = config.logConfig
+        for log in logs { log.update(config: logConfig) }
+    }
+
+    /// Deletes a topic, its partitions' folders and the offsets committed on it.
+    public func deleteTopic(_ name: String) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        guard !TopicName.isInternal(name) else {
+            throw BrokerError(.invalidTopic, "the internal topic \"\(name)\" cannot be deleted")
+        }
+        let removed = try topics.withLock { state -> [String] in
+            guard let topic = state[name] else { throw BrokerError(.topicNotFound, "topic \"\(name)\" does not exist") }
+            var removed: [String] = []
+            for partition in 0..<topic.config.partitions {
+                try? topic.logs[Int(partition)]?.close()
+                let directory = partitionDirectory(TopicPartition(name, partition))
+                guard FileSystem.exists(directory) else { continue }
+                try FileSystem.rename(directory, to: directory + ".deleted")
+                removed.append(directory + ".deleted")
+            }
+            state[name] = nil
+            try saveMetadata(state)
+            return removed
+        }
+        for directory in removed { try FileSystem.removeTree(directory) }
+        try offsetStore.deleteOffsets(topic: name)
+        logger.info("deleted topic", metadata: ["topic": "\(name)"])
+    }
+
+    /// Each partition's offsets and segments.
+    public func describeTopic(_ name: String) throws -> [PartitionDescription] {
+        let count = try partitionCount(name)
+        return try (0..<count).map { partition in
+            let tp = TopicPartition(name, partition)
+            let log = try log(tp)
+            if isReadOnly { try log.refresh() }
+            return PartitionDescription(
+                partition: partition,
+                startOffset: log.startOffset,
+                endOffset: log.endOffset,
+                segments: log.segmentInfos
+            )
+        }
+    }
+}

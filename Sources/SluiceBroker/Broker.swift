@@ -1,0 +1,215 @@
+import Logging
+import SluiceCore
+import SluiceLog
+
+/// The embedded broker: topics of partition logs in one data directory, committed offsets, and consumer
+/// groups, in the way Kafka organizes them.
+///
+/// One process opens a data directory for writing at a time (a lock file holds its pid); any number
+/// may open it read-only alongside. The broker is thread-safe. Every call that touches the disk
+/// blocks, so callers run it on their own threads, never on Swift's cooperative pool.
+///
+/// Layout: `DATA/.lock`, `DATA/__topics.json` (partition counts and setting overrides), and a folder
+/// `DATA/TOPIC-PARTITION/` per partition, the internal `__consumer_offsets-0` among them.
+public final class Broker: @unchecked Sendable {
+    struct TopicState {
+        var config: TopicConfig
+        var logs: [PartitionLog?]
+    }
+
+    public let dataDirectory: String
+    public let isReadOnly: Bool
+    public let logger: Logger
+    /// Moves on every append, so that waiting consumers wake up.
+    public let appended = ChangeSignal()
+    let directoryLock: DirectoryLock?
+    let topics: Locked<[String: TopicState]>
+    let offsetStore: OffsetStore
+    let coordinator: GroupCoordinator
+
+    static let metadataFile = "__topics.json"
+    public static let offsetsTopic = "__consumer_offsets"
+
+    /// Opens (and, for writing, creates) the data directory. For writing it takes the directory's lock,
+    /// or throws `directoryInUse` naming the process that holds it.
+    public init(dataDirectory: String, readOnly: Bool = false, logger: Logger = Logger(label: "sluice.broker")) throws {
+        self.dataDirectory = dataDirectory
+        isReadOnly = readOnly
+        self.logger = logger
+        if readOnly {
+            guard FileSystem.isDirectory(dataDirectory) else {
+                throw BrokerError(.storage, "data directory \(dataDirectory) does not exist")
+            }
+            directoryLock = nil
+        } else {
+            do {
+                try FileSystem.createDirectory(dataDirectory)
+                directoryLock = try DirectoryLock(directory: dataDirectory)
+            } catch let error as CoreError {
+                throw BrokerError(error.errno == 11 ? .directoryInUse : .storage, error.message)
+            }
+        }
+        var stored = try Self.loadMetadata(dataDirectory)
+        if !readOnly { try Self.removeLeftovers(dataDirectory) }
+        if stored[Self.offsetsTopic] == nil {
+            stored[Self.offsetsTopic] = try Self.offsetsTopicConfig()
+            if !readOnly { try Self.saveMetadata(stored, dataDirectory) }
+        }
+        var states = stored.mapValues { TopicState(config: $0, logs: Array(repeating: nil, count: Int($0.partitions))) }
+        let offsetsPartition = TopicPartition(Self.offsetsTopic, 0)
+        let offsetsDirectory = dataDirectory + "/" + offsetsPartition.description
+        let offsetsLog: PartitionLog?
+        if readOnly && !FileSystem.isDirectory(offsetsDirectory) {
+            offsetsLog = nil
+        } else {
+            offsetsLog = try Self.openLog(
+                directory: offsetsDirectory,
+                tp: offsetsPartition,
+                config: stored[Self.offsetsTopic]?.logConfig ?? LogConfig(),
+                readOnly: readOnly,
+                logger: logger
+            )
+        }
+        states[Self.offsetsTopic]?.logs[0] = offsetsLog
+        topics = Locked(states)
+        offsetStore = try OffsetStore(log: offsetsLog, logger: logger)
+        coordinator = GroupCoordinator(store: offsetStore, dataDirectory: dataDirectory, logger: logger)
+    }
+
+    static func offsetsTopicConfig() throws -> TopicConfig {
+        var config = TopicConfig(partitions: 1)
+        try config.set("segment_bytes", .number(String(8 << 20)))
+        try config.set("retention_ms", .number("-1"))
+        return config
+    }
+
+    static func openLog(directory: String, tp: TopicPartition, config: LogConfig, readOnly: Bool, logger: Logger) throws
+        -> PartitionLog
+    {
+        do {
+            if readOnly && !FileSystem.isDirectory(directory) {
+                throw BrokerError(.storage, "partition folder \(directory) does not exist")
+            }
+            return try PartitionLog.open(directory: directory, name: tp.description, config: config, readOnly: readOnly, logger: logger)
+        } catch let error as LogError {
+            throw BrokerError(.storage, "cannot open partition \(tp)", cause: error)
+        } catch let error as CoreError {
+            throw BrokerError(.storage, "cannot open partition \(tp)", cause: error)
+        }
+    }
+
+    /// Flushes and closes every open log. The broker is unusable afterwards.
+    public func close() throws {
+        coordinator.shutdown()
+        let logs = topics.withLock { topics in topics.values.flatMap { $0.logs.compactMap { $0 } } }
+        for log in logs { try log.close() }
+    }
+
+    // MARK: Metadata
+
+    static func loadMetadata(_ directory: String) throws -> [String: TopicConfig] {
+        let path = directory + "/" + metadataFile
+        guard FileSystem.exists(path) else { return [:] }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(try FileSystem.readFile(path))
+        } catch {
+            throw BrokerError(.storage, "\(path) is not valid JSON (\(error)); restore it from a backup")
+        }
+        guard case .object(let members)? = json["topics"] else {
+            throw BrokerError(.storage, "\(path) has no \"topics\" object")
+        }
+        var result: [String: TopicConfig] = [:]
+        for (name, value) in members { result[name] = try TopicConfig(json: value, topic: name) }
+        return result
+    }
+
+    /// Writes the topic list atomically; callers hold the `topics` lock.
+    static func saveMetadata(_ configs: [String: TopicConfig], _ directory: String) throws {
+        let members = configs.keys.sorted().compactMap { name in configs[name].map { (name, $0.json) } }
+        let json = JSONValue.object([("version", .number("1")), ("topics", .object(members))])
+        do {
+            try FileSystem.writeAtomically(directory + "/" + metadataFile, Array((json.prettyPrinted() + "\n").utf8))
+        } catch {
+            throw BrokerError(.storage, "cannot save topic metadata", cause: error as? CoreError)
+        }
+    }
+
+    func saveMetadata(_ state: [String: TopicState]) throws {
+        try Self.saveMetadata(state.mapValues(\.config), dataDirectory)
+    }
+
+    /// Removes partition folders left behind by an interrupted topic deletion.
+    private static func removeLeftovers(_ directory: String) throws {
+        for name in try FileSystem.contentsOfDirectory(directory) where name.hasSuffix(".deleted") {
+            try FileSystem.removeTree(directory + "/" + name)
+        }
+    }
+
+    /// The folder of one partition.
+    func partitionDirectory(_ tp: TopicPartition) -> String {
+        dataDirectory + "/" + tp.topic + "-" + String(tp.partition)
+    }
+
+    // MARK: Logs
+
+    /// The log of one partition, opened (and recovered) on first use.
+    public func log(_ tp: TopicPartition) throws -> PartitionLog {
+        try topics.withLock { state in
+            guard let topic = state[tp.topic] else {
+                throw BrokerError(.topicNotFound, "topic \"\(tp.topic)\" does not exist")
+            }
+            guard tp.partition >= 0 && tp.partition < topic.config.partitions else {
+                throw BrokerError(
+                    .invalidPartitions,
+                    "topic \"\(tp.topic)\" has partitions 0 to \(topic.config.partitions - 1), not \(tp.partition)"
+                )
+            }
+            if let log = topic.logs[Int(tp.partition)] { return log }
+            let log = try Self.openLog(
+                directory: partitionDirectory(tp),
+                tp: tp,
+                config: topic.config.logConfig,
+                readOnly: isReadOnly,
+                logger: logger
+            )
+            state[tp.topic]?.logs[Int(tp.partition)] = log
+            return log
+        }
+    }
+
+    /// Appends one built batch to a partition and wakes waiting consumers.
+    @discardableResult
+    public func append(_ batch: inout [UInt8], to tp: TopicPartition, now: Int64 = Time.nowMillis()) throws
+        -> PartitionLog.AppendResult
+    {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        let result = try log(tp).append(&batch, now: now)
+        appended.notify()
+        return result
+    }
+
+    /// Whole batches of a partition from `offset`, as `PartitionLog.read` returns them. A read-only
+    /// broker first looks for what the writing process appended since.
+    public func read(_ tp: TopicPartition, from offset: Int64, maxBytes: Int) throws -> [UInt8] {
+        let log = try log(tp)
+        do {
+            if isReadOnly && offset >= log.endOffset { try log.refresh() }
+            return try log.read(from: offset, maxBytes: maxBytes)
+        } catch let error as LogError where error.code == .offsetOutOfRange {
+            throw BrokerError(.offsetOutOfRange, error.message)
+        }
+    }
+
+    /// The first stored offset and the next offset of a partition.
+    public func offsets(_ tp: TopicPartition) throws -> (start: Int64, end: Int64) {
+        let log = try log(tp)
+        if isReadOnly { try log.refresh() }
+        return (log.startOffset, log.endOffset)
+    }
+
+    /// Makes every append to `tp` durable, whatever its topic's flush policy.
+    public func flush(_ tp: TopicPartition) throws {
+        try log(tp).flush()
+    }
+}

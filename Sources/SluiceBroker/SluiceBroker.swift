@@ -1,2 +1,0 @@
-/// SluiceBroker
-public enum SluiceBrokerModule {}
