@@ -55,7 +55,8 @@ extension Broker {
         for tp in Set(committed.keys).union(owners.keys).sorted() {
             guard topicConfig(tp.topic) != nil else { continue }
             partitions.append(
-                GroupPartition(topicPartition: tp, committed: committed[tp], endOffset: try offsets(tp).end, member: owners[tp])
+                GroupPartition(
+                    topicPartition: tp, committed: committed[tp], endOffset: try offsets(tp).end, member: owners[tp])
             )
         }
         return GroupDescription(
@@ -74,7 +75,8 @@ extension Broker {
         for topic in topics {
             for partition in 0..<(try partitionCount(topic)) {
                 let tp = TopicPartition(topic, partition)
-                result.append(GroupPartition(topicPartition: tp, committed: committed[tp], endOffset: try offsets(tp).end))
+                result.append(
+                    GroupPartition(topicPartition: tp, committed: committed[tp], endOffset: try offsets(tp).end))
             }
         }
         return result

@@ -38,7 +38,8 @@ extension Broker {
         }
         guard config.partitions >= 1 && config.partitions <= TopicConfig.maxPartitions else {
             throw BrokerError(
-                .invalidPartitions, "a topic needs 1 to \(TopicConfig.maxPartitions) partitions, not \(config.partitions)")
+                .invalidPartitions,
+                "a topic needs 1 to \(TopicConfig.maxPartitions) partitions, not \(config.partitions)")
         }
         try topics.withLock { state in
             guard state[name] == nil else { throw BrokerError(.topicExists, "topic \"\(name)\" already exists") }
@@ -80,7 +81,8 @@ extension Broker {
                 )
             }
             guard count <= TopicConfig.maxPartitions else {
-                throw BrokerError(.invalidPartitions, "a topic can have at most \(TopicConfig.maxPartitions) partitions")
+                throw BrokerError(
+                    .invalidPartitions, "a topic can have at most \(TopicConfig.maxPartitions) partitions")
             }
             guard count > topic.config.partitions else { return }
             state[name]?.config.partitions = count

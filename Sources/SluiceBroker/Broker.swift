@@ -90,7 +90,8 @@ public final class Broker: @unchecked Sendable {
             if readOnly && !FileSystem.isDirectory(directory) {
                 throw BrokerError(.storage, "partition folder \(directory) does not exist")
             }
-            return try PartitionLog.open(directory: directory, name: tp.description, config: config, readOnly: readOnly, logger: logger)
+            return try PartitionLog.open(
+                directory: directory, name: tp.description, config: config, readOnly: readOnly, logger: logger)
         } catch let error as LogError {
             throw BrokerError(.storage, "cannot open partition \(tp)", cause: error)
         } catch let error as CoreError {

@@ -1,1 +1,1 @@
-print("sluice")
+SluiceMain.run()

@@ -84,7 +84,8 @@ public final class GroupConsumer {
     /// Heartbeats and learns the current generation and ownership, without giving anything up.
     public func heartbeat() throws {
         guard let view = broker.coordinator.heartbeat(group: options.group, member: memberId) else {
-            broker.logger.warning("consumer was evicted from its group; joining again", metadata: ["group": "\(options.group)"])
+            broker.logger.warning(
+                "consumer was evicted from its group; joining again", metadata: ["group": "\(options.group)"])
             positions.removeAll()
             pendingGain.removeAll()
             let lost = assignment
@@ -192,10 +193,12 @@ public final class GroupConsumer {
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
         guard !offsets.isEmpty else { return }
         do {
-            try broker.coordinator.commit(group: options.group, member: memberId, generation: generation, offsets: offsets)
+            try broker.coordinator.commit(
+                group: options.group, member: memberId, generation: generation, offsets: offsets)
         } catch let error as BrokerError where error.code == .staleGeneration {
             try heartbeat()
-            try broker.coordinator.commit(group: options.group, member: memberId, generation: generation, offsets: offsets)
+            try broker.coordinator.commit(
+                group: options.group, member: memberId, generation: generation, offsets: offsets)
         }
     }
 

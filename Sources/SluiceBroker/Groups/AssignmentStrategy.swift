@@ -10,7 +10,9 @@ public enum AssignmentStrategy: String, Sendable, CaseIterable {
 
     /// The target assignment: for each member id, the partitions it should own.
     /// `subscriptions` maps member ids to their topics; `partitionCounts` gives each topic's size.
-    public func assign(subscriptions: [String: [String]], partitionCounts: [String: Int32]) -> [String: Set<TopicPartition>] {
+    public func assign(subscriptions: [String: [String]], partitionCounts: [String: Int32]) -> [String: Set<
+        TopicPartition
+    >] {
         var result: [String: Set<TopicPartition>] = [:]
         for member in subscriptions.keys { result[member] = [] }
         let topics = Set(subscriptions.values.flatMap { $0 }).sorted()
@@ -25,7 +27,9 @@ public enum AssignmentStrategy: String, Sendable, CaseIterable {
                 var next = 0
                 for (i, member) in members.enumerated() {
                     let take = share + (i < extra ? 1 : 0)
-                    for partition in next..<(next + take) { result[member]?.insert(TopicPartition(topic, Int32(partition))) }
+                    for partition in next..<(next + take) {
+                        result[member]?.insert(TopicPartition(topic, Int32(partition)))
+                    }
                     next += take
                 }
             }

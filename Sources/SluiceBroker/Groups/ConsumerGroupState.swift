@@ -120,7 +120,9 @@ public struct ConsumerGroupState: Sendable {
     }
 
     /// Whether a commit from `member`, made in `generation`, for `partitions` is accepted.
-    public func checkCommit(member id: String, generation: Int32, partitions: some Sequence<TopicPartition>) -> CommitCheck {
+    public func checkCommit(member id: String, generation: Int32, partitions: some Sequence<TopicPartition>)
+        -> CommitCheck
+    {
         guard members[id] != nil else { return .unknownMember }
         guard generation == self.generation else { return .staleGeneration(current: self.generation) }
         for tp in partitions where owners[tp] != id { return .notOwner(tp) }

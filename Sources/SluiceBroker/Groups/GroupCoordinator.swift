@@ -11,7 +11,10 @@ final class GroupCoordinator: @unchecked Sendable {
     private let groups = Locked<[String: ConsumerGroupState]>([:])
     let clock: @Sendable () -> Int64
 
-    init(store: OffsetStore, dataDirectory: String, logger: Logger, clock: @escaping @Sendable () -> Int64 = { Time.nowMillis() }) {
+    init(
+        store: OffsetStore, dataDirectory: String, logger: Logger,
+        clock: @escaping @Sendable () -> Int64 = { Time.nowMillis() }
+    ) {
         self.store = store
         self.dataDirectory = dataDirectory
         self.logger = logger
@@ -31,11 +34,13 @@ final class GroupCoordinator: @unchecked Sendable {
             var state = groups[group] ?? ConsumerGroupState(group: group, strategy: strategy)
             expire(&state, now: now)
             let view = state.join(
-                member: member, topics: topics, sessionTimeoutMs: sessionTimeoutMs, partitionCounts: partitionCounts, now: now)
+                member: member, topics: topics, sessionTimeoutMs: sessionTimeoutMs, partitionCounts: partitionCounts,
+                now: now)
             groups[group] = state
             return view
         }
-        logger.debug("member joined", metadata: ["group": "\(group)", "member": "\(member)", "generation": "\(view.generation)"])
+        logger.debug(
+            "member joined", metadata: ["group": "\(group)", "member": "\(member)", "generation": "\(view.generation)"])
         writeMembers(group)
         return view
     }
@@ -79,10 +84,12 @@ final class GroupCoordinator: @unchecked Sendable {
             case .accepted:
                 try store.commit(group: group, offsets: offsets.mapValues { $0 }, now: now)
             case .unknownMember:
-                throw BrokerError(.unknownMember, "member \(member) is no longer in group \"\(group)\"; it must join again")
+                throw BrokerError(
+                    .unknownMember, "member \(member) is no longer in group \"\(group)\"; it must join again")
             case .staleGeneration(let current):
                 throw BrokerError(
-                    .staleGeneration, "commit of generation \(generation) refused: group \"\(group)\" is at generation \(current)")
+                    .staleGeneration,
+                    "commit of generation \(generation) refused: group \"\(group)\" is at generation \(current)")
             case .notOwner(let tp):
                 throw BrokerError(.notOwner, "member \(member) of group \"\(group)\" does not own \(tp)")
             }
@@ -129,7 +136,10 @@ final class GroupCoordinator: @unchecked Sendable {
     }
 
     static func fileSafe(_ name: String) -> String {
-        String(name.unicodeScalars.map { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" ? Character($0) : "_" })
+        String(
+            name.unicodeScalars.map {
+                $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" ? Character($0) : "_"
+            })
     }
 
     /// Writes who owns what, for `groups describe` in other processes. Informational, never fsynced.
@@ -141,7 +151,9 @@ final class GroupCoordinator: @unchecked Sendable {
             return
         }
         let owners = snapshot.owners.sorted { $0.key < $1.key }.map { tp, member in
-            JSONValue.object([("topic", .string(tp.topic)), ("partition", .number(String(tp.partition))), ("member", .string(member))])
+            JSONValue.object([
+                ("topic", .string(tp.topic)), ("partition", .number(String(tp.partition))), ("member", .string(member)),
+            ])
         }
         let json = JSONValue.object([
             ("group", .string(group)), ("generation", .number(String(snapshot.generation))),

@@ -57,7 +57,8 @@ final class OffsetStore: @unchecked Sendable {
 
     static func encodeKey(_ key: Key) -> [UInt8] {
         let json = JSONValue.object([
-            ("group", .string(key.group)), ("topic", .string(key.tp.topic)), ("partition", .number(String(key.tp.partition))),
+            ("group", .string(key.group)), ("topic", .string(key.tp.topic)),
+            ("partition", .number(String(key.tp.partition))),
         ])
         return Array(json.serialized().utf8)
     }

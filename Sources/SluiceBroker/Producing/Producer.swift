@@ -38,7 +38,9 @@ public final class Producer {
     /// The partition a record of `block` goes to.
     public func partition(of block: RecordBlock, at index: Int) -> Int32 {
         guard let range = block.keyRange(index) else { return partitioner.stickyPartition }
-        return block.bytes.withUnsafeBytes { partitioner.partition(forKey: UnsafeRawBufferPointer(rebasing: $0[range])) }
+        return block.bytes.withUnsafeBytes {
+            partitioner.partition(forKey: UnsafeRawBufferPointer(rebasing: $0[range]))
+        }
     }
 
     /// Sends every record of `block`: one batch per partition (more when a partition's share is larger

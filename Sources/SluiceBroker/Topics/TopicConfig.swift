@@ -61,7 +61,8 @@ public struct TopicConfig: Sendable, Equatable {
     /// Sets one setting, validating its name and value.
     public mutating func set(_ name: String, _ value: JSONValue) throws {
         guard let setting = Self.setting(named: name) else {
-            let hint = Suggestion.closest(to: name, in: Self.settings.map(\.name)).map { "; did you mean \"\($0)\"?" } ?? ""
+            let hint =
+                Suggestion.closest(to: name, in: Self.settings.map(\.name)).map { "; did you mean \"\($0)\"?" } ?? ""
             throw BrokerError(.invalidConfig, "\(name): unknown topic setting\(hint)")
         }
         overrides[name] = try setting.validate(value, topic: "")
@@ -101,7 +102,8 @@ public struct TopicConfig: Sendable, Equatable {
         case "interval": config.flush = .interval(millis: integer("flush_interval_ms"))
         case "os": config.flush = .os
         default:
-            config.flush = overrides["flush"] == nil && overrides["flush_interval_ms"] != nil
+            config.flush =
+                overrides["flush"] == nil && overrides["flush_interval_ms"] != nil
                 ? .interval(millis: integer("flush_interval_ms")) : .everyBatch
         }
         return config

@@ -28,7 +28,10 @@ public struct TopicSetting: Sendable {
             if number == nil, case .string(let text) = value { number = Int64(text) }
             guard let number else { throw fail("expected an integer") }
             guard number >= min && number <= max else {
-                throw fail(min == -1 ? "expected -1 (no limit) or an integer up to \(max)" : "expected an integer from \(min) to \(max)")
+                throw fail(
+                    min == -1
+                        ? "expected -1 (no limit) or an integer up to \(max)"
+                        : "expected an integer from \(min) to \(max)")
             }
             return .number(String(number))
         case .boolean:

@@ -10,7 +10,9 @@ public final class Deflater {
     /// Starts a gzip stream at `level` (0–9; zlib's default is 6).
     public init(level: Int32 = 6) throws {
         let status = sluice_deflateInit2(&stream, level, 15 + 16, 8)
-        guard status == Z_OK else { throw CoreError(.compression, "cannot start gzip compression (zlib status \(status))") }
+        guard status == Z_OK else {
+            throw CoreError(.compression, "cannot start gzip compression (zlib status \(status))")
+        }
     }
 
     deinit {

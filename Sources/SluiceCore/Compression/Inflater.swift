@@ -12,7 +12,9 @@ public final class Inflater {
 
     public init() throws {
         let status = sluice_inflateInit2(&stream, 15 + 32)
-        guard status == Z_OK else { throw CoreError(.compression, "cannot start decompression (zlib status \(status))") }
+        guard status == Z_OK else {
+            throw CoreError(.compression, "cannot start decompression (zlib status \(status))")
+        }
     }
 
     deinit {

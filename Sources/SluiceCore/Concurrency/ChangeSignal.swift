@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A counter that threads can wait on until it moves: producers call `notify()` after they change

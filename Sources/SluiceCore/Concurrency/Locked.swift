@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A value guarded by a pthread mutex: every access goes through `withLock`. Safe from any thread; the

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An error raised by the shared vocabulary: system calls, compression and malformed bytes.

@@ -8,7 +8,8 @@ public struct Record: Sendable, Equatable {
     /// The offset once stored, -1 before.
     public var offset: Int64
 
-    public init(key: [UInt8]? = nil, value: [UInt8]?, headers: [Header] = [], timestamp: Int64 = 0, offset: Int64 = -1) {
+    public init(key: [UInt8]? = nil, value: [UInt8]?, headers: [Header] = [], timestamp: Int64 = 0, offset: Int64 = -1)
+    {
         self.key = key
         self.value = value
         self.headers = headers
@@ -18,7 +19,9 @@ public struct Record: Sendable, Equatable {
 
     /// A record whose key and value are the UTF-8 bytes of strings.
     public init(key: String?, value: String?, headers: [Header] = [], timestamp: Int64 = 0) {
-        self.init(key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers, timestamp: timestamp)
+        self.init(
+            key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers, timestamp: timestamp
+        )
     }
 
     /// The value of the last header named `name`.

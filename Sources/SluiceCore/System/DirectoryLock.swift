@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An exclusive, advisory lock on a directory, held by one process: a `.lock` file locked with `flock`

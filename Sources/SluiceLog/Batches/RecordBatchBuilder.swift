@@ -66,7 +66,8 @@ public struct RecordBatchBuilder {
         for h in 0..<headerCount {
             let (name, value) = block.headerRanges(index, h)
             let valueLength = Int64(value?.count ?? -1)
-            bodySize += Varint.size(Int64(name.count)) + name.count + Varint.size(valueLength) + max(Int(valueLength), 0)
+            bodySize +=
+                Varint.size(Int64(name.count)) + name.count + Varint.size(valueLength) + max(Int(valueLength), 0)
         }
         Varint.append(Int64(bodySize), to: &buffer)
         buffer.append(0)

@@ -43,8 +43,14 @@ public enum RecordBatchDecoder {
                 case BatchCompression.none.rawValue:
                     batches.append((header, recordsStart..<recordsEnd))
                 case BatchCompression.gzip.rawValue:
-                    let inflated = try bytes.withUnsafeBytes { raw in
-                        try Inflater.inflate(UnsafeRawBufferPointer(rebasing: raw[recordsStart..<recordsEnd]))
+                    let inflated: [UInt8]
+                    do {
+                        inflated = try bytes.withUnsafeBytes { raw in
+                            try Inflater.inflate(UnsafeRawBufferPointer(rebasing: raw[recordsStart..<recordsEnd]))
+                        }
+                    } catch let error as CoreError {
+                        throw LogError(
+                            .corrupt, "batch at offset \(header.baseOffset) holds bad gzip data", cause: error)
                     }
                     let start = arena.count
                     arena.append(contentsOf: inflated)
@@ -78,7 +84,8 @@ public enum RecordBatchDecoder {
         _ headers: inout [RecordBlock.HeaderEntry]
     ) throws {
         var reader = ByteReader(raw, from: range.lowerBound, to: range.upperBound)
-        entries.reserveCapacity(entries.count + Int(header.recordCount))
+        // A damaged count must not reserve more than the bytes can hold: every record takes a byte at least.
+        entries.reserveCapacity(entries.count + min(Int(header.recordCount), range.count))
         for _ in 0..<header.recordCount {
             let length = try reader.varint()
             guard length >= 0, length <= reader.end - reader.position else {
@@ -93,10 +100,11 @@ public enum RecordBatchDecoder {
             let value = try record.lengthPrefixed()
             let headerCount = try record.varint()
             guard headerCount >= 0, headerCount <= Int64(length) else {
-                throw LogError(.corrupt, "a record in the batch at offset \(header.baseOffset) has \(headerCount) headers")
+                throw LogError(
+                    .corrupt, "a record in the batch at offset \(header.baseOffset) has \(headerCount) headers")
             }
             var entry = RecordBlock.Entry(
-                offset: header.baseOffset + offsetDelta,
+                offset: header.baseOffset &+ offsetDelta,
                 timestamp: header.usesLogAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta,
                 firstHeader: Int32(headers.count)
             )

@@ -61,8 +61,10 @@ public struct RecordBatchHeader: Sendable, Equatable {
 
     /// The whole batch's size in bytes, header included.
     public var totalSize: Int { Int(batchLength) + Self.logOverhead }
-    public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
-    public var nextOffset: Int64 { lastOffset + 1 }
+    /// Wrapping, like the offsets of records: a damaged base offset near `Int64.max` gives a wrong offset,
+    /// never a crash.
+    public var lastOffset: Int64 { baseOffset &+ Int64(lastOffsetDelta) }
+    public var nextOffset: Int64 { lastOffset &+ 1 }
     public var isControl: Bool { attributes & 0x20 != 0 }
     /// With LogAppendTime (attribute bit 3) every record's timestamp is the batch's max timestamp.
     public var usesLogAppendTime: Bool { attributes & 0x08 != 0 }

@@ -18,13 +18,17 @@ extension PartitionLog {
     /// a consumer group with commits on this log still needs; with `respectGroups` nothing from there
     /// on is deleted, and otherwise the records skipped are counted and logged.
     @discardableResult
-    public func applyRetention(now: Int64 = Time.nowMillis(), keepFrom: Int64?, respectGroups: Bool) throws -> RetentionResult {
+    public func applyRetention(now: Int64 = Time.nowMillis(), keepFrom: Int64?, respectGroups: Bool) throws
+        -> RetentionResult
+    {
         guard !isReadOnly else { throw LogError(.readOnly, "\(name) is open read-only") }
         let (deleted, result) = try state.withLock { state -> ([Segment], RetentionResult) in
             guard !state.closed else { throw LogError(.closed, "\(name) is closed") }
             let plan = RetentionPlan.make(
                 segments: state.segments.map {
-                    .init(baseOffset: $0.baseOffset, nextOffset: $0.nextOffset, size: $0.size, maxTimestamp: $0.maxTimestamp)
+                    .init(
+                        baseOffset: $0.baseOffset, nextOffset: $0.nextOffset, size: $0.size,
+                        maxTimestamp: $0.maxTimestamp)
                 },
                 retentionMs: state.config.retentionMs,
                 retentionBytes: state.config.retentionBytes,

@@ -72,7 +72,9 @@ public final class PartitionLog: @unchecked Sendable {
     public var segmentInfos: [SegmentInfo] {
         state.withLock { state in
             state.segments.map {
-                SegmentInfo(baseOffset: $0.baseOffset, nextOffset: $0.nextOffset, sizeInBytes: $0.size, maxTimestamp: $0.maxTimestamp)
+                SegmentInfo(
+                    baseOffset: $0.baseOffset, nextOffset: $0.nextOffset, sizeInBytes: $0.size,
+                    maxTimestamp: $0.maxTimestamp)
             }
         }
     }
@@ -192,7 +194,9 @@ public final class PartitionLog: @unchecked Sendable {
     /// Flushes when the policy is `interval` and the oldest unflushed append is due.
     public func flushIfDue(now: Int64) throws {
         let due = state.withLock { state -> Bool in
-            guard case .interval(let millis) = state.config.flush, let since = state.unflushedSince else { return false }
+            guard case .interval(let millis) = state.config.flush, let since = state.unflushedSince else {
+                return false
+            }
             return now - since >= millis
         }
         if due { try flush() }

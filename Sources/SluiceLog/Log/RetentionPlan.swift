@@ -70,7 +70,8 @@ public struct RetentionPlan: Equatable, Sendable {
         }
         let rollActive = count == segments.count && active.size > 0
         if count == segments.count && !rollActive { count -= 1 }
-        return RetentionPlan(deleteCount: count, rollActive: rollActive, unconsumedSkipped: skipped, heldBackByGroups: heldBack)
+        return RetentionPlan(
+            deleteCount: count, rollActive: rollActive, unconsumedSkipped: skipped, heldBackByGroups: heldBack)
     }
 }
 

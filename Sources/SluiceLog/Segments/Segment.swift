@@ -112,7 +112,8 @@ final class Segment: @unchecked Sendable {
     private func indexMatchesLog() -> Bool {
         guard let last = index.offsets.last else { return size == 0 }
         guard let header = try? readHeader(at: Int64(last.position)) else { return false }
-        return header.baseOffset == baseOffset + Int64(last.relativeOffset) && header.problem(maxBatchBytes: Int(Int32.max)) == nil
+        return header.baseOffset == baseOffset + Int64(last.relativeOffset)
+            && header.problem(maxBatchBytes: Int(Int32.max)) == nil
             && Int64(last.position) + Int64(header.totalSize) <= size
     }
 

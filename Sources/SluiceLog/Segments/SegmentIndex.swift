@@ -63,7 +63,8 @@ final class SegmentIndex {
             return false
         }
         if let last = offsets.last, Int64(last.position) >= logSize { return false }
-        for (a, b) in zip(times, times.dropFirst()) where b.timestamp < a.timestamp || b.relativeOffset < a.relativeOffset {
+        for (a, b) in zip(times, times.dropFirst())
+        where b.timestamp < a.timestamp || b.relativeOffset < a.relativeOffset {
             return false
         }
         self.offsets = offsets

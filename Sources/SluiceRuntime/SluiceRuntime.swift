@@ -1,2 +1,0 @@
-/// SluiceRuntime
-public enum SluiceRuntimeModule {}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Glibc
+import SluiceCore
+import SluiceLog
+import SluiceRuntime
+
+/// `sluice perf …`
+struct Perf: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure how fast the broker appends and reads.",
+        discussion: """
+            Examples:
+              sluice perf produce --topic perf --records 5000000 --record-size 100
+              sluice perf produce --topic perf-gz --records 1000000 --record-size 1024 \\
+                  --compression gzip
+              sluice perf consume --topic perf
+            """,
+        subcommands: [ProduceTest.self, ConsumeTest.self]
+    )
+
+    struct ProduceTest: ParsableCommand, GlobalOptionsCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "produce",
+            abstract: "Append generated records and report records/s and MB/s.",
+            discussion: """
+                Records are keyless, of --record-size bytes of random printable text, sent in \
+                batches of --batch-records. A missing topic is created with one partition and the \
+                default settings (fsync every batch), or with --compression.
+
+                Example:
+                  sluice perf produce --topic perf --records 5000000 --record-size 100
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "The topic.")
+        var topic: String
+
+        @Option(help: "How many records to send.")
+        var records: Int
+
+        @Option(help: "The size of each record's value in bytes.")
+        var recordSize: Int
+
+        @Option(help: "Records per batch.")
+        var batchRecords = 10_000
+
+        @Option(help: "Compression for a topic this command creates: none or gzip.")
+        var compression: String?
+
+        func validate() throws {
+            guard records > 0 else { throw ValidationError("--records must be positive") }
+            guard recordSize >= 0 && recordSize <= 16 << 20 else {
+                throw ValidationError("--record-size must be 0 to 16 MiB")
+            }
+            guard batchRecords > 0 else { throw ValidationError("--batch-records must be positive") }
+            if let compression, BatchCompression(name: compression) == nil {
+                throw ValidationError("--compression must be none or gzip")
+            }
+        }
+
+        func run() throws {
+            let broker = try global.openBroker(readOnly: false)
+            var test = ProducerPerformance(topic: topic, records: records, recordSize: recordSize)
+            test.batchRecords = batchRecords
+            test.compression = compression.flatMap(BatchCompression.init(name:))
+            let report = try test.run(broker: broker) { line in printToStandardError(line) }
+            try broker.close()
+            print(report.summary)
+        }
+    }
+
+    struct ConsumeTest: ParsableCommand, GlobalOptionsCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "consume",
+            abstract: "Read a topic from its beginning and report records/s and MB/s.",
+            discussion: "Example:\n  sluice perf consume --topic perf"
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "The topic.")
+        var topic: String
+
+        @Option(help: "Stop after this many records.")
+        var messages: Int?
+
+        func run() throws {
+            let broker = try global.openBroker(readOnly: true)
+            var test = ConsumerPerformance(topic: topic)
+            test.maxRecords = messages
+            print(try test.run(broker: broker).summary)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Logging
+import SluiceBroker
+
+/// Options every command that touches a data directory takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The broker's data directory.")
+    var dataDirectory = "data"
+
+    @Option(
+        name: .customLong("log-level"),
+        help: "Least severe log messages to print: trace, debug, info, notice, warning, error, critical."
+    )
+    var logLevelName = "warning"
+
+    var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .warning }
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevelName) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    /// Opens the broker for writing (taking the directory's lock) or read-only.
+    func openBroker(readOnly: Bool) throws -> Broker {
+        try Broker(dataDirectory: dataDirectory, readOnly: readOnly, logger: Logger(label: "sluice"))
+    }
+}
+
+/// A command that has the global options.
+protocol GlobalOptionsCommand {
+    var global: GlobalOptions { get }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Glibc
+import Logging
+import SluiceBroker
+import SluiceCore
+import SluiceLog
+
+/// Runs the command line: parses, sets up logging, runs the command, and turns errors into messages
+/// and exit codes: 0 success, 1 runtime failure, 2 usage or config error (and 3 for
+/// `run --fail-on-dead-letters` when records were dead-lettered).
+enum SluiceMain {
+    static func run() {
+        let command: any ParsableCommand
+        do {
+            command = try Sluice.parseAsRoot()
+        } catch {
+            exitForParse(error)
+        }
+        let level = (command as? any GlobalOptionsCommand)?.global.logLevel ?? .warning
+        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
+        StopRequest.installHandlers()
+        do {
+            var command = command
+            try command.run()
+            exit(0)
+        } catch let failure as CommandFailure {
+            if !failure.message.isEmpty { printError(failure.message) }
+            exit(failure.exitCode)
+        } catch let error as BrokerError {
+            printError(error.description)
+            exit(usageCodes.contains(error.code) ? 2 : 1)
+        } catch let error as LogError {
+            printError(error.description)
+            exit(1)
+        } catch let error as CoreError {
+            printError(error.description)
+            exit(1)
+        } catch {
+            exitForParse(error)
+        }
+    }
+
+    static let usageCodes: Set<BrokerError.Code> = [.invalidTopic, .invalidConfig, .invalidPartitions]
+
+    /// Help and version exit 0; every argument error exits 2 with the usage.
+    static func exitForParse(_ error: any Error) -> Never {
+        let code = Sluice.exitCode(for: error)
+        let message = Sluice.fullMessage(for: error)
+        if code == .success {
+            print(message)
+            exit(0)
+        }
+        printError(message)
+        exit(2)
+    }
+
+    static func printError(_ message: String) {
+        let text = message.hasPrefix("Error:") || message.hasPrefix("error:") ? message : "error: " + message
+        printToStandardError(text)
+    }
+}
+
+/// A failure that carries its own exit code and message.
+struct CommandFailure: Error {
+    var message: String
+    var exitCode: Int32
+
+    static func usage(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: 2) }
+    static func runtime(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: 1) }
+}
