@@ -6,6 +6,14 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// SluiceCore computes CRC-32C with the SSE 4.2 `crc32` instruction on x86-64 (checked at run time,
+/// with a software fallback); clang must be told it may emit it.
+#if arch(x86_64)
+    let coreSettings = strict + [.unsafeFlags(["-Xcc", "-msse4.2"])]
+#else
+    let coreSettings = strict
+#endif
+
 let package = Package(
     name: "sluice",
     platforms: [.macOS(.v15)],
@@ -34,7 +42,7 @@ let package = Package(
         .target(
             name: "SluiceCore",
             dependencies: ["CZlib"],
-            swiftSettings: strict
+            swiftSettings: coreSettings
         ),
         .target(
             name: "SluiceLog",

@@ -103,6 +103,19 @@ public enum FileSystem {
         return try file.read(at: 0, count: Int(try file.size()))
     }
 
+    /// Reads a file whose size `stat` does not tell, such as those under `/proc`, to its end.
+    public static func readProcFile(_ path: String) throws -> String {
+        let file = try SystemFile.open(path, .readOnly)
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try file.read(into: $0) }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
     /// Replaces `path` with `bytes` so that a crash leaves either the old or the new content: the bytes
     /// go to a hidden temporary file that is fsynced, renamed over `path`, and the directory fsynced.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], sync: Bool = true) throws {

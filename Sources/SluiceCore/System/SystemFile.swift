@@ -77,10 +77,9 @@ public final class SystemFile: @unchecked Sendable {
 
     /// Reads `count` bytes at `offset` into a new array, shorter only at the end of the file.
     public func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        var result = [UInt8](repeating: 0, count: count)
-        let n = try result.withUnsafeMutableBytes { try read(at: offset, into: $0) }
-        if n < count { result.removeLast(count - n) }
-        return result
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = try read(at: offset, into: UnsafeMutableRawBufferPointer(buffer))
+        }
     }
 
     /// Reads from the current position. The corresponding C function is `read`.

@@ -46,7 +46,6 @@ public struct ConsumerPerformance {
                 records += count
                 if let maxRecords, records >= maxRecords { break reading }
                 position = last.offset + 1
-                end = max(end, try broker.offsets(tp).end)
             }
         }
         return Report(records: records, bytes: bytes, seconds: Double(Time.monotonicNanos() - start) / 1e9)
