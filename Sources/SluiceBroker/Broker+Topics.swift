@@ -121,8 +121,11 @@ extension Broker {
                 try? topic.logs[Int(partition)]?.close()
                 let directory = partitionDirectory(TopicPartition(name, partition))
                 guard FileSystem.exists(directory) else { continue }
-                try FileSystem.rename(directory, to: directory + ".deleted")
-                removed.append(directory + ".deleted")
+                // Topic names are ASCII; cut long ones short so that the new name fits in 255 bytes.
+                let trash = dataDirectory + "/" + String(name.prefix(200)) + "-\(partition).deleted"
+                if FileSystem.exists(trash) { try FileSystem.removeTree(trash) }
+                try FileSystem.rename(directory, to: trash)
+                removed.append(trash)
             }
             state[name] = nil
             try saveMetadata(state)

@@ -22,13 +22,17 @@ public final class Broker: @unchecked Sendable {
     public let logger: Logger
     /// Moves on every append, so that waiting consumers wake up.
     public let appended = ChangeSignal()
-    let directoryLock: DirectoryLock?
+    /// The data directory's lock while the broker is open for writing; `close()` lets it go.
+    let directoryLock: Locked<DirectoryLock?>
     let topics: Locked<[String: TopicState]>
     let offsetStore: OffsetStore
+    let checkpointStore: CompactedStore
     let coordinator: GroupCoordinator
 
     static let metadataFile = "__topics.json"
     public static let offsetsTopic = "__consumer_offsets"
+    /// Where sources keep their positions, as Kafka Connect keeps source offsets.
+    public static let checkpointsTopic = "__source_checkpoints"
 
     /// Opens (and, for writing, creates) the data directory. For writing it takes the directory's lock,
     /// or throws `directoryInUse` naming the process that holds it.
@@ -40,43 +44,49 @@ public final class Broker: @unchecked Sendable {
             guard FileSystem.isDirectory(dataDirectory) else {
                 throw BrokerError(.storage, "data directory \(dataDirectory) does not exist")
             }
-            directoryLock = nil
+            directoryLock = Locked(nil)
         } else {
             do {
                 try FileSystem.createDirectory(dataDirectory)
-                directoryLock = try DirectoryLock(directory: dataDirectory)
+                directoryLock = Locked(try DirectoryLock(directory: dataDirectory))
             } catch let error as CoreError {
                 throw BrokerError(error.errno == 11 ? .directoryInUse : .storage, error.message)
             }
         }
         var stored = try Self.loadMetadata(dataDirectory)
         if !readOnly { try Self.removeLeftovers(dataDirectory) }
-        if stored[Self.offsetsTopic] == nil {
-            stored[Self.offsetsTopic] = try Self.offsetsTopicConfig()
+        for topic in Self.internalTopics where stored[topic] == nil {
+            stored[topic] = try Self.internalTopicConfig()
             if !readOnly { try Self.saveMetadata(stored, dataDirectory) }
         }
         var states = stored.mapValues { TopicState(config: $0, logs: Array(repeating: nil, count: Int($0.partitions))) }
-        let offsetsPartition = TopicPartition(Self.offsetsTopic, 0)
-        let offsetsDirectory = dataDirectory + "/" + offsetsPartition.description
-        let offsetsLog: PartitionLog?
-        if readOnly && !FileSystem.isDirectory(offsetsDirectory) {
-            offsetsLog = nil
-        } else {
-            offsetsLog = try Self.openLog(
-                directory: offsetsDirectory,
-                tp: offsetsPartition,
-                config: stored[Self.offsetsTopic]?.logConfig ?? LogConfig(),
-                readOnly: readOnly,
-                logger: logger
-            )
+        var stores: [String: CompactedStore] = [:]
+        for topic in Self.internalTopics {
+            let tp = TopicPartition(topic, 0)
+            let directory = dataDirectory + "/" + tp.description
+            var log: PartitionLog?
+            if !readOnly || FileSystem.isDirectory(directory) {
+                log = try Self.openLog(
+                    directory: directory,
+                    tp: tp,
+                    config: stored[topic]?.logConfig ?? LogConfig(),
+                    readOnly: readOnly,
+                    logger: logger
+                )
+            }
+            states[topic]?.logs[0] = log
+            stores[topic] = try CompactedStore(log: log, logger: logger)
         }
-        states[Self.offsetsTopic]?.logs[0] = offsetsLog
         topics = Locked(states)
-        offsetStore = try OffsetStore(log: offsetsLog, logger: logger)
+        offsetStore = OffsetStore(store: try stores[Self.offsetsTopic] ?? CompactedStore(log: nil, logger: logger))
+        checkpointStore = try stores[Self.checkpointsTopic] ?? CompactedStore(log: nil, logger: logger)
         coordinator = GroupCoordinator(store: offsetStore, dataDirectory: dataDirectory, logger: logger)
     }
 
-    static func offsetsTopicConfig() throws -> TopicConfig {
+    /// The broker's own compacted topics: committed offsets and source checkpoints.
+    public static let internalTopics = [offsetsTopic, checkpointsTopic]
+
+    static func internalTopicConfig() throws -> TopicConfig {
         var config = TopicConfig(partitions: 1)
         try config.set("segment_bytes", .number(String(8 << 20)))
         try config.set("retention_ms", .number("-1"))
@@ -99,11 +109,13 @@ public final class Broker: @unchecked Sendable {
         }
     }
 
-    /// Flushes and closes every open log. The broker is unusable afterwards.
+    /// Flushes and closes every open log, then releases the data directory so that another broker may
+    /// open it. The broker is unusable afterwards.
     public func close() throws {
         coordinator.shutdown()
         let logs = topics.withLock { topics in topics.values.flatMap { $0.logs.compactMap { $0 } } }
         for log in logs { try log.close() }
+        directoryLock.withLock { $0 = nil }
     }
 
     // MARK: Metadata

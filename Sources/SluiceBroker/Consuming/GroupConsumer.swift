@@ -162,7 +162,7 @@ public final class GroupConsumer {
         for step in 0..<owned.count {
             guard bytesLeft > 0 && recordsLeft > 0 else { break }
             let tp = owned[(cursor + step) % owned.count]
-            guard let position = positions[tp] else { continue }
+            guard var position = positions[tp] else { continue }
             let bytes: [UInt8]
             do {
                 bytes = try broker.read(tp, from: position, maxBytes: bytesLeft)
@@ -172,8 +172,9 @@ public final class GroupConsumer {
                     "committed offset is no longer stored; starting over",
                     metadata: ["partition": "\(tp)", "offset": "\(position)", "reset_to": "\(reset)"]
                 )
+                position = reset
                 positions[tp] = reset
-                continue
+                bytes = try broker.read(tp, from: position, maxBytes: bytesLeft)
             }
             guard !bytes.isEmpty else { continue }
             var block = try RecordBatchDecoder.decode(bytes, from: position)

@@ -13,7 +13,7 @@ final class GroupCoordinator: @unchecked Sendable {
 
     init(
         store: OffsetStore, dataDirectory: String, logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = { Time.nowMillis() }
+        clock: @escaping @Sendable () -> Int64 = { Int64(Time.monotonicNanos() / 1_000_000) }
     ) {
         self.store = store
         self.dataDirectory = dataDirectory
@@ -48,13 +48,17 @@ final class GroupCoordinator: @unchecked Sendable {
     /// Nil when the member is unknown (left or evicted) and must join again.
     func heartbeat(group: String, member: String) -> ConsumerGroupState.MemberView? {
         let now = clock()
-        return groups.withLock { groups in
-            guard var state = groups[group] else { return nil }
+        let (view, changed) = groups.withLock { groups -> (ConsumerGroupState.MemberView?, Bool) in
+            guard var state = groups[group] else { return (nil, false) }
+            let before = (state.generation, state.owners)
             expire(&state, now: now)
             let view = state.heartbeat(member: member, now: now)
             groups[group] = state
-            return view
+            return (view, state.generation != before.0 || state.owners != before.1)
         }
+        // A heartbeat hands over released partitions, and may evict members: the file must follow.
+        if changed { writeMembers(group) }
+        return view
     }
 
     func release(group: String, member: String, partitions: Set<TopicPartition>) {
@@ -82,7 +86,7 @@ final class GroupCoordinator: @unchecked Sendable {
             groups[group] = state
             switch state.checkCommit(member: member, generation: generation, partitions: offsets.keys) {
             case .accepted:
-                try store.commit(group: group, offsets: offsets.mapValues { $0 }, now: now)
+                try store.commit(group: group, offsets: offsets.mapValues { $0 }, now: Time.nowMillis())
             case .unknownMember:
                 throw BrokerError(
                     .unknownMember, "member \(member) is no longer in group \"\(group)\"; it must join again")

@@ -2,13 +2,10 @@ import Logging
 import SluiceCore
 import SluiceLog
 
-/// Committed offsets of consumer groups, kept durably in the internal topic `__consumer_offsets` the
-/// way Kafka keeps them: each commit appends records keyed by group, topic and partition whose value
-/// is the offset (a null value deletes it), and the latest record per key wins. On open the whole log
-/// is read back; when it grows, the live entries are written anew and older segments deleted, which
-/// is compaction for a log this small.
-///
-/// Thread-safe. A commit returns once it is on disk (the internal topic fsyncs every batch).
+/// Committed offsets of consumer groups, kept in the internal topic `__consumer_offsets` as Kafka keeps
+/// them: records keyed by group, topic and partition (as small JSON objects, so `sluice consume` can
+/// show them) whose value is the committed offset; a null value deletes it. Thread-safe; a commit
+/// returns once it is on disk.
 final class OffsetStore: @unchecked Sendable {
     struct Key: Hashable, Comparable {
         var group: String
@@ -23,34 +20,14 @@ final class OffsetStore: @unchecked Sendable {
         var timestamp: Int64
     }
 
-    /// Compact once the active segment passes this size.
-    static let compactionBytes: Int64 = 4 << 20
-
-    private let log: PartitionLog?
-    private let logger: Logger
+    private let store: CompactedStore
     private let entries: Locked<[Key: Committed]>
 
-    init(log: PartitionLog?, logger: Logger) throws {
-        self.log = log
-        self.logger = logger
+    init(store: CompactedStore) {
+        self.store = store
         var loaded: [Key: Committed] = [:]
-        if let log {
-            var offset = log.startOffset
-            while true {
-                let bytes = try log.read(from: offset, maxBytes: 4 << 20)
-                if bytes.isEmpty { break }
-                let block = try RecordBatchDecoder.decode(bytes, from: offset)
-                for index in 0..<block.count {
-                    guard let keyBytes = block.key(index), let key = Self.decodeKey(Array(keyBytes)) else { continue }
-                    if let value = block.value(index), let committed = Self.decodeValue(Array(value)) {
-                        loaded[key] = committed
-                    } else {
-                        loaded[key] = nil
-                    }
-                }
-                guard let last = block.entries.last?.offset else { break }
-                offset = last + 1
-            }
+        for (key, value) in store.all() {
+            if let key = Self.decodeKey(key), let committed = Self.decodeValue(value) { loaded[key] = committed }
         }
         entries = Locked(loaded)
     }
@@ -84,52 +61,19 @@ final class OffsetStore: @unchecked Sendable {
 
     /// Stores `offsets` for `group` durably, in one batch; nil deletes an offset.
     func commit(group: String, offsets: [TopicPartition: Int64?], now: Int64 = Time.nowMillis()) throws {
-        guard let log, !log.isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
         guard !offsets.isEmpty else { return }
         try entries.withLock { entries in
-            var builder = RecordBatchBuilder()
-            for (tp, offset) in offsets.sorted(by: { $0.key < $1.key }) {
-                let key = Key(group: group, tp: tp)
-                builder.append(
-                    Record(
-                        key: Self.encodeKey(key),
-                        value: offset.map { Self.encodeValue(Committed(offset: $0, timestamp: now)) },
-                        timestamp: now
-                    )
+            let changes = offsets.sorted(by: { $0.key < $1.key }).map { tp, offset in
+                (
+                    key: Self.encodeKey(Key(group: group, tp: tp)),
+                    value: offset.map { Self.encodeValue(Committed(offset: $0, timestamp: now)) }
                 )
             }
-            var batch = try builder.build()
-            do {
-                _ = try log.append(&batch, now: now)
-            } catch let error as LogError {
-                throw BrokerError(.storage, "cannot store committed offsets of group \"\(group)\"", cause: error)
-            }
+            try store.put(changes, now: now)
             for (tp, offset) in offsets {
                 entries[Key(group: group, tp: tp)] = offset.map { Committed(offset: $0, timestamp: now) }
             }
-            try compactIfNeeded(entries, now: now)
         }
-    }
-
-    /// Rewrites the live entries into a fresh segment and deletes the older ones, once the log is large.
-    private func compactIfNeeded(_ entries: [Key: Committed], now: Int64) throws {
-        guard let log, let active = log.segmentInfos.last, active.sizeInBytes > Self.compactionBytes else { return }
-        try log.rollActiveSegment()
-        let snapshotStart = log.endOffset
-        var builder = RecordBatchBuilder()
-        for (key, committed) in entries.sorted(by: { $0.key < $1.key }) {
-            builder.append(Record(key: Self.encodeKey(key), value: Self.encodeValue(committed), timestamp: now))
-            if builder.sizeInBytes > 1 << 20 {
-                var batch = try builder.build()
-                _ = try log.append(&batch, now: now)
-            }
-        }
-        if !builder.isEmpty {
-            var batch = try builder.build()
-            _ = try log.append(&batch, now: now)
-        }
-        try log.deleteSegments(endingAtOrBefore: snapshotStart)
-        logger.debug("compacted committed offsets", metadata: ["entries": "\(entries.count)"])
     }
 
     /// The committed offsets of `group`.
@@ -146,7 +90,7 @@ final class OffsetStore: @unchecked Sendable {
         entries.withLock { Set($0.keys.map(\.group)).sorted() }
     }
 
-    /// For each topic, the lowest committed offset per partition over all groups that committed on it.
+    /// For each partition of `topic`, the lowest committed offset over all groups that committed on it.
     func lowestCommitted(topic: String) -> [Int32: Int64] {
         entries.withLock { entries in
             var result: [Int32: Int64] = [:]
