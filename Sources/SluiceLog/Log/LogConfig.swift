@@ -20,7 +20,8 @@ public enum FlushPolicy: Sendable, Equatable, CustomStringConvertible {
 public struct LogConfig: Sendable, Equatable {
     /// A segment is rolled when an append would take it past this size.
     public var segmentBytes: Int64 = 1 << 30
-    /// A segment is rolled when its first batch is older than this.
+    /// A segment is rolled when its first batch is older than this, by the clock and by the timestamps of
+    /// the batch being appended (see `RollPolicy`).
     public var segmentMs: Int64 = 7 * 24 * 3_600_000
     /// Closed segments whose newest record is older than this are deleted; -1 keeps them forever.
     public var retentionMs: Int64 = 7 * 24 * 3_600_000

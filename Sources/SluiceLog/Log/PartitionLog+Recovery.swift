@@ -79,16 +79,20 @@ extension PartitionLog {
     }
 
     /// For a read-only log: picks up batches and segments that the writing process added since the log
-    /// was opened or last refreshed. Does nothing on a writable log.
+    /// was opened or last refreshed, reading only what is new. Does nothing on a writable log.
     public func refresh() throws {
         guard isReadOnly else { return }
-        let (active, activeIndex) = state.withLock { ($0.segments[$0.segments.count - 1], $0.segments.count - 1) }
+        let (active, config) = state.withLock { ($0.segments[$0.segments.count - 1], $0.config) }
+        _ = try state.withLock { _ in
+            try active.catchUp(maxBatchBytes: config.maxBatchBytes, indexIntervalBytes: config.indexIntervalBytes)
+        }
         let newBases = try FileSystem.contentsOfDirectory(directory)
             .compactMap { Segment.baseOffset(fromFileName: $0, ext: "log") }
             .filter { $0 > active.baseOffset }
             .sorted()
-        var reopened: [Segment] = []
-        for base in [active.baseOffset] + newBases {
+        guard !newBases.isEmpty else { return }
+        var opened: [Segment] = []
+        for base in newBases {
             guard FileSystem.exists(directory + "/" + Segment.fileName(base, "log")) else { continue }
             let (segment, _) = try Segment.open(
                 directory: directory,
@@ -98,12 +102,13 @@ extension PartitionLog {
                 maxBatchBytes: config.maxBatchBytes,
                 indexIntervalBytes: config.indexIntervalBytes
             )
-            reopened.append(segment)
+            opened.append(segment)
         }
-        guard !reopened.isEmpty else { return }
         state.withLock { state in
-            guard state.segments.count - 1 == activeIndex else { return }
-            state.segments.replaceSubrange(activeIndex..., with: reopened)
+            guard state.segments.last === active else { return }
+            for segment in opened where segment.baseOffset == state.segments[state.segments.count - 1].nextOffset {
+                state.segments.append(segment)
+            }
         }
     }
 }

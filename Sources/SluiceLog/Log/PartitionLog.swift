@@ -96,11 +96,17 @@ public final class PartitionLog: @unchecked Sendable {
             guard header.totalSize == batch.count, header.recordCount > 0 else {
                 throw LogError(.invalidBatch, "cannot append to \(name): the batch length does not match its header")
             }
+            // Stored, a batch that fails its CRC would be cut on the next open, with every batch after it.
+            let crc = batch.withUnsafeBytes { RecordBatch.computeCRC($0, at: 0, totalSize: $0.count) }
+            guard crc == header.crc else {
+                throw LogError(.invalidBatch, "cannot append to \(name): the batch fails its CRC check")
+            }
             var active = state.segments[state.segments.count - 1]
             if RollPolicy.shouldRoll(
                 activeSize: active.size,
                 rollTimestamp: active.rollTimestamp,
                 batchSize: batch.count,
+                batchTimestamp: header.maxTimestamp,
                 now: now,
                 segmentBytes: state.config.segmentBytes,
                 segmentMs: state.config.segmentMs

@@ -77,17 +77,29 @@ public struct RetentionPlan: Equatable, Sendable {
 
 /// Whether to roll the active segment before an append: a pure decision.
 public enum RollPolicy {
+    /// The largest segment the indexes can address: they store byte positions as uint32.
+    public static let maxSegmentBytes = Int64(UInt32.max)
+
+    /// A segment is full when the batch would take it past `segmentBytes` (or `maxSegmentBytes`). It is
+    /// old when its first batch's timestamp (`rollTimestamp`) is more than `segmentMs` before both `now`
+    /// and the timestamp of the batch being appended: by the clock alone, records with old timestamps
+    /// (a replay, a backfill) would roll a new segment for every batch.
     public static func shouldRoll(
         activeSize: Int64,
         rollTimestamp: Int64?,
         batchSize: Int,
+        batchTimestamp: Int64,
         now: Int64,
         segmentBytes: Int64,
         segmentMs: Int64
     ) -> Bool {
         guard activeSize > 0 else { return false }
-        if activeSize + Int64(batchSize) > segmentBytes { return true }
-        if let rollTimestamp, segmentMs >= 0, now - rollTimestamp > segmentMs { return true }
+        if activeSize + Int64(batchSize) > min(segmentBytes, maxSegmentBytes) { return true }
+        if let rollTimestamp, segmentMs >= 0, now - rollTimestamp > segmentMs,
+            batchTimestamp - rollTimestamp > segmentMs
+        {
+            return true
+        }
         return false
     }
 }

@@ -98,7 +98,7 @@ final class Segment: @unchecked Sendable {
             segment.maxTimestamp = scan.maxTimestamp
             segment.rollTimestamp = scan.firstMaxTimestamp
             segment.bytesSinceIndexEntry = scan.bytesSinceLastEntry
-            let rebuilt = scan.offsets != segment.index.offsets || scan.times != segment.index.times
+            let rebuilt = !indexValid || scan.offsets != segment.index.offsets || scan.times != segment.index.times
             if rebuilt { try segment.index.replace(offsets: scan.offsets, times: scan.times, persist: !readOnly) }
             repair.indexRebuilt = rebuilt && indexValid && !verify
             if !indexValid { repair.indexRebuilt = true }
@@ -133,12 +133,48 @@ final class Segment: @unchecked Sendable {
         if rollTimestamp == nil, size > 0 { rollTimestamp = try readHeader(at: 0).maxTimestamp }
     }
 
+    /// For a read-only segment that another process appends to: reads the whole batches written after
+    /// `size` and takes them in. Returns whether anything new arrived.
+    func catchUp(maxBatchBytes: Int, indexIntervalBytes: Int) throws -> Bool {
+        let fileSize = try file.size()
+        guard fileSize > size else { return false }
+        var start = SegmentScanner.Result(nextOffset: nextOffset)
+        start.validEnd = size
+        start.maxTimestamp = maxTimestamp
+        start.firstMaxTimestamp = rollTimestamp
+        start.offsets = index.offsets
+        start.times = index.times
+        start.bytesSinceLastEntry = bytesSinceIndexEntry
+        let scan = try SegmentScanner.scan(
+            file: file,
+            baseOffset: baseOffset,
+            fileSize: fileSize,
+            verifyCRC: true,
+            maxBatchBytes: maxBatchBytes,
+            indexIntervalBytes: indexIntervalBytes,
+            resuming: start
+        )
+        guard scan.validEnd > size else { return false }
+        size = scan.validEnd
+        nextOffset = scan.nextOffset
+        maxTimestamp = scan.maxTimestamp
+        rollTimestamp = scan.firstMaxTimestamp
+        bytesSinceIndexEntry = scan.bytesSinceLastEntry
+        try index.replace(offsets: scan.offsets, times: scan.times, persist: false)
+        return true
+    }
+
     func readHeader(at position: Int64) throws -> RecordBatchHeader {
         let bytes = try file.read(at: position, count: RecordBatchHeader.size)
         guard bytes.count == RecordBatchHeader.size else {
             throw LogError(.corrupt, "\(logPath): batch header at byte \(position) is cut short")
         }
-        return bytes.withUnsafeBytes { RecordBatchHeader($0) }
+        let header = bytes.withUnsafeBytes { RecordBatchHeader($0) }
+        // Callers step from batch to batch by this length: one that does not move forward would loop.
+        guard header.totalSize >= RecordBatchHeader.size else {
+            throw LogError(.corrupt, "\(logPath): batch at byte \(position) has a bad length (\(header.batchLength))")
+        }
+        return header
     }
 
     /// Appends one whole batch whose base offset is already set to `nextOffset`.
@@ -150,12 +186,12 @@ final class Segment: @unchecked Sendable {
             try? file.truncate(to: position)
             throw error
         }
-        if size == 0 {
-            rollTimestamp = header.maxTimestamp
-            try index.openForAppend()
-        }
+        if size == 0 { rollTimestamp = header.maxTimestamp }
         if position == 0 || bytesSinceIndexEntry >= Int64(indexIntervalBytes) {
-            try index.add(batchBaseOffset: header.baseOffset, position: position, maxTimestamp: header.maxTimestamp)
+            // An open that found the index right leaves its files closed: open them on first use.
+            try index.openForAppend()
+            let maxSoFar = max(maxTimestamp, header.maxTimestamp)
+            try index.add(batchBaseOffset: header.baseOffset, position: position, maxTimestamp: maxSoFar)
             bytesSinceIndexEntry = 0
         }
         bytesSinceIndexEntry += Int64(batch.count)

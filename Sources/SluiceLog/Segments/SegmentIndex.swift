@@ -108,8 +108,8 @@ final class SegmentIndex {
         }
     }
 
-    /// Adds an offset entry for the batch at `position`, and a time entry when `maxTimestamp` is the
-    /// largest so far.
+    /// Adds an offset entry for the batch at `position`, and a time entry when `maxTimestamp` (the
+    /// segment's largest timestamp up to and including this batch, as Kafka keeps it) grew since the last.
     func add(batchBaseOffset: Int64, position: Int64, maxTimestamp: Int64) throws {
         let relative = UInt32(truncatingIfNeeded: batchBaseOffset - baseOffset)
         let entry = OffsetEntry(relativeOffset: relative, position: UInt32(truncatingIfNeeded: position))

@@ -23,12 +23,14 @@ enum SegmentScanner {
         fileSize: Int64,
         verifyCRC: Bool,
         maxBatchBytes: Int,
-        indexIntervalBytes: Int
+        indexIntervalBytes: Int,
+        resuming start: Result? = nil
     ) throws -> Result {
-        var result = Result(nextOffset: baseOffset)
+        var result = start ?? Result(nextOffset: baseOffset)
+        result.problem = nil
         var buffer: [UInt8] = []
         var bufferStart: Int64 = 0
-        var position: Int64 = 0
+        var position: Int64 = result.validEnd
         while position < fileSize {
             let remaining = fileSize - position
             guard remaining >= Int64(RecordBatchHeader.size) else {
@@ -69,8 +71,9 @@ enum SegmentScanner {
             if position == 0 || result.bytesSinceLastEntry >= Int64(indexIntervalBytes) {
                 let relative = UInt32(truncatingIfNeeded: header.baseOffset - baseOffset)
                 result.offsets.append(.init(relativeOffset: relative, position: UInt32(truncatingIfNeeded: position)))
-                if header.maxTimestamp > (result.times.last?.timestamp ?? Int64.min) {
-                    result.times.append(.init(timestamp: header.maxTimestamp, relativeOffset: relative))
+                let maxSoFar = max(result.maxTimestamp, header.maxTimestamp)
+                if maxSoFar > (result.times.last?.timestamp ?? Int64.min) {
+                    result.times.append(.init(timestamp: maxSoFar, relativeOffset: relative))
                 }
                 result.bytesSinceLastEntry = 0
             }
