@@ -60,9 +60,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SluiceCSV",
+            dependencies: ["SluiceKit", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            path: "connectors/csv/Sources",
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceRuntime",
             dependencies: [
-                "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore",
+                "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -94,6 +100,23 @@ let package = Package(
         .testTarget(
             name: "SluiceBrokerTests",
             dependencies: ["SluiceBroker", "SluiceLog", "SluiceCore", "SluiceTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceCSVTests",
+            dependencies: ["SluiceCSV", "SluiceKit", "SluiceCore", "SluiceTestSupport"],
+            path: "connectors/csv/Tests",
+            resources: [.copy("Corpus")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceKitTests",
+            dependencies: ["SluiceKit", "SluiceCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceRuntimeTests",
+            dependencies: ["SluiceRuntime", "SluiceBroker", "SluiceKit", "SluiceCore", "SluiceTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,80 @@
+import SluiceCore
+
+/// What a connector is and which options it takes: the single declaration behind validation,
+/// `sluice connectors list` and `describe`, and the table in the connector's README.
+public struct ConnectorSpec: Sendable {
+    public enum Kind: String, Sendable {
+        case source
+        case sink
+    }
+
+    /// The `type` in the config file (`csv`).
+    public let type: String
+    public let kind: Kind
+    public let summary: String
+    public let options: [OptionSpec]
+    /// Checks that involve several options at once, after each has been validated alone.
+    public let check: @Sendable (ConnectorOptions) -> [ConfigProblem]
+
+    public init(
+        type: String,
+        kind: Kind,
+        summary: String,
+        options: [OptionSpec],
+        check: @escaping @Sendable (ConnectorOptions) -> [ConfigProblem] = { _ in [] }
+    ) {
+        self.type = type
+        self.kind = kind
+        self.summary = summary
+        self.options = options
+        self.check = check
+    }
+
+    /// Validates the members of one connector's object in the config file against `options` plus
+    /// `common` (the options the runtime itself reads, such as `topic`). Unknown keys are problems,
+    /// with a suggestion when one is a likely typo.
+    public func validate(
+        _ members: [(key: String, value: JSONValue)],
+        path: String,
+        common: [OptionSpec] = [],
+        ignoring: Set<String> = []
+    ) -> (ConnectorOptions, [ConfigProblem]) {
+        let all = common + options
+        var values: [String: JSONValue] = [:]
+        var problems: [ConfigProblem] = []
+        var seen: Set<String> = []
+        for (key, value) in members where !ignoring.contains(key) {
+            guard let option = all.first(where: { $0.name == key }) else {
+                let hint = Suggestion.closest(to: key, in: all.map(\.name)).map { "; did you mean \"\($0)\"?" } ?? ""
+                problems.append(ConfigProblem(path + "." + key, "unknown option\(hint)"))
+                continue
+            }
+            if seen.contains(key) { problems.append(ConfigProblem(path + "." + key, "given twice")) }
+            seen.insert(key)
+            switch option.validate(value, path: path + "." + key) {
+            case .success(let normalized): values[key] = normalized
+            case .failure(let problem): problems.append(problem)
+            }
+        }
+        for option in all where values[option.name] == nil {
+            if option.required && !seen.contains(option.name) {
+                problems.append(ConfigProblem(path + "." + option.name, "required option is missing"))
+            } else if let value = option.defaultValue, !seen.contains(option.name) {
+                values[option.name] = value
+            }
+        }
+        let validated = ConnectorOptions(path: path, values: values)
+        if problems.isEmpty { problems = check(validated) }
+        return (validated, problems)
+    }
+
+    /// The options as a Markdown table, as the connector's README shows them.
+    public func markdownTable(common: [OptionSpec] = []) -> String {
+        var lines = ["| option | type | default | meaning |", "| --- | --- | --- | --- |"]
+        for option in common + options {
+            let meaning = option.meaning + (option.example.map { " Example: `\($0)`." } ?? "")
+            lines.append("| `\(option.name)` | \(option.type.name) | \(option.defaultText) | \(meaning) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,2 +1,0 @@
-/// SluiceKit
-public enum SluiceKitModule {}

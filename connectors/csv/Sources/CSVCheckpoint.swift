@@ -1,0 +1,78 @@
+import SluiceCore
+
+/// Where the CSV source stands in each file it has read: the file's identity (device, inode and a
+/// fingerprint of its first bytes) and the byte offset and line just after the last row stored.
+/// Stored by the runtime as JSON after every batch.
+struct CSVCheckpoint: Equatable {
+    struct FileState: Equatable {
+        var path: String
+        var identity: FileIdentity
+        /// CRC-32C of the first `fingerprintBytes` bytes of the file as stored on disk.
+        var fingerprint: UInt32
+        var fingerprintBytes: Int
+        /// The offset (in the decompressed stream for gzip files) after the last row stored.
+        var offset: Int64
+        /// The line number the next row starts on.
+        var line: Int64
+        /// Whether the file was read to its end.
+        var complete: Bool
+    }
+
+    var files: [String: FileState] = [:]
+
+    static let fingerprintLength = 1024
+
+    func encoded() -> [UInt8] {
+        let list = files.keys.sorted().compactMap { files[$0] }.map { state -> JSONValue in
+            .object([
+                ("path", .string(state.path)), ("device", .number(String(state.identity.device))),
+                ("inode", .number(String(state.identity.inode))), ("fingerprint", .number(String(state.fingerprint))),
+                ("fingerprint_bytes", .number(String(state.fingerprintBytes))),
+                ("offset", .number(String(state.offset))),
+                ("line", .number(String(state.line))), ("complete", .bool(state.complete)),
+            ])
+        }
+        return Array(JSONValue.object([("version", .number("1")), ("files", .array(list))]).serialized().utf8)
+    }
+
+    init() {}
+
+    /// Reads a stored checkpoint; throws when it is not one this source wrote.
+    init(decoding bytes: [UInt8]) throws {
+        let json = try JSONValue.parse(bytes)
+        guard case .array(let list)? = json["files"] else {
+            throw CoreError(.invalidData, "the stored CSV checkpoint has no file list")
+        }
+        for item in list {
+            guard let path = item["path"]?.stringValue,
+                let device = item["device"]?.stringOrNumber.flatMap(UInt64.init),
+                let inode = item["inode"]?.stringOrNumber.flatMap(UInt64.init),
+                let fingerprint = item["fingerprint"]?.integerValue,
+                let fingerprintBytes = item["fingerprint_bytes"]?.integerValue,
+                let offset = item["offset"]?.integerValue, let line = item["line"]?.integerValue,
+                let complete = item["complete"]?.boolValue
+            else {
+                throw CoreError(.invalidData, "the stored CSV checkpoint has a malformed entry: \(item.serialized())")
+            }
+            files[path] = FileState(
+                path: path,
+                identity: FileIdentity(device: device, inode: inode),
+                fingerprint: UInt32(truncatingIfNeeded: fingerprint),
+                fingerprintBytes: Int(fingerprintBytes),
+                offset: offset,
+                line: line,
+                complete: complete
+            )
+        }
+    }
+}
+
+extension JSONValue {
+    /// The literal text of a number (or a string's text), for values wider than `Int64`.
+    var stringOrNumber: String? {
+        switch self {
+        case .number(let text), .string(let text): return text
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import SluiceCore
+import SluiceKit
+
+extension CSVSource {
+    /// The CSV source's options: the one declaration behind validation, `sluice connectors describe csv`
+    /// and the table in connectors/csv/README.md.
+    public static let spec = ConnectorSpec(
+        type: "csv",
+        kind: .source,
+        summary: "Reads CSV files (plain or gzip) into one record per row, resuming where it stopped.",
+        options: [
+            OptionSpec(
+                "path", .string, required: true,
+                "A file, a folder (its files, not hidden ones), or a glob; files are read in name order.",
+                example: "samples/orders*.csv"),
+            OptionSpec(
+                "key", .stringList, default: .array([]),
+                "Columns whose text, joined by key_separator, is the record key; no key when empty.",
+                example: "[\"order_id\"]"),
+            OptionSpec("key_separator", .string, default: .string("|"), "Joins the texts of several key columns."),
+            OptionSpec(
+                "columns", .stringMap(allowed: ColumnType.names), default: .object([]),
+                "Declared types of columns: string, int, float, decimal, bool, timestamp, date or json. "
+                    + "Other columns are strings.",
+                example: "{\"order_id\": \"int\", \"amount\": \"decimal\"}"),
+            OptionSpec(
+                "delimiter", .character, default: .string(","), "The field separator; any single byte, \"\\t\" for tab."
+            ),
+            OptionSpec("quote", .character, default: .string("\""), "The quote character."),
+            OptionSpec(
+                "escape", .character,
+                "A byte that makes the next one literal; when unset, a quote inside quotes is doubled (RFC 4180)."),
+            OptionSpec(
+                "header", .boolean, default: .bool(true), "Whether the first row (after skip_rows) names the columns."),
+            OptionSpec("column_names", .stringList, "The column names when header is false; required then."),
+            OptionSpec(
+                "skip_rows", .integer(min: 0, max: 1_000_000), default: .number("0"),
+                "Rows to skip at the start of each file, before the header."),
+            OptionSpec(
+                "null_values", .stringList, default: .array([]),
+                "Field texts that mean null, for every column (none by default).", example: "[\"NULL\", \"\\\\N\"]"),
+            OptionSpec(
+                "encoding", .choice(["utf-8", "latin1"]), default: .string("utf-8"),
+                "The files' encoding; latin1 is transcoded to UTF-8."),
+            OptionSpec(
+                "max_row_bytes", .integer(min: 1024, max: 1 << 30), default: .number(String(16 << 20)),
+                "Longer rows go to the dead-letter topic (truncated to this size)."),
+            OptionSpec(
+                "max_batch_rows", .integer(min: 1, max: 1_000_000), default: .number("20000"),
+                "Rows per batch appended to the broker."),
+            OptionSpec(
+                "max_batch_bytes", .integer(min: 1024, max: 1 << 30), default: .number(String(8 << 20)),
+                "Input bytes per batch appended to the broker."),
+        ],
+        check: { options in
+            var problems: [ConfigProblem] = []
+            let delimiter = options.byte("delimiter")
+            if options.byte("quote") == delimiter {
+                problems.append(ConfigProblem(options.path(of: "quote"), "the quote cannot be the delimiter"))
+            }
+            if let escape = options.byte("escape"), escape == delimiter {
+                problems.append(ConfigProblem(options.path(of: "escape"), "the escape cannot be the delimiter"))
+            }
+            for name in ["delimiter", "quote", "escape"] {
+                if let byte = options.byte(name), byte == 0x0A || byte == 0x0D {
+                    problems.append(ConfigProblem(options.path(of: name), "cannot be a line break"))
+                }
+            }
+            let names = options.stringList("column_names")
+            if options.bool("header") == false && names == nil {
+                problems.append(ConfigProblem(options.path(of: "column_names"), "required when header is false"))
+            }
+            if let names {
+                if Set(names).count != names.count {
+                    problems.append(ConfigProblem(options.path(of: "column_names"), "names a column twice"))
+                }
+                for key in options.stringList("key") ?? [] where !names.contains(key) {
+                    problems.append(ConfigProblem(options.path(of: "key"), "\"\(key)\" is not one of column_names"))
+                }
+                for (column, _) in options.stringMap("columns") ?? [] where !names.contains(column) {
+                    problems.append(
+                        ConfigProblem(options.path(of: "columns") + "." + column, "not one of column_names"))
+                }
+            }
+            return problems
+        }
+    )
+}

@@ -1,0 +1,176 @@
+import Logging
+import SluiceCore
+import SluiceKit
+
+/// The CSV source connector: reads CSV files (plain or gzip) into one record per row.
+///
+/// Each row's value is a JSON object of its fields in header order, typed by `columns`; its key is
+/// the `key` columns' text; its headers say where it came from (`sluice.source.file`, `.line`,
+/// `.offset`). Bad rows (wrong field count, invalid UTF-8, an unconvertible value, an unterminated
+/// quote, a row over `max_row_bytes`) become dead letters with their raw bytes and the reason. The
+/// checkpoint holds, per file, its identity and the offset and line after the last row handed out;
+/// with the rows stored after it, a restarted source neither repeats nor skips a row.
+/// Runs on the thread the runtime gives it.
+public final class CSVSource: Source {
+    struct Settings {
+        var pattern: String
+        var dialect: CSVDialect
+        var header: Bool
+        var columnNames: [String]?
+        var types: [String: ColumnType]
+        var key: [String]
+        var keySeparator: String
+        var nullValues: [String]
+        var latin1: Bool
+        var skipRows: Int
+        var maxRowBytes: Int
+        var maxBatchRows: Int
+        var maxBatchBytes: Int
+
+        init(_ options: ConnectorOptions) {
+            pattern = options.string("path") ?? ""
+            dialect = CSVDialect(
+                delimiter: options.byte("delimiter") ?? UInt8(ascii: ","),
+                quote: options.byte("quote") ?? UInt8(ascii: "\""),
+                escape: options.byte("escape")
+            )
+            header = options.bool("header") ?? true
+            columnNames = options.stringList("column_names")
+            var types: [String: ColumnType] = [:]
+            for (name, type) in options.stringMap("columns") ?? [] { types[name] = ColumnType(rawValue: type) }
+            self.types = types
+            key = options.stringList("key") ?? []
+            keySeparator = options.string("key_separator") ?? "|"
+            nullValues = options.stringList("null_values") ?? []
+            latin1 = options.string("encoding") == "latin1"
+            skipRows = Int(options.integer("skip_rows") ?? 0)
+            maxRowBytes = Int(options.integer("max_row_bytes") ?? Int64(16 << 20))
+            maxBatchRows = Int(options.integer("max_batch_rows") ?? 20_000)
+            maxBatchBytes = Int(options.integer("max_batch_bytes") ?? Int64(8 << 20))
+        }
+    }
+
+    let name: String
+    let settings: Settings
+    let logger: Logger
+    private var pending: [(path: String, resume: CSVCheckpoint.FileState?)] = []
+    private var state: CSVCheckpoint
+    private let skip: [String: Set<Int64>]
+    private let progressBox = Locked(SourceProgress())
+    private var reader: FileReader?
+
+    /// Opens the source: lists its files and decides, from the checkpoint, which to read and from where.
+    public init(context: SourceContext) throws {
+        name = context.name
+        settings = Settings(context.options)
+        logger = context.logger
+        do {
+            state = try context.checkpoint.map(CSVCheckpoint.init(decoding:)) ?? CSVCheckpoint()
+        } catch {
+            throw ConnectorError.fatal(
+                "csv.checkpoint",
+                "the stored position of source \"\(name)\" cannot be read (\(error)); "
+                    + "delete it with `sluice sources reset \(name)` to read every file again"
+            )
+        }
+        var skip: [String: Set<Int64>] = [:]
+        for headers in context.storedAfterCheckpoint {
+            guard let file = headers.last(where: { $0.name == "sluice.source.file" })?.value,
+                let offsetText = headers.last(where: { $0.name == "sluice.source.offset" })?.value,
+                let offset = Int64(String(decoding: offsetText, as: UTF8.self))
+            else { continue }
+            skip[String(decoding: file, as: UTF8.self), default: []].insert(offset)
+        }
+        self.skip = skip
+        let paths: [String]
+        do {
+            paths = try PathExpansion.files(settings.pattern)
+        } catch {
+            throw ConnectorError.fatal("csv.path", "\(context.options.path(of: "path")): \(error)")
+        }
+        if paths.isEmpty && !FileSystem.isDirectory(settings.pattern) {
+            throw ConnectorError.fatal(
+                "csv.path", "\(context.options.path(of: "path")): \"\(settings.pattern)\" matches no file")
+        }
+        var progress = SourceProgress()
+        for path in paths {
+            let decision = try decide(path)
+            guard let decision else { continue }
+            pending.append((path, decision.resume))
+            progress.files += 1
+            progress.bytesTotal += decision.size
+            progress.bytesRead += decision.resume.map { min($0.offset, decision.size) } ?? 0
+        }
+        progressBox.withLock { $0 = progress }
+    }
+
+    /// Whether to read `path` and from where: nil when it was read to its end and has not changed.
+    private func decide(_ path: String) throws -> (resume: CSVCheckpoint.FileState?, size: Int64)? {
+        guard let stored = state.files[path] else { return (nil, FileSystem.fileSize(path) ?? 0) }
+        let input = try InputFile(path: path)
+        var sameFile = input.identity == stored.identity && input.size >= Int64(stored.fingerprintBytes)
+        if sameFile { sameFile = try input.fingerprint(count: stored.fingerprintBytes) == stored.fingerprint }
+        guard sameFile else {
+            logger.info("a different file now has this name; reading it from the start", metadata: ["file": "\(path)"])
+            state.files[path] = nil
+            return (nil, input.size)
+        }
+        if stored.complete && (input.isGzip || input.size == stored.offset) { return nil }
+        if !input.isGzip && input.size < stored.offset {
+            logger.warning(
+                "the file is shorter than where reading stopped; reading it from the start",
+                metadata: ["file": "\(path)"])
+            state.files[path] = nil
+            return (nil, input.size)
+        }
+        return (stored, input.size)
+    }
+
+    public var progress: SourceProgress { progressBox.withLock { $0 } }
+
+    public func checkpoint() -> [UInt8] { state.encoded() }
+
+    public func close() {
+        reader = nil
+    }
+
+    public func nextBatch(_ batch: inout SourceBatch) throws -> Bool {
+        while true {
+            if reader == nil {
+                guard !pending.isEmpty else { return false }
+                let next = pending.removeFirst()
+                reader = try FileReader(
+                    path: next.path, resume: next.resume, settings: settings, skip: skip[next.path] ?? [], source: name,
+                    logger: logger)
+            }
+            guard let reader else { return false }
+            let before = reader.input.rawBytesRead
+            let stats = try reader.fill(&batch, now: Time.nowMillis())
+            let fingerprintBytes = Int(min(Int64(CSVCheckpoint.fingerprintLength), reader.input.size))
+            state.files[reader.path] = CSVCheckpoint.FileState(
+                path: reader.path,
+                identity: reader.input.identity,
+                fingerprint: try reader.input.fingerprint(count: fingerprintBytes),
+                fingerprintBytes: fingerprintBytes,
+                offset: reader.offset,
+                line: reader.line,
+                complete: stats.finished
+            )
+            progressBox.withLock { progress in
+                progress.rowsRead += stats.rows
+                progress.rowsDeadLettered += stats.deadLetters
+                progress.rowsSkipped += stats.skipped
+                progress.bytesRead += reader.input.rawBytesRead - before
+                if stats.finished { progress.filesDone += 1 }
+            }
+            batch.inputRows += stats.rows
+            batch.inputBytes += stats.bytes
+            if stats.finished {
+                self.reader = nil
+                if !batch.isEmpty || stats.rows > 0 { return true }
+                continue
+            }
+            return true
+        }
+    }
+}

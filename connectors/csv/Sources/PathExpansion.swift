@@ -1,0 +1,29 @@
+import Glibc
+import SluiceCore
+
+/// Turns the `path` option into the list of files to read, in name order: a file is itself; a folder
+/// gives its regular files (not hidden ones, not recursively); anything else is a glob.
+enum PathExpansion {
+    static func files(_ pattern: String) throws -> [String] {
+        if FileSystem.isDirectory(pattern) {
+            let directory = pattern.hasSuffix("/") ? String(pattern.dropLast()) : pattern
+            return try FileSystem.contentsOfDirectory(directory)
+                .filter { !$0.hasPrefix(".") }
+                .map { directory + "/" + $0 }
+                .filter { !FileSystem.isDirectory($0) }
+        }
+        if FileSystem.exists(pattern) { return [pattern] }
+        var result = glob_t()
+        defer { globfree(&result) }
+        let status = glob(pattern, 0, nil, &result)
+        if status == GLOB_NOMATCH { return [] }
+        guard status == 0 else {
+            throw CoreError(.io, "cannot expand the path pattern \(pattern) (glob error \(status))")
+        }
+        var paths: [String] = []
+        for i in 0..<Int(result.gl_pathc) {
+            if let entry = result.gl_pathv[i] { paths.append(String(cString: entry)) }
+        }
+        return paths.filter { !FileSystem.isDirectory($0) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+}
