@@ -3,9 +3,9 @@
 #endif
 
 /// Writes a line to standard error, unbuffered; for messages and progress, never for data.
-public func printToStandardError(_ line: String) {
+public func printToStandardError(_ line: String, newline: Bool = true) {
     var text = line
-    if !text.hasSuffix("\n") { text += "\n" }
+    if newline && !text.hasSuffix("\n") { text += "\n" }
     var bytes = Array(text.utf8)
     var done = 0
     while done < bytes.count {

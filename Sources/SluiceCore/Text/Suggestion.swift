@@ -3,6 +3,9 @@ public enum Suggestion {
     /// The candidate closest to `word` by edit distance, when it is close enough to be a likely typo.
     public static func closest(to word: String, in candidates: [String]) -> String? {
         let limit = max(1, word.count / 3)
+        if let prefix = candidates.first(where: { $0.count >= 3 && (word.hasPrefix($0) || $0.hasPrefix(word)) }) {
+            return prefix
+        }
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(Array(word.utf8), Array(candidate.utf8))

@@ -73,7 +73,10 @@ public struct ConnectorSpec: Sendable {
         var lines = ["| option | type | default | meaning |", "| --- | --- | --- | --- |"]
         for option in common + options {
             let meaning = option.meaning + (option.example.map { " Example: `\($0)`." } ?? "")
-            lines.append("| `\(option.name)` | \(option.type.name) | \(option.defaultText) | \(meaning) |")
+            let cells = [option.type.name, option.defaultText, meaning].map {
+                String($0.flatMap { $0 == "|" ? ["\\", "|"] : [$0] })
+            }
+            lines.append("| `\(option.name)` | \(cells[0]) | \(cells[1]) | \(cells[2]) |")
         }
         return lines.joined(separator: "\n")
     }

@@ -24,7 +24,7 @@ public struct OptionSpec: Sendable {
             case .character: return "character"
             case .integer: return "integer"
             case .boolean: return "boolean"
-            case .choice(let words): return words.joined(separator: " \\| ")
+            case .choice(let words): return words.joined(separator: " | ")
             case .stringList: return "list of strings"
             case .stringMap(let allowed): return allowed == nil ? "object of strings" : "object of types"
             }
@@ -59,13 +59,7 @@ public struct OptionSpec: Sendable {
     public var defaultText: String {
         if required { return "(required)" }
         guard let defaultValue else { return "-" }
-        if case .string(let text) = defaultValue {
-            switch text {
-            case "\t": return "tab"
-            case "": return "\"\""
-            default: return "\"\(text)\""
-            }
-        }
+        if case .string("\t") = defaultValue { return "tab" }
         return defaultValue.serialized()
     }
 

@@ -14,8 +14,10 @@ struct Perf: ParsableCommand {
               sluice perf produce --topic perf-gz --records 1000000 --record-size 1024 \\
                   --compression gzip
               sluice perf consume --topic perf
+              sluice perf generate-orders --rows 1000000 --output orders.csv
+              sluice perf parse orders.csv
             """,
-        subcommands: [ProduceTest.self, ConsumeTest.self]
+        subcommands: [ProduceTest.self, ConsumeTest.self, ParseTest.self, GenerateOrders.self]
     )
 
     struct ProduceTest: ParsableCommand, GlobalOptionsCommand {
@@ -91,6 +93,63 @@ struct Perf: ParsableCommand {
             var test = ConsumerPerformance(topic: topic)
             test.maxRecords = messages
             print(try test.run(broker: broker).summary)
+        }
+    }
+
+    struct ParseTest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "parse",
+            abstract: "Run the CSV parser alone over a file (read into memory first) and report MB/s.",
+            discussion: "Example:\n  sluice perf parse orders.csv"
+        )
+
+        @Argument(help: "The CSV file.")
+        var file: String
+
+        func run() throws {
+            print(try ParserPerformance(path: file).run().summary)
+        }
+    }
+
+    struct GenerateOrders: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "generate-orders",
+            abstract: "Write a realistic orders CSV of a given size, the same for the same seed.",
+            discussion: """
+                Columns: order_id (int), customer (about 10,000 keys), ordered_at (timestamp), amount \
+                (decimal), quantity (int), status, note (free text, with commas, quotes and line \
+                breaks in a few percent of rows), gift (bool). About 95 bytes a row.
+
+                Examples:
+                  sluice perf generate-orders --rows 1000000 --output orders.csv
+                  sluice perf generate-orders --rows 100000 --gzip --bad-every 1000 --output orders.csv.gz
+                """
+        )
+
+        @Option(help: "How many rows.")
+        var rows: Int
+
+        @Option(help: "The file to write.")
+        var output: String
+
+        @Option(help: "The random seed.")
+        var seed: UInt64 = 42
+
+        @Flag(help: "Compress the file with gzip.")
+        var gzip = false
+
+        @Option(help: "Make every Nth row bad (wrong field count or a non-numeric id); 0 for none.")
+        var badEvery = 0
+
+        func validate() throws {
+            guard rows >= 0 else { throw ValidationError("--rows cannot be negative") }
+            guard badEvery >= 0 else { throw ValidationError("--bad-every cannot be negative") }
+        }
+
+        func run() throws {
+            var generator = SampleOrders(rows: rows, seed: seed)
+            generator.badEvery = badEvery
+            try generator.write(to: output, gzip: gzip)
         }
     }
 }

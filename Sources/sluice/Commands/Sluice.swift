@@ -18,6 +18,8 @@ struct Sluice: ParsableCommand {
               sluice groups describe orders-sink
             """,
         version: "0.1.0",
-        subcommands: [Topics.self, Produce.self, Consume.self, Groups.self, Perf.self]
+        subcommands: [
+            Run.self, Validate.self, Topics.self, Produce.self, Consume.self, Groups.self, Connectors.self, Perf.self,
+        ]
     )
 }

@@ -27,7 +27,33 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// A command whose log level the entry point sets up before running it.
+protocol LoggingCommand {
+    var logLevel: Logger.Level { get }
+}
+
 /// A command that has the global options.
-protocol GlobalOptionsCommand {
+protocol GlobalOptionsCommand: LoggingCommand {
     var global: GlobalOptions { get }
+}
+
+extension GlobalOptionsCommand {
+    var logLevel: Logger.Level { global.logLevel }
+}
+
+/// Only the log level, for commands that take their data directory from a config file.
+struct LogOptions: ParsableArguments {
+    @Option(
+        name: .customLong("log-level"),
+        help: "Least severe log messages to print: trace, debug, info, notice, warning, error, critical."
+    )
+    var logLevelName = "warning"
+
+    var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .warning }
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevelName) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
 }

@@ -3,7 +3,9 @@ import Glibc
 import Logging
 import SluiceBroker
 import SluiceCore
+import SluiceKit
 import SluiceLog
+import SluiceRuntime
 
 /// Runs the command line: parses, sets up logging, runs the command, and turns errors into messages
 /// and exit codes: 0 success, 1 runtime failure, 2 usage or config error (and 3 for
@@ -16,7 +18,7 @@ enum SluiceMain {
         } catch {
             exitForParse(error)
         }
-        let level = (command as? any GlobalOptionsCommand)?.global.logLevel ?? .warning
+        let level = (command as? any LoggingCommand)?.logLevel ?? .warning
         LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
         StopRequest.installHandlers()
         do {
@@ -29,6 +31,15 @@ enum SluiceMain {
         } catch let error as BrokerError {
             printError(error.description)
             exit(usageCodes.contains(error.code) ? 2 : 1)
+        } catch let error as ConfigError {
+            printError(error.description)
+            exit(2)
+        } catch let error as RuntimeError {
+            printError(error.message)
+            exit(1)
+        } catch let error as ConnectorError {
+            printError(error.message)
+            exit(error.kind == .fatal ? 1 : 1)
         } catch let error as LogError {
             printError(error.description)
             exit(1)

@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A dedicated OS thread that runs one closure, for blocking work that must stay off Swift's
+/// cooperative thread pool (file reads, fsync, database calls). `join` waits for it and returns
+/// what it threw, if anything.
+public final class WorkerThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private let body: () -> Void
+    private let failure = Locked<(any Error)?>(nil)
+    public let name: String
+
+    /// Starts `body` on a new thread.
+    public init(name: String, _ body: @escaping @Sendable () throws -> Void) {
+        self.name = name
+        let failure = self.failure
+        self.body = {
+            do {
+                try body()
+            } catch {
+                failure.withLock { $0 = error }
+            }
+        }
+        let box = Unmanaged.passRetained(self)
+        let status = pthread_create(
+            &thread, nil,
+            { raw in
+                guard let raw else { return nil }
+                let worker = Unmanaged<WorkerThread>.fromOpaque(raw).takeRetainedValue()
+                worker.body()
+                return nil
+            }, box.toOpaque())
+        precondition(status == 0, "cannot start a thread (pthread_create returned \(status))")
+    }
+
+    /// Waits for the thread to end; returns the error its body threw, if it threw one.
+    @discardableResult
+    public func join() -> (any Error)? {
+        pthread_join(thread, nil)
+        return failure.withLock { $0 }
+    }
+}

@@ -1,0 +1,247 @@
+import SluiceBroker
+import SluiceCore
+import SluiceKit
+
+/// Reads a configuration file: parses the JSON, replaces `${NAME}` and `${NAME:-default}` from the
+/// environment (`$$` is a literal `$`), checks every key and value against the declared options, and
+/// returns the validated `PipelineConfig` or every problem found, each named by its path.
+public struct ConfigLoader {
+    public var registry: ConnectorRegistry
+    public var environment: [String: String]
+
+    public static let topLevelKeys = ["data_dir", "topics", "sources", "sinks"]
+
+    public init(registry: ConnectorRegistry, environment: [String: String]) {
+        self.registry = registry
+        self.environment = environment
+    }
+
+    /// Loads the file at `path`. Relative paths inside it are taken from the file's folder.
+    public func load(path: String) throws -> PipelineConfig {
+        guard FileSystem.exists(path) else {
+            throw ConfigError([ConfigProblem("", "config file \(path) does not exist")])
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(path)
+        } catch {
+            throw ConfigError([ConfigProblem("", "cannot read \(path): \(error)")])
+        }
+        var config = try load(bytes: bytes, file: path)
+        config.file = path
+        return config
+    }
+
+    /// Loads a configuration held in memory; `file` names it in messages and anchors relative paths.
+    public func load(bytes: [UInt8], file: String? = nil) throws -> PipelineConfig {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch let error as JSONSyntaxError {
+            throw ConfigError(file: file, [ConfigProblem("", "not valid JSON: \(error)")])
+        }
+        var problems: [ConfigProblem] = []
+        let substituted = substitute(json, path: "", problems: &problems)
+        guard case .object(let members) = substituted else {
+            throw ConfigError(file: file, [ConfigProblem("", "the configuration must be a JSON object")])
+        }
+        let base = file.map { FileSystem.parentDirectory(of: $0) } ?? "."
+        var config = PipelineConfig(file: file, dataDirectory: resolve("data", base: base), topics: [], sources: [])
+        for (key, value) in members {
+            switch key {
+            case "data_dir":
+                if let text = value.stringValue, !text.isEmpty {
+                    config.dataDirectory = resolve(text, base: base)
+                } else {
+                    problems.append(ConfigProblem("data_dir", "expected a folder path as a string"))
+                }
+            case "topics": config.topics = loadTopics(value, problems: &problems)
+            case "sources": config.sources = loadSources(value, base: base, problems: &problems)
+            case "sinks":
+                if case .object(let sinks) = value, !sinks.isEmpty {
+                    for (name, _) in sinks {
+                        problems.append(ConfigProblem("sinks." + name, "sinks are not supported yet"))
+                    }
+                }
+            default:
+                let hint = Suggestion.closest(to: key, in: Self.topLevelKeys).map { "; did you mean \"\($0)\"?" } ?? ""
+                problems.append(
+                    ConfigProblem(key, "unknown key\(hint) (allowed: \(Self.topLevelKeys.joined(separator: ", ")))"))
+            }
+        }
+        problems += checkTopicUse(config)
+        guard problems.isEmpty else { throw ConfigError(file: file, problems) }
+        return config
+    }
+
+    private func resolve(_ path: String, base: String) -> String {
+        path.hasPrefix("/") || base == "." ? path : base + "/" + path
+    }
+
+    // MARK: Environment
+
+    /// Replaces `${NAME}` and `${NAME:-default}` in every string of `value`.
+    func substitute(_ value: JSONValue, path: String, problems: inout [ConfigProblem]) -> JSONValue {
+        switch value {
+        case .string(let text):
+            return .string(substitute(text, path: path, problems: &problems))
+        case .array(let items):
+            return .array(items.enumerated().map { substitute($1, path: "\(path)[\($0)]", problems: &problems) })
+        case .object(let members):
+            return .object(
+                members.map {
+                    (
+                        $0.key,
+                        substitute($0.value, path: path.isEmpty ? $0.key : path + "." + $0.key, problems: &problems)
+                    )
+                }
+            )
+        default:
+            return value
+        }
+    }
+
+    func substitute(_ text: String, path: String, problems: inout [ConfigProblem]) -> String {
+        guard text.contains("$") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            result += rest[..<dollar]
+            let after = rest.index(after: dollar)
+            if after < rest.endIndex && rest[after] == "$" {
+                result += "$"
+                rest = rest[rest.index(after: after)...]
+                continue
+            }
+            guard after < rest.endIndex, rest[after] == "{", let close = rest[after...].firstIndex(of: "}") else {
+                result += "$"
+                rest = rest[after...]
+                continue
+            }
+            let inside = rest[rest.index(after: after)..<close]
+            var name = String(inside)
+            var fallback: String?
+            if let colon = inside.firstIndex(of: ":"), inside[inside.index(after: colon)...].first == "-" {
+                name = String(inside[..<colon])
+                fallback = String(inside[inside.index(colon, offsetBy: 2)...])
+            }
+            if let value = environment[name], !(value.isEmpty && fallback != nil) {
+                result += value
+            } else if let fallback {
+                result += fallback
+            } else {
+                problems.append(
+                    ConfigProblem(
+                        path, "environment variable \(name) is not set (write ${\(name):-default} to give a default)"))
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return result + rest
+    }
+
+    // MARK: Sections
+
+    private func loadTopics(_ value: JSONValue, problems: inout [ConfigProblem]) -> [(
+        name: String, config: TopicConfig
+    )] {
+        guard case .object(let members) = value else {
+            problems.append(ConfigProblem("topics", "expected an object of topics by name"))
+            return []
+        }
+        var topics: [(name: String, config: TopicConfig)] = []
+        for (name, settings) in members {
+            let path = "topics." + name
+            if let problem = TopicName.problem(name) { problems.append(ConfigProblem(path, problem)) }
+            guard case .object(let items) = settings else {
+                problems.append(ConfigProblem(path, "expected an object of topic settings"))
+                continue
+            }
+            var config = TopicConfig(partitions: 1)
+            for (key, item) in items {
+                if key == "partitions" {
+                    var count = item.integerValue
+                    if count == nil, let text = item.stringValue { count = Int64(text) }
+                    if let count, count >= 1, count <= Int64(TopicConfig.maxPartitions) {
+                        config.partitions = Int32(count)
+                    } else {
+                        problems.append(
+                            ConfigProblem(
+                                path + ".partitions", "expected an integer from 1 to \(TopicConfig.maxPartitions)"))
+                    }
+                    continue
+                }
+                do {
+                    try config.set(key, item)
+                } catch let error as BrokerError {
+                    problems.append(
+                        ConfigProblem(path + "." + key, error.message.replacingPrefix("\(key): ", with: "")))
+                } catch {
+                    problems.append(ConfigProblem(path + "." + key, "\(error)"))
+                }
+            }
+            topics.append((name, config))
+        }
+        return topics
+    }
+
+    private func loadSources(_ value: JSONValue, base: String, problems: inout [ConfigProblem]) -> [SourceDefinition] {
+        guard case .object(let members) = value else {
+            problems.append(ConfigProblem("sources", "expected an object of sources by name"))
+            return []
+        }
+        var sources: [SourceDefinition] = []
+        for (name, item) in members {
+            let path = "sources." + name
+            guard case .object(var fields) = item else {
+                problems.append(ConfigProblem(path, "expected an object with a \"type\""))
+                continue
+            }
+            guard let type = item["type"]?.stringValue else {
+                problems.append(ConfigProblem(path + ".type", "required: the connector type, such as \"csv\""))
+                continue
+            }
+            guard let entry = registry.sources[type] else {
+                let known = registry.sources.keys.sorted()
+                let hint = Suggestion.closest(to: type, in: known).map { "did you mean \"\($0)\"? " } ?? ""
+                problems.append(
+                    ConfigProblem(
+                        path + ".type",
+                        "unknown source type \"\(type)\"; \(hint)known: \(known.joined(separator: ", "))"))
+                continue
+            }
+            if let index = fields.firstIndex(where: { $0.key == "path" }), let text = fields[index].value.stringValue {
+                fields[index].value = .string(resolve(text, base: base))
+            }
+            let (options, found) = entry.spec.validate(fields, path: path, common: CommonOptions.source)
+            problems += found
+            let topic = options.string("topic") ?? name
+            let deadLetterTopic = options.string("dead_letter_topic") ?? topic + ".dlq"
+            for (key, topicName) in [("topic", topic), ("dead_letter_topic", deadLetterTopic)] {
+                if let problem = TopicName.problem(topicName) {
+                    problems.append(ConfigProblem(path + "." + key, problem))
+                } else if TopicName.isInternal(topicName) {
+                    problems.append(ConfigProblem(path + "." + key, "topics starting with \"__\" belong to the broker"))
+                }
+            }
+            sources.append(
+                SourceDefinition(
+                    name: name, type: type, topic: topic, deadLetterTopic: deadLetterTopic, options: options))
+        }
+        return sources
+    }
+
+    private func checkTopicUse(_ config: PipelineConfig) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        for source in config.sources where source.topic == source.deadLetterTopic {
+            problems.append(
+                ConfigProblem("sources.\(source.name).dead_letter_topic", "must differ from the source's topic"))
+        }
+        return problems
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
+    }
+}

@@ -1,0 +1,11 @@
+import SluiceCSV
+import SluiceKit
+
+/// The connectors that ship with Sluice.
+public enum BuiltInConnectors {
+    public static var registry: ConnectorRegistry {
+        var registry = ConnectorRegistry()
+        registry.register(source: CSVSource.spec) { context in try CSVSource(context: context) }
+        return registry
+    }
+}

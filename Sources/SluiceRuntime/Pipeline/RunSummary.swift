@@ -1,0 +1,82 @@
+import SluiceKit
+
+/// What a run did, as `sluice run` prints it at the end.
+public struct RunSummary: Sendable {
+    public struct TopicCounts: Sendable {
+        public var name: String
+        /// Records stored per partition.
+        public var records: [Int64]
+        /// Records added per partition in this run.
+        public var added: [Int64]
+    }
+
+    var sources: [SourceTask.Report]
+    public var topics: [TopicCounts]
+    public var seconds: Double
+
+    public var rowsRead: Int { sources.reduce(0) { $0 + $1.progress.rowsRead } }
+    public var rowsDeadLettered: Int { sources.reduce(0) { $0 + $1.progress.rowsDeadLettered } }
+
+    /// The summary as text, one section per sources and topics.
+    public func render() -> String {
+        var lines: [String] = []
+        lines.append("Sources:")
+        for source in sources {
+            let p = source.progress
+            let rate = source.seconds > 0 ? Double(p.rowsRead) / source.seconds : 0
+            var line = "  \(source.name): \(p.filesDone) file\(p.filesDone == 1 ? "" : "s"), "
+            line += "\(Format.count(p.rowsRead)) rows read, \(Format.count(source.records)) records, "
+            line += "\(Format.count(p.rowsDeadLettered)) dead-lettered"
+            if p.rowsSkipped > 0 { line += ", \(Format.count(p.rowsSkipped)) already stored before a crash" }
+            line += ", \(Format.bytes(p.bytesRead)), \(Format.count(Int(rate))) rows/s"
+            lines.append(line)
+        }
+        lines.append("Topics:")
+        for topic in topics {
+            let total = topic.records.reduce(0, +)
+            let added = topic.added.reduce(0, +)
+            let partitions = topic.records.enumerated().map { "p\($0)=\(Format.count(Int($1)))" }.joined(separator: " ")
+            lines.append(
+                "  \(topic.name): \(Format.count(Int(total))) records (+\(Format.count(Int(added))) this run): \(partitions)"
+            )
+        }
+        let rows = rowsRead
+        let records = sources.reduce(0) { $0 + $1.records }
+        let dead = sources.reduce(0) { $0 + $1.deadLetters }
+        lines.append(
+            "Rows read \(Format.count(rows)) = \(Format.count(records)) delivered + \(Format.count(dead)) dead-lettered"
+                + (rows == records + dead ? "" : "  (MISMATCH)") + " in \(Format.seconds(seconds))")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Number formatting for people.
+enum Format {
+    /// `1234567` as `1,234,567`.
+    static func count(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (value < 0 ? "-" : "") + out
+    }
+
+    static func bytes(_ value: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var amount = Double(value)
+        var unit = 0
+        while amount >= 1000 && unit < units.count - 1 {
+            amount /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(value) B" : format(amount, 1) + " " + units[unit]
+    }
+
+    static func seconds(_ value: Double) -> String {
+        if value < 60 { return format(value, 2) + " s" }
+        let total = Int(value)
+        return "\(total / 60)m\(total % 60)s"
+    }
+}

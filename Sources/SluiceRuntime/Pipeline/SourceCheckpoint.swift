@@ -1,0 +1,53 @@
+import SluiceBroker
+import SluiceCore
+
+/// What the runtime stores for a source after each batch: the connector's own checkpoint and, per
+/// partition of the topics the source writes, the end offset at that moment. After a crash, the
+/// records this source (its producer id) stored beyond those offsets are the ones it must not write
+/// again.
+struct SourceCheckpoint: Equatable {
+    var producerId: Int64
+    var connector: [UInt8]
+    var partitionEnds: [String: [Int64]]
+
+    func encoded() -> [UInt8] {
+        let ends = partitionEnds.keys.sorted().map { topic in
+            (topic, JSONValue.array((partitionEnds[topic] ?? []).map { .number(String($0)) }))
+        }
+        let json = JSONValue.object([
+            ("version", .number("1")), ("producer_id", .number(String(producerId))),
+            ("partitions", .object(ends)), ("connector", .string(String(decoding: connector, as: UTF8.self))),
+        ])
+        return Array(json.serialized().utf8)
+    }
+
+    init(producerId: Int64, connector: [UInt8], partitionEnds: [String: [Int64]]) {
+        self.producerId = producerId
+        self.connector = connector
+        self.partitionEnds = partitionEnds
+    }
+
+    init?(decoding bytes: [UInt8]) {
+        guard let json = try? JSONValue.parse(bytes), let producerId = json["producer_id"]?.integerValue,
+            let connector = json["connector"]?.stringValue, case .object(let partitions)? = json["partitions"]
+        else { return nil }
+        self.producerId = producerId
+        self.connector = Array(connector.utf8)
+        var ends: [String: [Int64]] = [:]
+        for (topic, list) in partitions {
+            guard case .array(let items) = list else { return nil }
+            ends[topic] = items.compactMap(\.integerValue)
+        }
+        partitionEnds = ends
+    }
+
+    /// A stable producer id for a source name: FNV-1a of the name, kept positive.
+    static func producerId(for source: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in ("source:" + source).utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return Int64(bitPattern: hash & 0x7FFF_FFFF_FFFF_FFFF)
+    }
+}

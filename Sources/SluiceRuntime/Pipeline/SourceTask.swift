@@ -1,0 +1,158 @@
+import Logging
+import SluiceBroker
+import SluiceCore
+import SluiceKit
+import SluiceLog
+
+/// Runs one source to the end of its input on two dedicated threads: a reader that asks the source for
+/// batches, and a writer that appends each batch to the source's topic and dead-letter topic and then
+/// stores the source's checkpoint with the partitions' end offsets. A bounded queue between them
+/// keeps memory bounded and lets parsing and fsync overlap.
+///
+/// Delivery: records and checkpoint are tied by the producer id written in every batch. On restart,
+/// the records this source stored after its last checkpoint are handed to the connector, which skips
+/// the input they came from; a kill at any moment neither duplicates nor loses a row.
+final class SourceTask: @unchecked Sendable {
+    /// What a source did in this run.
+    struct Report: Sendable {
+        var name: String
+        var progress: SourceProgress
+        var records = 0
+        var deadLetters = 0
+        var seconds = 0.0
+    }
+
+    let definition: SourceDefinition
+    let broker: Broker
+    let logger: Logger
+    let factory: SourceFactory
+    let producerId: Int64
+    private let source: Locked<(any Source)?> = Locked(nil)
+    private let counts = Locked((records: 0, deadLetters: 0))
+    private var started: UInt64 = 0
+
+    init(definition: SourceDefinition, broker: Broker, factory: @escaping SourceFactory, logger: Logger) {
+        self.definition = definition
+        self.broker = broker
+        self.factory = factory
+        self.logger = logger
+        producerId = SourceCheckpoint.producerId(for: definition.name)
+    }
+
+    /// The source's progress so far (zero before it opens).
+    var progress: SourceProgress {
+        source.withLock { $0?.progress } ?? SourceProgress()
+    }
+
+    var report: Report {
+        let (records, deadLetters) = counts.withLock { ($0.records, $0.deadLetters) }
+        let seconds = started == 0 ? 0 : Double(Time.monotonicNanos() - started) / 1e9
+        return Report(
+            name: definition.name, progress: progress, records: records, deadLetters: deadLetters, seconds: seconds)
+    }
+
+    /// Opens the source (restoring its position) and runs it to the end of its input. Blocks.
+    func run() throws {
+        started = Time.monotonicNanos()
+        let topics = [definition.topic, definition.deadLetterTopic]
+        let stored = broker.sourceCheckpoint(definition.name).flatMap(SourceCheckpoint.init(decoding:))
+        let inFlight = try storedAfter(stored, topics: topics)
+        if !inFlight.isEmpty {
+            logger.info(
+                "resuming after an interrupted run",
+                metadata: ["source": "\(definition.name)", "records_already_stored": "\(inFlight.count)"])
+        }
+        let context = SourceContext(
+            name: definition.name,
+            options: definition.options,
+            logger: logger,
+            checkpoint: stored?.connector,
+            storedAfterCheckpoint: inFlight
+        )
+        let opened = try factory(context)
+        source.withLock { $0 = opened }
+        defer { opened.close() }
+        let queue = BoundedQueue<(SourceBatch, [UInt8])>(capacity: 2)
+        let transfer = Transfer(opened)
+        let reader = WorkerThread(name: "source-\(definition.name)") {
+            let opened = transfer.value
+            defer { queue.close() }
+            while !StopRequest.isRequested {
+                var batch = SourceBatch(capacity: 4096, byteCapacity: 1 << 20)
+                let more = try opened.nextBatch(&batch)
+                if !batch.isEmpty || !more {
+                    guard queue.put((batch, opened.checkpoint())) else { return }
+                }
+                if !more { return }
+            }
+        }
+        var failure: (any Error)?
+        do {
+            try write(queue, topics: topics)
+        } catch {
+            failure = error
+            queue.close()
+        }
+        let readFailure = reader.join()
+        if let failure = readFailure ?? failure { throw failure }
+    }
+
+    private func write(_ queue: BoundedQueue<(SourceBatch, [UInt8])>, topics: [String]) throws {
+        let producer = try Producer(broker: broker, topic: definition.topic, producerId: producerId)
+        let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic, producerId: producerId)
+        while let (batch, connectorCheckpoint) = queue.take() {
+            let now = Time.nowMillis()
+            try producer.send(batch.records, now: now)
+            try deadLetters.send(batch.deadLetters, now: now)
+            var ends: [String: [Int64]] = [:]
+            for topic in topics {
+                ends[topic] = try (0..<broker.partitionCount(topic)).map {
+                    try broker.offsets(TopicPartition(topic, $0)).end
+                }
+            }
+            let checkpoint = SourceCheckpoint(
+                producerId: producerId, connector: connectorCheckpoint, partitionEnds: ends)
+            try broker.storeSourceCheckpoint(definition.name, checkpoint.encoded())
+            counts.withLock {
+                $0.records += batch.records.count
+                $0.deadLetters += batch.deadLetters.count
+            }
+        }
+    }
+
+    /// The headers of the records this source stored after `checkpoint` (all of them when there is
+    /// none), found by the producer id in their batches.
+    private func storedAfter(_ checkpoint: SourceCheckpoint?, topics: [String]) throws -> [[Header]] {
+        var result: [[Header]] = []
+        for topic in topics {
+            let count = try broker.partitionCount(topic)
+            for partition in 0..<count {
+                let tp = TopicPartition(topic, partition)
+                var offset =
+                    checkpoint?.partitionEnds[topic].flatMap { Int(partition) < $0.count ? $0[Int(partition)] : nil }
+                    ?? 0
+                let (start, end) = try broker.offsets(tp)
+                offset = max(offset, start)
+                while offset < end {
+                    let bytes = try broker.read(tp, from: offset, maxBytes: 8 << 20)
+                    guard !bytes.isEmpty else { break }
+                    var next = offset
+                    var position = 0
+                    while position + RecordBatchHeader.size <= bytes.count {
+                        let header = bytes.withUnsafeBytes { RecordBatchHeader($0, at: position) }
+                        let size = header.totalSize
+                        if header.producerId == producerId {
+                            let block = try RecordBatchDecoder.decode(
+                                Array(bytes[position..<(position + size)]), from: offset)
+                            for index in 0..<block.count { result.append(block.record(index).headers) }
+                        }
+                        next = header.nextOffset
+                        position += size
+                    }
+                    offset = max(next, offset + 1)
+                }
+            }
+        }
+        return result
+    }
+}
