@@ -121,7 +121,9 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["sluice", "SluiceCore", "SluiceTestSupport"],
+            dependencies: [
+                "sluice", "SluiceCore", "SluiceLog", "SluiceBroker", "SluiceKit", "SluiceRuntime", "SluiceTestSupport",
+            ],
             swiftSettings: strict
         ),
     ]
