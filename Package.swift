@@ -93,7 +93,9 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: strict),
         .testTarget(
             name: "SluiceLogTests",
-            dependencies: ["SluiceLog", "SluiceCore", "SluiceTestSupport"],
+            dependencies: [
+                "SluiceLog", "SluiceCore", "SluiceTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
@@ -104,7 +106,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceCSVTests",
-            dependencies: ["SluiceCSV", "SluiceKit", "SluiceCore", "SluiceTestSupport"],
+            dependencies: [
+                "SluiceCSV", "SluiceKit", "SluiceCore", "SluiceRuntime", "SluiceTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "connectors/csv/Tests",
             resources: [.copy("Corpus")],
             swiftSettings: strict
@@ -123,6 +128,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "sluice", "SluiceCore", "SluiceLog", "SluiceBroker", "SluiceKit", "SluiceRuntime", "SluiceTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -12,8 +12,7 @@ struct Groups: ParsableCommand {
               sluice groups list
               sluice groups describe orders-files
               sluice groups reset-offsets --group orders-files --topic orders --to-earliest
-              sluice groups reset-offsets --group orders-files --topic orders:0,1 \\
-                --shift-by -100 --execute
+              sluice groups reset-offsets --group g --topic orders:0,1 --shift-by -100 --execute
             """,
         subcommands: [List.self, Describe.self, ResetOffsets.self]
     )
@@ -75,8 +74,7 @@ struct Groups: ParsableCommand {
 
                 Examples:
                   sluice groups reset-offsets --group g --topic orders --to-earliest
-                  sluice groups reset-offsets --group g --topic orders \\
-                    --to-datetime 2026-11-21T00:00:00Z --execute
+                  sluice groups reset-offsets --group g --topic orders --to-datetime 2026-11-21 --execute
                   sluice groups reset-offsets --group g --topic orders:0,2 --to-offset 1000 --execute
                 """
         )

@@ -9,12 +9,12 @@ struct Run: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a pipeline config to completion: read every source, then print a summary.",
         discussion: """
-            Reads every source's input into its topic (bad rows into its dead-letter topic), then \\
-            prints a summary and exits. A second run reads only what is new: files already read to \\
-            their end are skipped, files that grew are read from where they stopped. A run killed at \\
+            Reads every source's input into its topic (bad rows into its dead-letter topic), then \
+            prints a summary and exits. A second run reads only what is new: files already read to \
+            their end are skipped, files that grew are read from where they stopped. A run killed at \
             any moment and started again neither repeats nor loses a row.
 
-            Progress goes to standard error: a line that updates in place on a terminal, a plain \\
+            Progress goes to standard error: a line that updates in place on a terminal, a plain \
             line every few seconds otherwise. Exit codes: 0 success, 1 runtime failure, 2 config error.
 
             Examples:
@@ -52,7 +52,7 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a config file without running it.",
         discussion: """
-            Prints every problem with its path in the file (sources.orders.delimiter), or what the \\
+            Prints every problem with its path in the file (sources.orders.delimiter), or what the \
             config would run. Exit code 0 when valid, 2 otherwise.
 
             Examples:
@@ -112,6 +112,9 @@ struct Connectors: ParsableCommand {
         @Argument(help: "The connector type.")
         var type: String
 
+        @Flag(help: "Print the options as the Markdown table of the connector's README.")
+        var markdown = false
+
         func run() throws {
             let registry = BuiltInConnectors.registry
             guard let spec = registry.spec(type: type) else {
@@ -119,6 +122,10 @@ struct Connectors: ParsableCommand {
                 let hint = Suggestion.closest(to: type, in: known).map { "did you mean \"\($0)\"? " } ?? ""
                 throw CommandFailure.usage(
                     "unknown connector type \"\(type)\"; \(hint)known: \(known.joined(separator: ", "))")
+            }
+            if markdown {
+                print(ConnectorHelp.markdownTable(spec))
+                return
             }
             print("\(spec.type) (\(spec.kind.rawValue)): \(spec.summary)\n")
             print(ConnectorHelp.optionsTable(spec))

@@ -83,8 +83,7 @@ struct Topics: ParsableCommand {
 
                 Examples:
                   sluice topics create orders --partitions 4
-                  sluice topics create events --config compression=gzip \\
-                    --config retention_bytes=1073741824
+                  sluice topics create events --config compression=gzip --config retention_ms=86400000
                 """
         )
 
