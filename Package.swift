@@ -66,9 +66,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SluiceFile",
+            dependencies: ["SluiceKit", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            path: "connectors/file/Sources",
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceRuntime",
             dependencies: [
-                "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV",
+                "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV", "SluiceFile",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -112,6 +118,15 @@ let package = Package(
             ],
             path: "connectors/csv/Tests",
             resources: [.copy("Corpus")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceFileTests",
+            dependencies: [
+                "SluiceFile", "SluiceKit", "SluiceCore", "SluiceRuntime", "SluiceTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "connectors/file/Tests",
             swiftSettings: strict
         ),
         .testTarget(

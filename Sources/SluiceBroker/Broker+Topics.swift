@@ -100,12 +100,24 @@ extension Broker {
             guard let topic = state[name] else { throw BrokerError(.topicNotFound, "topic \"\(name)\" does not exist") }
             var updated = config
             updated.partitions = topic.config.partitions
+            updated.schema = topic.config.schema
             state[name]?.config = updated
             try saveMetadata(state)
             return topic.logs.compactMap { $0 }
         }
         let logConfig = config.logConfig
         for log in logs { log.update(config: logConfig) }
+    }
+
+    /// Stores what a source declared about a topic's values, for sinks to read later.
+    public func setTopicSchema(_ name: String, _ schema: JSONValue?) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        try topics.withLock { state in
+            guard state[name] != nil else { throw BrokerError(.topicNotFound, "topic \"\(name)\" does not exist") }
+            guard state[name]?.config.schema != schema else { return }
+            state[name]?.config.schema = schema
+            try saveMetadata(state)
+        }
     }
 
     /// Deletes a topic, its partitions' folders and the offsets committed on it.

@@ -46,7 +46,7 @@ import Testing
         var assigned: Set<TopicPartition> = []
         do {
             let consumer = try GroupConsumer(broker: broker, options: options("g", ["t"]))
-            consumer.onPartitionsAssigned = { assigned.formUnion($0) }
+            consumer.onPartitionsAssigned = { assigned.formUnion($0.keys) }
             let polled = try Support.poll(consumer, count: 30)
             #expect(polled.count == 30)
             #expect(Set(polled.map(\.value)) == Set((0..<30).map { "r-v\($0)" }))

@@ -38,10 +38,12 @@ public final class GroupConsumer {
     public private(set) var generation: Int32 = 0
     /// The partitions this member owns now.
     public private(set) var assignment: Set<TopicPartition> = []
-    /// Called with partitions the member has gained, before records are read from them.
-    public var onPartitionsAssigned: ((Set<TopicPartition>) -> Void)?
-    /// Called with partitions the member must give up, before they are released.
-    public var onPartitionsRevoked: ((Set<TopicPartition>) -> Void)?
+    /// Called with partitions the member has gained and the offsets it will read them from, before
+    /// records are read from them. An error it throws comes out of `poll`.
+    public var onPartitionsAssigned: (([TopicPartition: Int64]) throws -> Void)?
+    /// Called with partitions the member must give up, before they are released. An error it throws
+    /// comes out of `poll` (the partitions are released all the same).
+    public var onPartitionsRevoked: ((Set<TopicPartition>) throws -> Void)?
     private var positions: [TopicPartition: Int64] = [:]
     private var pendingRevoke: Set<TopicPartition> = []
     private var pendingGain: Set<TopicPartition> = []
@@ -90,8 +92,8 @@ public final class GroupConsumer {
             pendingGain.removeAll()
             let lost = assignment
             assignment = []
-            if !lost.isEmpty { onPartitionsRevoked?(lost) }
             try join()
+            if !lost.isEmpty { try onPartitionsRevoked?(lost) }
             return
         }
         apply(view)
@@ -102,21 +104,26 @@ public final class GroupConsumer {
         try heartbeat()
         if !pendingRevoke.isEmpty {
             let revoked = pendingRevoke
-            onPartitionsRevoked?(revoked)
-            broker.coordinator.release(group: options.group, member: memberId, partitions: revoked)
-            for tp in revoked { positions[tp] = nil }
-            assignment.subtract(revoked)
-            pendingGain.subtract(revoked)
             pendingRevoke = []
+            defer {
+                broker.coordinator.release(group: options.group, member: memberId, partitions: revoked)
+                for tp in revoked { positions[tp] = nil }
+                assignment.subtract(revoked)
+                pendingGain.subtract(revoked)
+            }
+            try onPartitionsRevoked?(revoked)
         }
         if !pendingGain.isEmpty {
             let gained = pendingGain
             pendingGain = []
             let committed = broker.committedOffsets(options.group)
+            var starts: [TopicPartition: Int64] = [:]
             for tp in gained {
-                positions[tp] = try committed[tp] ?? resetOffset(tp)
+                let start = try committed[tp] ?? resetOffset(tp)
+                positions[tp] = start
+                starts[tp] = start
             }
-            onPartitionsAssigned?(gained)
+            try onPartitionsAssigned?(starts)
         }
     }
 

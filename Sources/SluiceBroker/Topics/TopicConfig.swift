@@ -43,6 +43,8 @@ public struct TopicConfig: Sendable, Equatable {
     public var partitions: Int32
     /// Settings that differ from the defaults, by name, validated.
     public private(set) var overrides: [String: JSONValue] = [:]
+    /// What the sources that write the topic declared about its values (column types, key), for sinks.
+    public var schema: JSONValue?
 
     public init(partitions: Int32 = 1) {
         self.partitions = partitions
@@ -114,6 +116,7 @@ public struct TopicConfig: Sendable, Equatable {
         .object(
             [("partitions", .number(String(partitions)))]
                 + overrides.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) }
+                + (schema.map { [("schema", $0)] } ?? [])
         )
     }
 
@@ -125,6 +128,7 @@ public struct TopicConfig: Sendable, Equatable {
             throw BrokerError(.storage, "topic \(topic): stored metadata is malformed: \(json.serialized())")
         }
         self.partitions = Int32(partitions)
-        for (name, value) in members where name != "partitions" { try set(name, value) }
+        for (name, value) in members where name != "partitions" && name != "schema" { try set(name, value) }
+        schema = json["schema"]
     }
 }

@@ -16,6 +16,8 @@ public final class SystemFile: @unchecked Sendable {
         case readWriteCreate
         /// Write only, creating or truncating the file.
         case truncate
+        /// Write only, creating a new file; fails when the name exists, and never follows a symbolic link.
+        case createNew
     }
 
     public let path: String
@@ -38,6 +40,7 @@ public final class SystemFile: @unchecked Sendable {
         case .readWrite: flags = O_RDWR
         case .readWriteCreate: flags = O_RDWR | O_CREAT
         case .truncate: flags = O_WRONLY | O_CREAT | O_TRUNC
+        case .createNew: flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
         }
         let fd = Glibc.open(path, flags | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CoreError.system("cannot open", path: path) }

@@ -3,15 +3,15 @@ public enum Suggestion {
     /// The candidate closest to `word` by edit distance, when it is close enough to be a likely typo.
     public static func closest(to word: String, in candidates: [String]) -> String? {
         let limit = max(1, word.count / 3)
-        if let prefix = candidates.first(where: { $0.count >= 3 && (word.hasPrefix($0) || $0.hasPrefix(word)) }) {
-            return prefix
-        }
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(Array(word.utf8), Array(candidate.utf8))
             if distance <= limit && distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
         }
-        return best?.0
+        if let best { return best.0 }
+        // A name written longer or shorter (`integer` for `int`): the one sharing the longest start.
+        let prefixes = candidates.filter { $0.count >= 3 && (word.hasPrefix($0) || $0.hasPrefix(word)) }
+        return prefixes.max { min($0.count, word.count) < min($1.count, word.count) }
     }
 
     /// Levenshtein distance, with a swap of two neighbours counting as one edit.

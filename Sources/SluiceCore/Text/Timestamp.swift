@@ -6,7 +6,7 @@
 public enum Timestamp {
     /// `2026-11-21T10:30:00.123Z`.
     public static func iso8601(millis: Int64) -> String {
-        var seconds = time_t(millis / 1000)
+        var seconds = time_t(millis / 1000 - (millis % 1000 < 0 ? 1 : 0))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }

@@ -10,7 +10,13 @@ public struct ConnectorRegistry: Sendable {
         public let make: SourceFactory
     }
 
+    public struct SinkEntry: Sendable {
+        public let spec: ConnectorSpec
+        public let make: SinkFactory
+    }
+
     public private(set) var sources: [String: SourceEntry] = [:]
+    public private(set) var sinks: [String: SinkEntry] = [:]
 
     public init() {}
 
@@ -18,12 +24,17 @@ public struct ConnectorRegistry: Sendable {
         sources[spec.type] = SourceEntry(spec: spec, make: make)
     }
 
-    /// Every spec, sources then sinks, by type.
-    public var specs: [ConnectorSpec] {
-        sources.values.map(\.spec).sorted { $0.type < $1.type }
+    public mutating func register(sink spec: ConnectorSpec, make: @escaping SinkFactory) {
+        sinks[spec.type] = SinkEntry(spec: spec, make: make)
     }
 
+    /// Every spec, sources then sinks, each by type.
+    public var specs: [ConnectorSpec] {
+        sources.values.map(\.spec).sorted { $0.type < $1.type } + sinks.values.map(\.spec).sorted { $0.type < $1.type }
+    }
+
+    /// The spec of a type; a source's when a source and a sink share the type.
     public func spec(type: String) -> ConnectorSpec? {
-        sources[type]?.spec
+        sources[type]?.spec ?? sinks[type]?.spec
     }
 }

@@ -15,19 +15,23 @@ public struct ConnectorSpec: Sendable {
     public let options: [OptionSpec]
     /// Checks that involve several options at once, after each has been validated alone.
     public let check: @Sendable (ConnectorOptions) -> [ConfigProblem]
+    /// For sources: what the options declare about the records' values (column types and key).
+    public let schema: @Sendable (ConnectorOptions) -> TopicSchema?
 
     public init(
         type: String,
         kind: Kind,
         summary: String,
         options: [OptionSpec],
-        check: @escaping @Sendable (ConnectorOptions) -> [ConfigProblem] = { _ in [] }
+        check: @escaping @Sendable (ConnectorOptions) -> [ConfigProblem] = { _ in [] },
+        schema: @escaping @Sendable (ConnectorOptions) -> TopicSchema? = { _ in nil }
     ) {
         self.type = type
         self.kind = kind
         self.summary = summary
         self.options = options
         self.check = check
+        self.schema = schema
     }
 
     /// Validates the members of one connector's object in the config file against `options` plus

@@ -57,12 +57,7 @@ public struct ConfigLoader {
                 }
             case "topics": config.topics = loadTopics(value, problems: &problems)
             case "sources": config.sources = loadSources(value, base: base, problems: &problems)
-            case "sinks":
-                if case .object(let sinks) = value, !sinks.isEmpty {
-                    for (name, _) in sinks {
-                        problems.append(ConfigProblem("sinks." + name, "sinks are not supported yet"))
-                    }
-                }
+            case "sinks": config.sinks = loadSinks(value, base: base, problems: &problems)
             default:
                 let hint = Suggestion.closest(to: key, in: Self.topLevelKeys).map { "; did you mean \"\($0)\"?" } ?? ""
                 problems.append(
@@ -151,7 +146,11 @@ public struct ConfigLoader {
         var topics: [(name: String, config: TopicConfig)] = []
         for (name, settings) in members {
             let path = "topics." + name
-            if let problem = TopicName.problem(name) { problems.append(ConfigProblem(path, problem)) }
+            if let problem = TopicName.problem(name) {
+                problems.append(ConfigProblem(path, problem))
+            } else if TopicName.isInternal(name) {
+                problems.append(ConfigProblem(path, "topics starting with \"__\" belong to the broker"))
+            }
             guard case .object(let items) = settings else {
                 problems.append(ConfigProblem(path, "expected an object of topic settings"))
                 continue
@@ -228,6 +227,56 @@ public struct ConfigLoader {
                     name: name, type: type, topic: topic, deadLetterTopic: deadLetterTopic, options: options))
         }
         return sources
+    }
+
+    private func loadSinks(_ value: JSONValue, base: String, problems: inout [ConfigProblem]) -> [SinkDefinition] {
+        guard case .object(let members) = value else {
+            problems.append(ConfigProblem("sinks", "expected an object of sinks by name"))
+            return []
+        }
+        var sinks: [SinkDefinition] = []
+        for (name, item) in members {
+            let path = "sinks." + name
+            guard case .object(var fields) = item else {
+                problems.append(ConfigProblem(path, "expected an object with a \"type\""))
+                continue
+            }
+            guard let type = item["type"]?.stringValue else {
+                problems.append(ConfigProblem(path + ".type", "required: the connector type, such as \"file\""))
+                continue
+            }
+            guard let entry = registry.sinks[type] else {
+                let known = registry.sinks.keys.sorted()
+                let hint = Suggestion.closest(to: type, in: known).map { "did you mean \"\($0)\"? " } ?? ""
+                problems.append(
+                    ConfigProblem(
+                        path + ".type", "unknown sink type \"\(type)\"; \(hint)known: \(known.joined(separator: ", "))")
+                )
+                continue
+            }
+            if let index = fields.firstIndex(where: { $0.key == "path" }), let text = fields[index].value.stringValue {
+                fields[index].value = .string(resolve(text, base: base))
+            }
+            let (options, found) = entry.spec.validate(fields, path: path, common: CommonOptions.sink)
+            problems += found
+            let sink = SinkDefinition(name: name, type: type, options: options)
+            if found.isEmpty && sink.topics.isEmpty {
+                problems.append(ConfigProblem(path + ".topics", "name at least one topic"))
+            }
+            for (i, topic) in sink.topics.enumerated() {
+                if let problem = TopicName.problem(topic) {
+                    problems.append(ConfigProblem(path + ".topics[\(i)]", problem))
+                }
+            }
+            if let problem = TopicName.problem(sink.deadLetterTopic) {
+                problems.append(ConfigProblem(path + ".dead_letter_topic", problem))
+            } else if sink.topics.contains(sink.deadLetterTopic) {
+                problems.append(
+                    ConfigProblem(path + ".dead_letter_topic", "must not be one of the topics the sink reads"))
+            }
+            sinks.append(sink)
+        }
+        return sinks
     }
 
     private func checkTopicUse(_ config: PipelineConfig) -> [ConfigProblem] {

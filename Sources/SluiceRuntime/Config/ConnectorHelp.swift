@@ -4,7 +4,7 @@ import SluiceKit
 public enum ConnectorHelp {
     /// The options every connector of the spec's kind takes, from the runtime.
     public static func commonOptions(_ spec: ConnectorSpec) -> [OptionSpec] {
-        spec.kind == .source ? CommonOptions.source : []
+        spec.kind == .source ? CommonOptions.source : CommonOptions.sink
     }
 
     /// A plain-text table of a connector's options, common ones first.

@@ -10,6 +10,7 @@ public struct PipelineConfig: Sendable {
     /// Topics the file declares, in file order.
     public var topics: [(name: String, config: TopicConfig)]
     public var sources: [SourceDefinition]
+    public var sinks: [SinkDefinition] = []
 
     /// Every topic the pipeline writes or reads, declared or not, in a stable order.
     public var allTopics: [String] {
@@ -17,7 +18,47 @@ public struct PipelineConfig: Sendable {
         for source in sources {
             for topic in [source.topic, source.deadLetterTopic] where !names.contains(topic) { names.append(topic) }
         }
+        for sink in sinks {
+            for topic in sink.topics + [sink.deadLetterTopic] where !names.contains(topic) { names.append(topic) }
+        }
         return names
+    }
+}
+
+/// One sink of the pipeline: its topics, consumer group, tasks, batching and retries.
+public struct SinkDefinition: Sendable {
+    public var name: String
+    public var type: String
+    public var topics: [String]
+    public var group: String
+    public var tasks: Int
+    public var maxBatchRecords: Int
+    public var maxBatchBytes: Int
+    public var batchWaitMs: Int
+    public var retryInitialMs: Int
+    public var retryMaxMs: Int
+    public var retryTimeoutMs: Int
+    public var deadLetterTopic: String
+    /// Where a group without committed offsets starts: `earliest` or `latest`.
+    public var startFrom: String
+    /// The connector's own options, validated.
+    public var options: ConnectorOptions
+
+    init(name: String, type: String, options: ConnectorOptions) {
+        self.name = name
+        self.type = type
+        self.options = options
+        topics = options.stringList("topics") ?? []
+        group = options.string("group") ?? name
+        tasks = Int(options.integer("tasks") ?? 1)
+        maxBatchRecords = Int(options.integer("max_batch_records") ?? 50_000)
+        maxBatchBytes = Int(options.integer("max_batch_bytes") ?? Int64(16 << 20))
+        batchWaitMs = Int(options.integer("batch_wait_ms") ?? 500)
+        retryInitialMs = Int(options.integer("retry_initial_ms") ?? 100)
+        retryMaxMs = Int(options.integer("retry_max_ms") ?? 10_000)
+        retryTimeoutMs = Int(options.integer("retry_timeout_ms") ?? 300_000)
+        deadLetterTopic = options.string("dead_letter_topic") ?? name + ".dlq"
+        startFrom = options.string("start_from") ?? "earliest"
     }
 }
 
@@ -38,5 +79,37 @@ public enum CommonOptions {
             "type", .string, required: true, "The connector type (see `sluice connectors list`).", example: "csv"),
         OptionSpec("topic", .string, "The topic records go to; the source's name when unset."),
         OptionSpec("dead_letter_topic", .string, "The topic bad input goes to; TOPIC.dlq when unset."),
+    ]
+
+    public static let sink: [OptionSpec] = [
+        OptionSpec(
+            "type", .string, required: true, "The connector type (see `sluice connectors list`).", example: "file"),
+        OptionSpec("topics", .stringList, required: true, "The topics to read.", example: "[\"orders\"]"),
+        OptionSpec("group", .string, "The consumer group; the sink's name when unset."),
+        OptionSpec(
+            "tasks", .integer(min: 1, max: 256), default: .number("1"),
+            "Consumers in the group, each on its own thread."),
+        OptionSpec(
+            "max_batch_records", .integer(min: 1, max: 10_000_000), default: .number("50000"),
+            "Most records a task writes and commits at once."),
+        OptionSpec(
+            "max_batch_bytes", .integer(min: 1024, max: 1 << 30), default: .number(String(16 << 20)),
+            "Most bytes a task reads for one batch."),
+        OptionSpec(
+            "batch_wait_ms", .integer(min: 0, max: 3_600_000), default: .number("500"),
+            "How long a task waits for a batch to fill while records still arrive."),
+        OptionSpec(
+            "retry_initial_ms", .integer(min: 1, max: 3_600_000), default: .number("100"),
+            "First wait before retrying a batch after a transient error; it doubles, with jitter."),
+        OptionSpec(
+            "retry_max_ms", .integer(min: 1, max: 3_600_000), default: .number("10000"), "Longest wait between retries."
+        ),
+        OptionSpec(
+            "retry_timeout_ms", .integer(min: 0, max: 86_400_000), default: .number("300000"),
+            "Give up (the run fails, nothing committed past what is durable) after retrying this long."),
+        OptionSpec("dead_letter_topic", .string, "Where records the sink cannot deliver go; SINK.dlq when unset."),
+        OptionSpec(
+            "start_from", .choice(["earliest", "latest"]), default: .string("earliest"),
+            "Where a group without committed offsets starts reading."),
     ]
 }

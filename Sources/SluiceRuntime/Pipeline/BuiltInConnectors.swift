@@ -1,4 +1,5 @@
 import SluiceCSV
+import SluiceFile
 import SluiceKit
 
 /// The connectors that ship with Sluice.
@@ -6,6 +7,7 @@ public enum BuiltInConnectors {
     public static var registry: ConnectorRegistry {
         var registry = ConnectorRegistry()
         registry.register(source: CSVSource.spec) { context in try CSVSource(context: context) }
+        registry.register(sink: FileSink.spec) { context in try FileSink(context: context) }
         return registry
     }
 }

@@ -3,10 +3,11 @@ import SluiceBroker
 import SluiceCore
 import SluiceKit
 
-/// Runs a validated configuration to completion: opens the broker, creates the topics, runs every
-/// source on its own threads to the end of its input, and returns a summary. Blocks the calling
-/// thread; all file I/O happens on dedicated threads.
-public struct Pipeline {
+/// Runs a validated configuration to completion: opens the broker, creates the topics, starts every
+/// sink task and every source on their own threads, waits for the sources to reach the end of their
+/// input and then for every sink group to commit up to the end of every partition it reads, and
+/// returns a summary. Blocks the calling thread; all file I/O happens on dedicated threads.
+public struct Pipeline: Sendable {
     public let config: PipelineConfig
     public let registry: ConnectorRegistry
     public let logger: Logger
@@ -17,52 +18,129 @@ public struct Pipeline {
         self.logger = logger
     }
 
-    /// Runs the pipeline. `progress` receives a line now and then (every `progressIntervalMillis`).
+    /// Runs the pipeline. `progress` receives a line every `progressIntervalMillis`.
     public func run(progressIntervalMillis: Int = 5000, progress: (@Sendable (String) -> Void)? = nil) throws
         -> RunSummary
     {
         let broker = try Broker(dataDirectory: config.dataDirectory, logger: logger)
         defer { try? broker.close() }
-        let startOffsets = try prepareTopics(broker)
-        let tasks = config.sources.map { definition -> SourceTask in
+        try prepareTopics(broker)
+        let startEnds = try endOffsets(broker)
+        var startCommitted: [String: [TopicPartition: Int64]] = [:]
+        for sink in config.sinks { startCommitted[sink.name] = broker.committedOffsets(sink.group) }
+        let started = Time.monotonicNanos()
+
+        let sinkTasks = try makeSinkTasks(broker)
+        let sinkThreads = sinkTasks.map { task in
+            WorkerThread(name: "sink-\(task.memberId)") { try task.run() }
+        }
+        let sourceTasks = makeSourceTasks(broker)
+        let sourceThreads = sourceTasks.map { task in
+            WorkerThread(name: "source-\(task.definition.name)") { try task.run() }
+        }
+        let maintenance = Maintenance(broker: broker, logger: logger)
+        let reporter = progress.map { emit in
+            ProgressReporter(intervalMillis: progressIntervalMillis) {
+                emit(
+                    ProgressLine.render(
+                        sourceTasks.map { ($0.definition.name, $0.report) }, sinks: self.lagLine(broker)))
+            }
+        }
+        defer {
+            reporter?.stop()
+            maintenance.stop()
+        }
+
+        var failures: [String] = []
+        for (task, thread) in zip(sourceTasks, sourceThreads) {
+            if let error = thread.join() {
+                failures.append("source \"\(task.definition.name)\": \(Self.describe(error))")
+                StopRequest.request()
+            }
+        }
+        for task in sinkTasks { task.inputFinished.withLock { $0 = true } }
+        broker.appended.notify()
+        if failures.isEmpty {
+            failures += waitForSinks(broker, sinkTasks, sinkThreads)
+        }
+        for task in sinkTasks { task.stopRequested.withLock { $0 = true } }
+        for (task, thread) in zip(sinkTasks, sinkThreads) {
+            if let error = thread.join() {
+                failures.append(
+                    Self.describe(error) + (error is RuntimeError ? "" : " (sink \"\(task.definition.name)\")"))
+            }
+        }
+        if StopRequest.isRequested && failures.isEmpty {
+            failures.append("interrupted; run again to continue where this run stopped")
+        }
+        guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n")) }
+        try broker.applyRetention()
+        return try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started)
+    }
+
+    private func makeSourceTasks(_ broker: Broker) -> [SourceTask] {
+        config.sources.map { definition in
             let unknown: SourceFactory = { _ in
                 throw ConnectorError.fatal("config", "unknown source type \(definition.type)")
             }
             let factory = registry.sources[definition.type]?.make ?? unknown
             return SourceTask(definition: definition, broker: broker, factory: factory, logger: logger)
         }
-        let started = Time.monotonicNanos()
-        let threads = tasks.map { task in WorkerThread(name: "source-\(task.definition.name)") { try task.run() } }
-        let reporter = progress.map { emit in
-            ProgressReporter(intervalMillis: progressIntervalMillis) {
-                emit(ProgressLine.render(tasks.map { ($0.definition.name, $0.report) }))
-            }
-        }
-        var failures: [String] = []
-        for (task, thread) in zip(tasks, threads) {
-            if let error = thread.join() {
-                failures.append("source \"\(task.definition.name)\": \(Self.describe(error))")
-                StopRequest.request()
-            }
-        }
-        reporter?.stop()
-        guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n")) }
-        let seconds = Double(Time.monotonicNanos() - started) / 1e9
-        var topics: [RunSummary.TopicCounts] = []
-        for name in config.allTopics {
-            let partitions = try (0..<broker.partitionCount(name)).map { partition -> (Int64, Int64) in
-                let (start, end) = try broker.offsets(TopicPartition(name, partition))
-                return (end - start, end - (startOffsets[name]?[Int(partition)] ?? 0))
-            }
-            topics.append(
-                RunSummary.TopicCounts(name: name, records: partitions.map { $0.0 }, added: partitions.map { $0.1 }))
-        }
-        return RunSummary(sources: tasks.map(\.report), topics: topics, seconds: seconds)
     }
 
-    /// Creates the topics the file declares or uses, raises partition counts and applies settings;
-    /// returns the end offsets before the run.
-    private func prepareTopics(_ broker: Broker) throws -> [String: [Int64]] {
+    private func makeSinkTasks(_ broker: Broker) throws -> [SinkTask] {
+        var tasks: [SinkTask] = []
+        for definition in config.sinks {
+            let unknown: SinkFactory = { _ in
+                throw ConnectorError.fatal("config", "unknown sink type \(definition.type)")
+            }
+            let factory = registry.sinks[definition.type]?.make ?? unknown
+            var schemas: [String: TopicSchema] = [:]
+            for topic in definition.topics {
+                if let json = broker.topicConfig(topic)?.schema, let schema = TopicSchema(json: json) {
+                    schemas[topic] = schema
+                }
+            }
+            for index in 0..<definition.tasks {
+                tasks.append(
+                    SinkTask(
+                        definition: definition, index: index, broker: broker, factory: factory, schemas: schemas,
+                        logger: logger))
+            }
+        }
+        return tasks
+    }
+
+    /// Waits until every sink group has committed up to the end of every partition it reads, or a
+    /// task fails, or a stop is requested. Returns the failures.
+    private func waitForSinks(_ broker: Broker, _ tasks: [SinkTask], _ threads: [WorkerThread]) -> [String] {
+        while !StopRequest.isRequested {
+            do {
+                if try config.sinks.allSatisfy({ try caughtUp($0, broker) }) { return [] }
+            } catch {
+                return ["cannot read the groups' progress: \(error)"]
+            }
+            if tasks.contains(where: { $0.failed.withLock { $0 } }) { return [] }
+            broker.appended.wait(since: broker.appended.current, timeoutMillis: 100)
+        }
+        return []
+    }
+
+    private func caughtUp(_ sink: SinkDefinition, _ broker: Broker) throws -> Bool {
+        let committed = broker.committedOffsets(sink.group)
+        for topic in sink.topics {
+            for partition in 0..<(try broker.partitionCount(topic)) {
+                let tp = TopicPartition(topic, partition)
+                let (start, end) = try broker.offsets(tp)
+                if end > start && (committed[tp] ?? start) < end { return false }
+            }
+        }
+        return true
+    }
+
+    /// Creates the topics the file declares or uses, raises partition counts, applies settings, and
+    /// stores what sources declare about their topics.
+    private func prepareTopics(_ broker: Broker) throws {
         for (name, declared) in config.topics {
             if let existing = broker.topicConfig(name) {
                 if declared.partitions > existing.partitions {
@@ -80,12 +158,88 @@ public struct Pipeline {
                 try broker.createTopic(name, config: declared)
             }
         }
-        for name in config.allTopics { try broker.ensureTopic(name) }
+        let written = Set(
+            config.sources.flatMap { [$0.topic, $0.deadLetterTopic] } + config.sinks.map(\.deadLetterTopic))
+        for name in config.allTopics {
+            if written.contains(name) || config.topics.contains(where: { $0.name == name }) {
+                try broker.ensureTopic(name)
+            } else if broker.topicConfig(name) == nil {
+                let sink = config.sinks.first { $0.topics.contains(name) }?.name ?? "?"
+                throw RuntimeError(
+                    "sinks.\(sink).topics: topic \"\(name)\" does not exist and no source writes it; "
+                        + "declare it under \"topics\" or fix the name")
+            }
+        }
+        for source in config.sources {
+            guard let spec = registry.sources[source.type]?.spec, let schema = spec.schema(source.options) else {
+                continue
+            }
+            try broker.setTopicSchema(source.topic, schema.json)
+        }
+    }
+
+    private func endOffsets(_ broker: Broker) throws -> [String: [Int64]] {
         var ends: [String: [Int64]] = [:]
         for name in config.allTopics {
             ends[name] = try (0..<broker.partitionCount(name)).map { try broker.offsets(TopicPartition(name, $0)).end }
         }
         return ends
+    }
+
+    private func lagLine(_ broker: Broker) -> String {
+        config.sinks.compactMap { sink -> String? in
+            guard let lag = try? broker.lag(group: sink.group, topics: sink.topics) else { return nil }
+            let total = lag.reduce(Int64(0)) { $0 + ($1.lag ?? ($1.endOffset)) }
+            return "\(sink.name): lag \(Format.count(Int(total)))"
+        }.joined(separator: " | ")
+    }
+
+    private func summary(
+        _ broker: Broker,
+        _ sources: [SourceTask],
+        _ sinks: [SinkTask],
+        _ startEnds: [String: [Int64]],
+        _ startCommitted: [String: [TopicPartition: Int64]],
+        _ started: UInt64
+    ) throws -> RunSummary {
+        let seconds = Double(Time.monotonicNanos() - started) / 1e9
+        var topics: [RunSummary.TopicCounts] = []
+        for name in config.allTopics {
+            let partitions = try (0..<broker.partitionCount(name)).map { partition -> (Int64, Int64) in
+                let (start, end) = try broker.offsets(TopicPartition(name, partition))
+                let before = startEnds[name].flatMap { Int(partition) < $0.count ? $0[Int(partition)] : nil } ?? 0
+                return (end - start, end - before)
+            }
+            topics.append(
+                RunSummary.TopicCounts(name: name, records: partitions.map { $0.0 }, added: partitions.map { $0.1 }))
+        }
+        var sinkReports: [RunSummary.SinkReport] = []
+        for definition in config.sinks {
+            let counters = sinks.filter { $0.definition.name == definition.name }.map { $0.counters.withLock { $0 } }
+            var expected: Int64 = 0
+            let before = startCommitted[definition.name] ?? [:]
+            let after = broker.committedOffsets(definition.group)
+            for topic in definition.topics {
+                for partition in 0..<(try broker.partitionCount(topic)) {
+                    let tp = TopicPartition(topic, partition)
+                    let start = try before[tp] ?? broker.offsets(tp).start
+                    expected += max(0, (after[tp] ?? start) - start)
+                }
+            }
+            sinkReports.append(
+                RunSummary.SinkReport(
+                    name: definition.name,
+                    tasks: definition.tasks,
+                    consumed: counters.reduce(0) { $0 + $1.consumed },
+                    written: counters.reduce(0) { $0 + $1.written },
+                    deadLettered: counters.reduce(0) { $0 + $1.deadLettered },
+                    retries: counters.reduce(0) { $0 + $1.retries },
+                    commits: counters.reduce(0) { $0 + $1.commits },
+                    committedAdvance: Int(expected),
+                    seconds: seconds
+                ))
+        }
+        return RunSummary(sources: sources.map(\.report), sinks: sinkReports, topics: topics, seconds: seconds)
     }
 
     /// An error as a user reads it.

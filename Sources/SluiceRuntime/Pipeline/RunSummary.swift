@@ -10,9 +10,27 @@ public struct RunSummary: Sendable {
         public var added: [Int64]
     }
 
+    /// What one sink did, all its tasks together.
+    public struct SinkReport: Sendable {
+        public var name: String
+        public var tasks: Int
+        public var consumed: Int
+        public var written: Int
+        public var deadLettered: Int
+        public var retries: Int
+        public var commits: Int
+        /// How far the group's committed offsets moved in this run, over all its partitions.
+        public var committedAdvance: Int
+        public var seconds: Double
+    }
+
     var sources: [SourceTask.Report]
+    public var sinks: [SinkReport]
     public var topics: [TopicCounts]
     public var seconds: Double
+
+    /// Records dead-lettered by sources and sinks.
+    public var deadLettered: Int { rowsDeadLettered + sinks.reduce(0) { $0 + $1.deadLettered } }
 
     public var rowsRead: Int { sources.reduce(0) { $0 + $1.progress.rowsRead } }
     public var rowsDeadLettered: Int { sources.reduce(0) { $0 + $1.progress.rowsDeadLettered } }
@@ -31,6 +49,15 @@ public struct RunSummary: Sendable {
             line += ", \(Format.bytes(p.bytesRead)), \(Format.count(Int(rate))) rows/s"
             lines.append(line)
         }
+        if !sinks.isEmpty { lines.append("Sinks:") }
+        for sink in sinks {
+            let rate = sink.seconds > 0 ? Double(sink.written + sink.deadLettered) / sink.seconds : 0
+            lines.append(
+                "  \(sink.name): \(Format.count(sink.written)) written, \(Format.count(sink.deadLettered)) dead-lettered, "
+                    + "\(Format.count(sink.retries)) retries, \(Format.count(sink.commits)) commits, "
+                    + "\(Format.seconds(sink.seconds)), \(Format.count(Int(rate))) records/s"
+                    + (sink.tasks > 1 ? " (\(sink.tasks) tasks)" : ""))
+        }
         lines.append("Topics:")
         for topic in topics {
             let total = topic.records.reduce(0, +)
@@ -46,6 +73,16 @@ public struct RunSummary: Sendable {
         lines.append(
             "Rows read \(Format.count(rows)) = \(Format.count(records)) delivered + \(Format.count(dead)) dead-lettered"
                 + (rows == records + dead ? "" : "  (MISMATCH)") + " in \(Format.seconds(seconds))")
+        for sink in sinks {
+            let handled = sink.written + sink.deadLettered
+            lines.append(
+                "Sink \(sink.name): \(Format.count(sink.committedAdvance)) records committed = "
+                    + "\(Format.count(sink.written)) written + \(Format.count(sink.deadLettered)) dead-lettered"
+                    + (handled == sink.committedAdvance
+                        ? ""
+                        : "  (\(Format.count(handled - sink.committedAdvance)) delivered twice "
+                            + "after a rebalance or retry)"))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -28,8 +28,8 @@ final class ProgressReporter: @unchecked Sendable {
 
 /// The progress line of running sources: bytes read of the total, rows/s and an estimate of the time left.
 enum ProgressLine {
-    static func render(_ sources: [(name: String, report: SourceTask.Report)]) -> String {
-        sources.map { name, report in
+    static func render(_ sources: [(name: String, report: SourceTask.Report)], sinks: String = "") -> String {
+        let line = sources.map { name, report in
             let p = report.progress
             let rate = report.seconds > 0 ? Double(p.rowsRead) / report.seconds : 0
             var text = "\(name): "
@@ -44,5 +44,6 @@ enum ProgressLine {
             }
             return text
         }.joined(separator: " | ")
+        return sinks.isEmpty ? line : (line.isEmpty ? sinks : line + " | " + sinks)
     }
 }

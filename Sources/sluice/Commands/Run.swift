@@ -9,13 +9,15 @@ struct Run: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a pipeline config to completion: read every source, then print a summary.",
         discussion: """
-            Reads every source's input into its topic (bad rows into its dead-letter topic), then \
+            Reads every source's input into its topic (bad rows into its dead-letter topic) while the \
+            sinks write what arrives, waits until every sink group has committed everything, then \
             prints a summary and exits. A second run reads only what is new: files already read to \
             their end are skipped, files that grew are read from where they stopped. A run killed at \
             any moment and started again neither repeats nor loses a row.
 
             Progress goes to standard error: a line that updates in place on a terminal, a plain \
-            line every few seconds otherwise. Exit codes: 0 success, 1 runtime failure, 2 config error.
+            line every few seconds otherwise. Exit codes: 0 success, 1 runtime failure, 2 config error, \
+            3 dead-lettered records with --fail-on-dead-letters.
 
             Examples:
               sluice run
@@ -25,6 +27,9 @@ struct Run: ParsableCommand, LoggingCommand {
 
     @Argument(help: "The config file.")
     var config = "config.json"
+
+    @Flag(help: "Exit with code 3 when any record was dead-lettered, by a source or a sink.")
+    var failOnDeadLetters = false
 
     @OptionGroup var log: LogOptions
 
@@ -44,6 +49,10 @@ struct Run: ParsableCommand, LoggingCommand {
         }
         if terminal { printToStandardError("\r\u{1B}[K", newline: false) }
         print(summary.render())
+        if failOnDeadLetters && summary.deadLettered > 0 {
+            throw CommandFailure(
+                message: "\(summary.deadLettered) record(s) were dead-lettered (--fail-on-dead-letters)", exitCode: 3)
+        }
     }
 }
 

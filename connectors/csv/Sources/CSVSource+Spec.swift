@@ -83,6 +83,11 @@ extension CSVSource {
                 }
             }
             return problems
+        },
+        schema: { options in
+            var types: [String: ColumnType] = [:]
+            for (name, type) in options.stringMap("columns") ?? [] { types[name] = ColumnType(rawValue: type) }
+            return TopicSchema(types: types, key: options.stringList("key") ?? [])
         }
     )
 }

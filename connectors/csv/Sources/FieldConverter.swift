@@ -120,7 +120,9 @@ enum FieldConverter {
 
     static func appendBool(_ text: UnsafeRawBufferPointer, to out: inout [UInt8]) -> String? {
         var lower: UInt64 = 0
-        guard text.count <= 5 else { return "is not a boolean (true/false, t/f, yes/no, y/n, on/off, 1/0)" }
+        guard text.count <= 5, !text.contains(0) else {
+            return "is not a boolean (true/false, t/f, yes/no, y/n, on/off, 1/0)"
+        }
         for byte in text { lower = lower << 8 | UInt64(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
         switch lower {
         case 0x74_7275_65, 0x74, 0x79_6573, 0x79, 0x6F6E, 0x31:

@@ -20,10 +20,12 @@ final class FileReader {
     private let skip: Set<Int64>
     private let source: String
     private let logger: Logger
-    private var buffer: [UInt8] = []
-    /// The file offset of `buffer[0]`.
+    /// Read buffer: `storage[0..<filled]` holds text from the file offset `bufferBase` on.
+    private var storage: [UInt8]
+    private var filled = 0
+    /// The file offset of `storage[0]`.
     private var bufferBase: Int64 = 0
-    /// Where the next row starts in `buffer`.
+    /// Where the next row starts in `storage`.
     private var position = 0
     /// The line the next row starts on.
     private(set) var line: Int64 = 1
@@ -56,7 +58,7 @@ final class FileReader {
         parser = CSVParser(dialect: settings.dialect)
         rowsToSkip = settings.skipRows
         resumeAt = resume.flatMap { $0.offset > 0 ? $0 : nil }
-        buffer.reserveCapacity(InputFile.chunkSize * 2)
+        storage = [UInt8](repeating: 0, count: InputFile.chunkSize * 2)
         if !settings.header, let names = settings.columnNames { try makeEncoder(names) }
         if resumeAt != nil && !settings.header && settings.skipRows == 0 { try jumpToResumePoint() }
     }
@@ -67,11 +69,13 @@ final class FileReader {
         for (i, raw) in header.enumerated() {
             var name = raw.isEmpty ? "column_\(i + 1)" : raw
             if let count = seen[name] {
-                let renamed = "\(name)_\(count + 1)"
+                var suffix = count + 1
+                while seen["\(name)_\(suffix)"] != nil { suffix += 1 }
+                let renamed = "\(name)_\(suffix)"
                 logger.warning(
                     "a column name appears twice in the header; renaming it",
                     metadata: ["file": "\(path)", "column": "\(name)", "renamed_to": "\(renamed)"])
-                seen[name] = count + 1
+                seen[name] = suffix
                 name = renamed
             }
             seen[name] = seen[name] ?? 1
@@ -97,38 +101,26 @@ final class FileReader {
     private func jumpToResumePoint() throws {
         guard let resume = resumeAt else { return }
         resumeAt = nil
-        let buffered = bufferBase + Int64(buffer.count)
-        if resume.offset <= buffered && resume.offset >= bufferBase {
-            position = Int(resume.offset - bufferBase)
-        } else if input.isGzip {
-            var scratch: [UInt8] = []
-            var skipped = buffered
-            while skipped < resume.offset {
-                scratch.removeAll(keepingCapacity: true)
-                let n = try input.read(into: &scratch)
-                guard n > 0 else {
-                    throw ConnectorError.fatal("csv.resume", "\(path) is shorter than its stored position")
-                }
-                let take = Int(min(Int64(n), resume.offset - skipped))
-                skipped += Int64(take)
-                if take < n {
-                    buffer = Array(scratch[take...])
-                    bufferBase = resume.offset
-                    position = 0
-                }
-            }
-            if skipped == resume.offset && bufferBase != resume.offset {
-                buffer.removeAll(keepingCapacity: true)
-                bufferBase = resume.offset
-                position = 0
-            }
-        } else {
-            try input.skip(to: resume.offset)
-            buffer.removeAll(keepingCapacity: true)
-            bufferBase = resume.offset
-            position = 0
-        }
         line = resume.line
+        if resume.offset >= bufferBase && resume.offset <= bufferBase + Int64(filled) {
+            position = Int(resume.offset - bufferBase)
+            return
+        }
+        if !input.isGzip {
+            try input.seek(to: resume.offset)
+            bufferBase = resume.offset
+            filled = 0
+            position = 0
+            return
+        }
+        while bufferBase + Int64(filled) < resume.offset {
+            bufferBase += Int64(filled)
+            filled = try input.read(into: &storage, at: 0)
+            guard filled > 0 else {
+                throw ConnectorError.fatal("csv.resume", "\(path) is shorter than its stored position \(resume.offset)")
+            }
+        }
+        position = Int(resume.offset - bufferBase)
     }
 
     /// Reads rows into `batch` until it is full or the file ends.
@@ -142,7 +134,9 @@ final class FileReader {
             {
                 break
             }
-            let outcome = try buffer.withUnsafeBytes { raw in try parseRows(raw, &batch, names) }
+            let outcome = try storage.withUnsafeBytes { raw in
+                try parseRows(UnsafeRawBufferPointer(rebasing: raw[0..<filled]), &batch, names)
+            }
             switch outcome {
             case .full: return stats
             case .endOfFile: stats.finished = true
@@ -162,18 +156,26 @@ final class FileReader {
     }
 
     private func readMore(_ batch: inout SourceBatch) throws {
-        if buffer.count - position > settings.maxRowBytes {
+        if filled - position > settings.maxRowBytes {
             try skipOversizedRow(&batch)
             return
         }
         if position > 0 {
-            buffer.removeFirst(position)
+            let keep = filled - position
+            storage.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                base.copyMemory(from: base + position, byteCount: keep)
+            }
             bufferBase += Int64(position)
+            filled = keep
             position = 0
         }
-        if try input.read(into: &buffer) == 0 { eof = true }
-        if bufferBase == 0 && position == 0 && buffer.count >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB
-            && buffer[2] == 0xBF
+        if filled == storage.count { storage.append(contentsOf: repeatElement(0, count: storage.count)) }
+        let n = try input.read(into: &storage, at: filled)
+        filled += n
+        if n == 0 { eof = true }
+        if bufferBase == 0 && position == 0 && filled >= 3 && storage[0] == 0xEF && storage[1] == 0xBB
+            && storage[2] == 0xBF
         {
             position = 3
         }
@@ -209,7 +211,7 @@ final class FileReader {
                 if rowsToSkip > 0 {
                     rowsToSkip -= 1
                 } else {
-                    try handleRow(raw, end, &batch, names)
+                    try handleRow(raw, end, &batch, names, parser)
                 }
                 stats.bytes += next - position
                 position = next
@@ -221,7 +223,11 @@ final class FileReader {
     }
 
     private func handleRow(
-        _ raw: UnsafeRawBufferPointer, _ end: Int, _ batch: inout SourceBatch, _ names: ProvenanceHeaders
+        _ raw: UnsafeRawBufferPointer,
+        _ end: Int,
+        _ batch: inout SourceBatch,
+        _ names: ProvenanceHeaders,
+        _ parser: CSVParser
     ) throws {
         let row = UnsafeRawBufferPointer(rebasing: raw[position..<end])
         guard let encoder else {
@@ -234,12 +240,16 @@ final class FileReader {
             return
         }
         stats.rows += 1
-        let fields = parser.fields
-        guard fields.count == encoder.columns.count else {
-            let expected = encoder.columns.count
+        guard end - position <= settings.maxRowBytes else {
+            deadLetter(&batch, row, "csv.row_too_long", rowTooLongMessage)
+            return
+        }
+        let fieldCount = parser.fields.count
+        guard fieldCount == encoder.columnCount else {
+            let expected = encoder.columnCount
             deadLetter(
                 &batch, row, "csv.field_count",
-                "expected \(expected) field\(expected == 1 ? "" : "s"), found \(fields.count)")
+                "expected \(expected) field\(expected == 1 ? "" : "s"), found \(fieldCount)")
             return
         }
         if !settings.latin1, let bad = UTF8Validator.firstInvalidIndex(row) {
@@ -249,14 +259,14 @@ final class FileReader {
         let mark = batch.records.bytes.count
         batch.records.beginRecord(timestamp: now)
         let valueStart = batch.records.bytes.count
-        if let failure = encoder.appendValue(raw, fields, parser, to: &batch.records.bytes) {
+        if let failure = encoder.appendValue(raw, parser, to: &batch.records.bytes) {
             batch.records.abandonRecord(arenaMark: mark)
             deadLetter(&batch, row, "csv.conversion", failure.message)
             return
         }
         batch.records.setValue(valueStart..<batch.records.bytes.count)
         let keyStart = batch.records.bytes.count
-        if encoder.appendKey(raw, fields, parser, to: &batch.records.bytes) {
+        if encoder.appendKey(raw, parser, to: &batch.records.bytes) {
             batch.records.setKey(keyStart..<batch.records.bytes.count)
         }
         names.addProvenance(&batch.records, line: line, offset: rowOffset)
@@ -272,28 +282,35 @@ final class FileReader {
             now: now)
     }
 
+    private var rowTooLongMessage: String {
+        "the row is longer than max_row_bytes (\(settings.maxRowBytes) bytes); "
+            + "its first \(settings.maxRowBytes) bytes are kept here"
+    }
+
     /// A row longer than `max_row_bytes`: keeps its first bytes for the dead letter and reads on, without
     /// keeping the rest, until the row ends.
     private func skipOversizedRow(_ batch: inout SourceBatch) throws {
-        let kept = Array(buffer[position..<(position + settings.maxRowBytes)])
+        let kept = Array(storage[position..<(position + settings.maxRowBytes)])
         let rowLine = line
         let rowOffset = offset
         var skipper = RowSkipper(dialect: settings.dialect)
-        var total = buffer.count - position
-        var end = buffer.withUnsafeBytes { skipper.feed($0, from: position) }
+        var total = filled - position
+        var end = storage.withUnsafeBytes {
+            skipper.feed(UnsafeRawBufferPointer(rebasing: $0[0..<filled]), from: position)
+        }
         while end == nil {
-            bufferBase += Int64(buffer.count)
-            buffer.removeAll(keepingCapacity: true)
+            bufferBase += Int64(filled)
             position = 0
-            if try input.read(into: &buffer) == 0 {
+            filled = try input.read(into: &storage, at: 0)
+            if filled == 0 {
                 eof = true
                 end = 0
                 break
             }
-            end = buffer.withUnsafeBytes { skipper.feed($0, from: 0) }
-            total += end ?? buffer.count
+            end = storage.withUnsafeBytes { skipper.feed(UnsafeRawBufferPointer(rebasing: $0[0..<filled]), from: 0) }
+            total += end ?? filled
         }
-        let next = end ?? buffer.count
+        let next = end ?? filled
         if rowsToSkip > 0 {
             rowsToSkip -= 1
         } else if !skip.contains(rowOffset) {
@@ -302,13 +319,21 @@ final class FileReader {
             kept.withUnsafeBytes { value in
                 DeadLetter.appendSourceFailure(
                     to: &batch.deadLetters, raw: value, errorClass: "csv.row_too_long",
-                    message: "the row is longer than max_row_bytes (\(settings.maxRowBytes) bytes); "
-                        + "its first \(settings.maxRowBytes) bytes are kept here",
+                    message: rowTooLongMessage,
                     file: path, line: rowLine, offset: rowOffset, connector: source, now: now)
             }
         }
         stats.bytes += total
         position = next
         line = rowLine + Int64(skipper.lineBreaks)
+        // Shrink a buffer that grew for the long row back to its usual size.
+        if storage.count > InputFile.chunkSize * 2 && filled - position <= InputFile.chunkSize {
+            let rest = Array(storage[position..<filled])
+            storage = [UInt8](repeating: 0, count: InputFile.chunkSize * 2)
+            storage.replaceSubrange(0..<rest.count, with: rest)
+            bufferBase += Int64(position)
+            filled = rest.count
+            position = 0
+        }
     }
 }

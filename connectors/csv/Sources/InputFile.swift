@@ -13,7 +13,9 @@ final class InputFile {
     /// Bytes of the file on disk consumed so far (for progress).
     private(set) var rawBytesRead: Int64 = 0
     private var chunk: [UInt8]
+    /// Inflated text not handed out yet, from `pendingStart`.
     private var pendingInflated: [UInt8] = []
+    private var pendingStart = 0
     private var atEnd = false
 
     static let chunkSize = 1 << 20
@@ -34,16 +36,20 @@ final class InputFile {
         CRC32C.checksum(try file.read(at: 0, count: count))
     }
 
-    /// Appends the next bytes of text to `buffer`; returns how many (0 at the end of the file).
-    func read(into buffer: inout [UInt8]) throws -> Int {
+    /// Reads the next bytes of text into `storage[start...]`; returns how many (0 at the end of the file).
+    func read(into storage: inout [UInt8], at start: Int) throws -> Int {
+        let room = storage.count - start
+        guard room > 0 else { return 0 }
         guard let inflater else {
-            let n = try chunk.withUnsafeMutableBytes { try file.read(into: $0) }
-            buffer.append(contentsOf: chunk[0..<n])
+            let n = try storage.withUnsafeMutableBytes { raw in
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[start...]))
+            }
             rawBytesRead += Int64(n)
             return n
         }
-        let before = buffer.count
-        while buffer.count == before && !atEnd {
+        while pendingInflated.count - pendingStart == 0 && !atEnd {
+            pendingInflated.removeAll(keepingCapacity: true)
+            pendingStart = 0
             let n = try chunk.withUnsafeMutableBytes { try file.read(into: $0) }
             rawBytesRead += Int64(n)
             if n == 0 {
@@ -56,37 +62,27 @@ final class InputFile {
             }
             do {
                 try chunk.withUnsafeBytes {
-                    try inflater.inflate(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &buffer)
+                    try inflater.inflate(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &pendingInflated)
                 }
             } catch let error as CoreError {
                 throw CoreError(.compression, "\(path): \(error.message)")
             }
         }
-        return buffer.count - before
+        let n = min(room, pendingInflated.count - pendingStart)
+        guard n > 0 else { return 0 }
+        storage.withUnsafeMutableBytes { target in
+            pendingInflated.withUnsafeBytes { source in
+                UnsafeMutableRawBufferPointer(rebasing: target[start..<(start + n)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[pendingStart..<(pendingStart + n)]))
+            }
+        }
+        pendingStart += n
+        return n
     }
 
-    /// Reads and drops text up to `offset` (for gzip, which cannot seek); plain files seek.
-    func skip(to offset: Int64) throws {
-        guard isGzip else {
-            try file.seek(to: offset)
-            rawBytesRead = offset
-            return
-        }
-        var skipped: Int64 = 0
-        var scratch: [UInt8] = []
-        while skipped < offset {
-            scratch.removeAll(keepingCapacity: true)
-            let n = try read(into: &scratch)
-            if n == 0 { throw CoreError(.invalidData, "\(path) is shorter than its stored position \(offset)") }
-            let keep = Int64(n) - min(Int64(n), offset - skipped)
-            skipped += Int64(n) - keep
-            if keep > 0 { pendingInflated = Array(scratch.suffix(Int(keep))) }
-        }
-    }
-
-    /// Text left over from `skip` that `read` hands out first.
-    func takePending(into buffer: inout [UInt8]) {
-        buffer.append(contentsOf: pendingInflated)
-        pendingInflated = []
+    /// Moves a plain file's read position to `offset`.
+    func seek(to offset: Int64) throws {
+        try file.seek(to: offset)
+        rawBytesRead = offset
     }
 }

@@ -3,34 +3,40 @@ import SluiceKit
 
 /// Turns the fields of one parsed row into a record's value (a JSON object in header order) and its
 /// key; made once per file from its header. Keeps scratch space; used by the source's thread only.
+/// The per-column prefixes (`{"name":`, `,"name":`) are laid out once in one array, so a row costs no
+/// allocation and no reference counting.
 final class RowEncoder {
-    struct Column {
-        var name: String
-        var type: ColumnType
-        /// `{"name":` for the first column, `,"name":` for the others.
-        var prefix: [UInt8]
-    }
-
-    let columns: [Column]
-    let keyIndices: [Int]
-    let keySeparator: [UInt8]
-    let nullValues: [[UInt8]]
-    let latin1: Bool
+    let names: [String]
+    private let types: [ColumnType]
+    private let prefixes: [UInt8]
+    /// Column `i`'s prefix is `prefixes[prefixStarts[i]..<prefixStarts[i + 1]]`.
+    private let prefixStarts: [Int]
+    private let keyIndices: [Int]
+    private let keySeparator: [UInt8]
+    private let nullValues: [[UInt8]]
+    private let latin1: Bool
     private var scratch: [UInt8] = []
     private var transcoded: [UInt8] = []
+
+    var columnCount: Int { types.count }
 
     init(
         names: [String], types: [String: ColumnType], key: [String], keySeparator: String, nullValues: [String],
         latin1: Bool
     ) {
-        var columns: [Column] = []
+        self.names = names
+        self.types = names.map { types[$0] ?? .string }
+        var prefixes: [UInt8] = []
+        var starts: [Int] = []
         for (i, name) in names.enumerated() {
-            var prefix: [UInt8] = [i == 0 ? UInt8(ascii: "{") : UInt8(ascii: ",")]
-            JSONWriter.appendString(name, to: &prefix)
-            prefix.append(UInt8(ascii: ":"))
-            columns.append(Column(name: name, type: types[name] ?? .string, prefix: prefix))
+            starts.append(prefixes.count)
+            prefixes.append(i == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            JSONWriter.appendString(name, to: &prefixes)
+            prefixes.append(UInt8(ascii: ":"))
         }
-        self.columns = columns
+        starts.append(prefixes.count)
+        self.prefixes = prefixes
+        prefixStarts = starts
         keyIndices = key.compactMap { names.firstIndex(of: $0) }
         self.keySeparator = Array(keySeparator.utf8)
         self.nullValues = nullValues.map { Array($0.utf8) }
@@ -47,72 +53,83 @@ final class RowEncoder {
     }
 
     /// Appends the row's value JSON to `out`. The caller checked the field count.
-    func appendValue(
-        _ row: UnsafeRawBufferPointer,
-        _ fields: [CSVField],
-        _ parser: CSVParser,
-        to out: inout [UInt8]
-    ) -> Failure? {
-        for (i, field) in fields.enumerated() {
-            let column = columns[i]
-            out.append(contentsOf: column.prefix)
-            let failure = withFieldText(row, field, parser) { text -> Failure? in
-                if !nullValues.isEmpty && nullValues.contains(where: { $0.elementsEqual(text) }) {
-                    out.append(contentsOf: "null".utf8)
-                    return nil
+    func appendValue(_ row: UnsafeRawBufferPointer, _ parser: CSVParser, to out: inout [UInt8]) -> Failure? {
+        parser.fields.withUnsafeBufferPointer { fields in
+            prefixes.withUnsafeBufferPointer { prefixes in
+                prefixStarts.withUnsafeBufferPointer { starts in
+                    types.withUnsafeBufferPointer { types in
+                        for i in 0..<fields.count {
+                            out.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[starts[i]..<starts[i + 1]]))
+                            let field = fields[i]
+                            let failure: Failure?
+                            if field.kind == .complex || latin1 {
+                                failure = withSlowText(row, field, parser) { appendField($0, types[i], i, to: &out) }
+                            } else {
+                                failure = appendField(
+                                    UnsafeRawBufferPointer(rebasing: row[field.start..<field.end]), types[i], i,
+                                    to: &out)
+                            }
+                            if let failure { return failure }
+                        }
+                        out.append(UInt8(ascii: "}"))
+                        return nil
+                    }
                 }
-                if column.type == .string {
-                    JSONWriter.appendString(text, to: &out)
-                    return nil
-                }
-                if text.isEmpty || FieldConverter.trim(text).isEmpty {
-                    out.append(contentsOf: "null".utf8)
-                    return nil
-                }
-                guard let reason = FieldConverter.append(text, as: column.type, to: &out) else { return nil }
-                return Failure(
-                    column: column.name, text: String(decoding: text.prefix(200), as: UTF8.self), reason: reason)
             }
-            if let failure { return failure }
         }
-        out.append(UInt8(ascii: "}"))
-        return nil
+    }
+
+    @inline(__always)
+    private func appendField(_ text: UnsafeRawBufferPointer, _ type: ColumnType, _ column: Int, to out: inout [UInt8])
+        -> Failure?
+    {
+        if !nullValues.isEmpty && nullValues.contains(where: { $0.elementsEqual(text) }) {
+            out.append(contentsOf: "null".utf8)
+            return nil
+        }
+        if type == .string {
+            JSONWriter.appendString(text, to: &out)
+            return nil
+        }
+        if text.isEmpty || FieldConverter.trim(text).isEmpty {
+            out.append(contentsOf: "null".utf8)
+            return nil
+        }
+        guard let reason = FieldConverter.append(text, as: type, to: &out) else { return nil }
+        return Failure(column: names[column], text: String(decoding: text.prefix(200), as: UTF8.self), reason: reason)
     }
 
     /// Appends the key (the key columns' texts joined by the separator) to `out`; false without key columns.
-    func appendKey(_ row: UnsafeRawBufferPointer, _ fields: [CSVField], _ parser: CSVParser, to out: inout [UInt8])
-        -> Bool
-    {
+    func appendKey(_ row: UnsafeRawBufferPointer, _ parser: CSVParser, to out: inout [UInt8]) -> Bool {
         guard !keyIndices.isEmpty else { return false }
         for (n, index) in keyIndices.enumerated() {
             if n > 0 { out.append(contentsOf: keySeparator) }
-            withFieldText(row, fields[index], parser) { text in out.append(contentsOf: text) }
+            let field = parser.fields[index]
+            if field.kind == .complex || latin1 {
+                withSlowText(row, field, parser) { out.append(contentsOf: $0) }
+            } else {
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: row[field.start..<field.end]))
+            }
         }
         return true
     }
 
-    /// The text of a field as UTF-8: its raw bytes when it needs nothing, else unescaped and transcoded
-    /// into scratch space.
-    func withFieldText<R>(
+    /// The text of a field that needs unescaping or transcoding, in scratch space.
+    private func withSlowText<R>(
         _ row: UnsafeRawBufferPointer,
         _ field: CSVField,
         _ parser: CSVParser,
         _ body: (UnsafeRawBufferPointer) -> R
     ) -> R {
-        let text = UnsafeRawBufferPointer(rebasing: row[field.start..<field.end])
+        scratch.removeAll(keepingCapacity: true)
         if field.kind == .complex {
-            scratch.removeAll(keepingCapacity: true)
             parser.unescape(row, field, into: &scratch)
-            if !latin1 { return scratch.withUnsafeBytes(body) }
-            return scratch.withUnsafeBytes { unescaped in
-                transcoded.removeAll(keepingCapacity: true)
-                Self.transcodeLatin1(unescaped, into: &transcoded)
-                return transcoded.withUnsafeBytes(body)
-            }
+        } else {
+            scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: row[field.start..<field.end]))
         }
-        guard latin1 else { return body(text) }
+        guard latin1 else { return scratch.withUnsafeBytes(body) }
         transcoded.removeAll(keepingCapacity: true)
-        Self.transcodeLatin1(text, into: &transcoded)
+        scratch.withUnsafeBytes { Self.transcodeLatin1($0, into: &transcoded) }
         return transcoded.withUnsafeBytes(body)
     }
 

@@ -25,6 +25,9 @@ struct RowSkipper {
             if escaped {
                 escaped = false
                 atFieldStart = false
+                // As the parser counts them: an escaped LF, and an escaped CR inside quotes (its LF then not).
+                if byte == 0x0A || (inQuotes && byte == 0x0D) { lineBreaks += 1 }
+                carriageInQuotes = inQuotes && byte == 0x0D
                 continue
             }
             if inQuotes {

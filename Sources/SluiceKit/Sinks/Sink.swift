@@ -1,0 +1,127 @@
+import Logging
+import SluiceCore
+
+/// A sink connector: writes batches of records somewhere and makes them durable on request.
+///
+/// The runtime runs each sink task on its own thread, never on Swift's cooperative pool, so a sink
+/// may block on files or network calls; one instance serves one task and is called from one thread.
+/// The loop is: `write` a batch, `flush` it, and only then are its offsets committed. If `write` or
+/// `flush` throws a transient error, the runtime calls `abort` and writes the same batch again after
+/// a backoff; a fatal error stops the pipeline. Records a sink cannot deliver are returned by
+/// `write` as failures and go to the sink's dead-letter topic; the rest of the batch goes on.
+public protocol Sink: AnyObject {
+    /// The task now owns `partitions`, and will deliver each from the offset given (its group's
+    /// committed offset). Anything left over from an earlier, uncommitted attempt at or after that
+    /// offset may be discarded here.
+    func open(partitions: [TopicPartition: Int64]) throws
+
+    /// The task gives `partitions` up (a rebalance or the end of the run). What was written for them
+    /// and not yet flushed may be dropped.
+    func close(partitions: Set<TopicPartition>) throws
+
+    /// Writes a batch. Returns the records that cannot be delivered (record errors); every other record
+    /// is written, to be made durable by `flush`. Throws `ConnectorError` (transient or fatal) when the
+    /// batch as a whole cannot be written.
+    func write(_ batch: SinkBatch) throws -> [RecordFailure]
+
+    /// Makes everything written since the last flush durable. Throws transient or fatal errors.
+    func flush() throws
+
+    /// Drops everything written since the last flush, after a failure, so the batch can be written again.
+    func abort()
+
+    /// Releases connections and files at the end of the task.
+    func stop()
+}
+
+/// What a sink task is given when it opens.
+public struct SinkContext: Sendable {
+    /// The sink's name in the config.
+    public let name: String
+    /// 0-based index of this task among the sink's tasks.
+    public let task: Int
+    public let options: ConnectorOptions
+    /// The topics the sink reads.
+    public let topics: [String]
+    /// What the sources declared about each topic's values, when a source writes it.
+    public let schemas: [String: TopicSchema]
+    public let logger: Logger
+
+    public init(
+        name: String,
+        task: Int,
+        options: ConnectorOptions,
+        topics: [String],
+        schemas: [String: TopicSchema] = [:],
+        logger: Logger
+    ) {
+        self.name = name
+        self.task = task
+        self.options = options
+        self.topics = topics
+        self.schemas = schemas
+        self.logger = logger
+    }
+}
+
+/// Records for a sink, grouped by partition in offset order; one partition may come in several
+/// consecutive chunks.
+public struct SinkBatch: Sendable {
+    public var partitions: [PartitionRecords]
+
+    public init(partitions: [PartitionRecords]) {
+        self.partitions = partitions
+    }
+
+    public var count: Int { partitions.reduce(0) { $0 + $1.records.count } }
+}
+
+/// A record a sink could not deliver, and why.
+public struct RecordFailure: Sendable {
+    public var topicPartition: TopicPartition
+    public var offset: Int64
+    public var error: ConnectorError
+
+    public init(topicPartition: TopicPartition, offset: Int64, error: ConnectorError) {
+        self.topicPartition = topicPartition
+        self.offset = offset
+        self.error = error
+    }
+}
+
+/// What a source declared about the values it writes to a topic: the types of columns (others are
+/// strings) and the key columns. Sinks use it to create tables. Stored with the topic, so a later run
+/// without the source still has it.
+public struct TopicSchema: Sendable, Equatable {
+    public var types: [String: ColumnType]
+    public var key: [String]
+
+    public init(types: [String: ColumnType], key: [String]) {
+        self.types = types
+        self.key = key
+    }
+
+    public var json: JSONValue {
+        .object([
+            (
+                "types",
+                .object(types.keys.sorted().compactMap { name in types[name].map { (name, .string($0.rawValue)) } })
+            ),
+            ("key", .array(key.map { .string($0) })),
+        ])
+    }
+
+    public init?(json: JSONValue) {
+        guard case .object(let types)? = json["types"], case .array(let key)? = json["key"] else { return nil }
+        var map: [String: ColumnType] = [:]
+        for (name, value) in types {
+            guard let text = value.stringValue, let type = ColumnType(rawValue: text) else { return nil }
+            map[name] = type
+        }
+        self.types = map
+        self.key = key.compactMap(\.stringValue)
+    }
+}
+
+/// Makes a sink for one task.
+public typealias SinkFactory = @Sendable (SinkContext) throws -> any Sink

@@ -1,0 +1,247 @@
+import Logging
+import SluiceBroker
+import SluiceCore
+import SluiceKit
+
+/// One task of a sink: a consumer in the sink's group, on its own thread, with its own connector
+/// instance. Its loop: poll a batch → write it → make it durable → send the records the sink could
+/// not deliver to the dead-letter topic and make those durable → commit the offsets. Nothing is
+/// committed that is not durable in the sink or in the dead-letter topic.
+///
+/// A transient failure aborts the batch and writes it again after a capped exponential backoff with
+/// jitter, until `retry_timeout_ms`; a fatal one stops the run. On a rebalance the task finishes the
+/// batch in hand and commits it for the partitions it still owns before giving any up.
+final class SinkTask: @unchecked Sendable {
+    struct Counters: Sendable {
+        var consumed = 0
+        var written = 0
+        var deadLettered = 0
+        var retries = 0
+        var commits = 0
+    }
+
+    let definition: SinkDefinition
+    let index: Int
+    let broker: Broker
+    let factory: SinkFactory
+    let schemas: [String: TopicSchema]
+    let logger: Logger
+    let counters = Locked(Counters())
+    /// Set by the pipeline when the task should finish: after its current batch, it leaves the group.
+    let stopRequested = Locked(false)
+    /// Set by the pipeline once no more records will arrive, so tasks stop waiting for batches to fill.
+    let inputFinished = Locked(false)
+    /// Set by the task when it stops on an error, so the pipeline stops waiting for it.
+    let failed = Locked(false)
+
+    init(
+        definition: SinkDefinition,
+        index: Int,
+        broker: Broker,
+        factory: @escaping SinkFactory,
+        schemas: [String: TopicSchema],
+        logger: Logger
+    ) {
+        self.definition = definition
+        self.index = index
+        self.broker = broker
+        self.factory = factory
+        self.schemas = schemas
+        self.logger = logger
+    }
+
+    var memberId: String { "\(definition.name)-\(index)" }
+
+    /// Runs until asked to stop. Blocks; throws `RuntimeError` when the sink fails for good.
+    func run() throws {
+        do {
+            try loop()
+        } catch {
+            failed.withLock { $0 = true }
+            throw error
+        }
+    }
+
+    private func loop() throws {
+        let context = SinkContext(
+            name: definition.name, task: index, options: definition.options, topics: definition.topics,
+            schemas: schemas,
+            logger: logger)
+        let sink: any Sink
+        do {
+            sink = try factory(context)
+        } catch {
+            throw RuntimeError("sink \"\(definition.name)\": \(Pipeline.describe(error))")
+        }
+        defer { sink.stop() }
+        var options = GroupConsumer.Options(group: definition.group, topics: definition.topics)
+        options.memberId = memberId
+        options.autoOffsetReset = definition.startFrom == "latest" ? .latest : .earliest
+        let consumer = try GroupConsumer(broker: broker, options: options)
+        defer { consumer.close() }
+        consumer.onPartitionsAssigned = { starts in try sink.open(partitions: starts) }
+        consumer.onPartitionsRevoked = { partitions in try sink.close(partitions: partitions) }
+        let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic)
+        while !stopRequested.withLock({ $0 }) {
+            let batch = try nextBatch(consumer)
+            guard !batch.partitions.isEmpty else { continue }
+            try deliver(batch, sink: sink, consumer: consumer, deadLetters: deadLetters)
+            var offsets: [TopicPartition: Int64] = [:]
+            for chunk in batch.partitions {
+                if let next = chunk.nextOffset {
+                    offsets[chunk.topicPartition] = max(offsets[chunk.topicPartition] ?? 0, next)
+                }
+            }
+            try consumer.commit(offsets)
+            counters.withLock { $0.commits += 1 }
+        }
+    }
+
+    /// Polls until the batch is full, or `batch_wait_ms` passed since its first records arrived, or
+    /// nothing more is there once the input has finished.
+    private func nextBatch(_ consumer: GroupConsumer) throws -> SinkBatch {
+        var chunks: [PartitionRecords] = []
+        var records = 0
+        var bytes = 0
+        var firstArrival: UInt64?
+        while records < definition.maxBatchRecords && bytes < definition.maxBatchBytes {
+            let finished = inputFinished.withLock { $0 }
+            var timeout = 100
+            var lingerLeft = 0
+            if let firstArrival {
+                let waited = Int((Time.monotonicNanos() - firstArrival) / 1_000_000)
+                lingerLeft = finished ? 0 : max(0, definition.batchWaitMs - waited)
+                timeout = min(lingerLeft, 100)
+            }
+            let polled = try consumer.poll(
+                maxRecords: definition.maxBatchRecords - records,
+                maxBytes: definition.maxBatchBytes - bytes,
+                timeoutMillis: timeout
+            )
+            if polled.isEmpty {
+                if firstArrival != nil && lingerLeft <= timeout { break }
+                if firstArrival == nil && (finished || stopRequested.withLock({ $0 })) { break }
+                continue
+            }
+            if firstArrival == nil { firstArrival = Time.monotonicNanos() }
+            for chunk in polled {
+                records += chunk.records.count
+                bytes += chunk.records.bytes.count
+            }
+            chunks += polled
+        }
+        return SinkBatch(partitions: chunks)
+    }
+
+    /// Writes, flushes and dead-letters one batch, retrying transient failures.
+    private func deliver(_ batch: SinkBatch, sink: any Sink, consumer: GroupConsumer, deadLetters: Producer) throws {
+        let started = Time.monotonicNanos()
+        var attempt = 0
+        while true {
+            do {
+                let failures = try sink.write(batch)
+                try sink.flush()
+                if !failures.isEmpty { try deadLetter(failures, batch, deadLetters) }
+                counters.withLock {
+                    $0.consumed += batch.count
+                    $0.written += batch.count - failures.count
+                    $0.deadLettered += failures.count
+                }
+                return
+            } catch let error as ConnectorError where error.kind == .transient {
+                sink.abort()
+                let elapsed = Int((Time.monotonicNanos() - started) / 1_000_000)
+                if elapsed >= definition.retryTimeoutMs {
+                    throw RuntimeError(
+                        "sink \"\(definition.name)\" gave up after retrying for \(elapsed / 1000) s (\(attempt) retries); "
+                            + "it kept failing with: \(error.message). Nothing was committed past what was written.")
+                }
+                counters.withLock { $0.retries += 1 }
+                let delay = Backoff.delay(
+                    attempt: attempt, initial: definition.retryInitialMs, max: definition.retryMaxMs)
+                logger.warning(
+                    "sink write failed; retrying",
+                    metadata: [
+                        "sink": "\(definition.name)", "task": "\(index)", "error": "\(error.message)",
+                        "retry_in_ms": "\(delay)",
+                    ])
+                try sleep(millis: delay, heartbeating: consumer)
+                attempt += 1
+            } catch let error as ConnectorError {
+                sink.abort()
+                throw RuntimeError("sink \"\(definition.name)\": \(error.message)")
+            }
+        }
+    }
+
+    /// Sleeps, heartbeating every second so that a long backoff does not cost the task its partitions.
+    private func sleep(millis: Int, heartbeating consumer: GroupConsumer) throws {
+        var left = millis
+        while left > 0 && !StopRequest.isRequested {
+            let step = min(left, 1000)
+            Time.sleep(millis: step)
+            left -= step
+            try consumer.heartbeat()
+        }
+    }
+
+    /// Appends the failed records to the dead-letter topic, with the original key, value and headers
+    /// and headers saying what failed, and makes them durable.
+    private func deadLetter(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws {
+        var block = RecordBlock()
+        let now = Time.nowMillis()
+        for failure in failures {
+            guard
+                let chunk = batch.partitions.first(where: {
+                    $0.topicPartition == failure.topicPartition && $0.records.contains(failure.offset)
+                }),
+                let index = chunk.records.index(ofOffset: failure.offset)
+            else { continue }
+            var original = chunk.records.record(index)
+            original.timestamp = now
+            original.offset = -1
+            block.append(original)
+            DeadLetter.addHeader(&block, SluiceHeader.errorClass, failure.error.errorClass)
+            DeadLetter.addHeader(&block, SluiceHeader.errorMessage, failure.error.message)
+            DeadLetter.addHeader(&block, SluiceHeader.errorStage, "sink")
+            DeadLetter.addHeader(&block, SluiceHeader.connector, definition.name)
+            DeadLetter.addHeader(&block, SluiceHeader.originalTopic, failure.topicPartition.topic)
+            DeadLetter.addHeader(&block, SluiceHeader.originalPartition, String(failure.topicPartition.partition))
+            DeadLetter.addHeader(&block, SluiceHeader.originalOffset, String(failure.offset))
+            DeadLetter.addHeader(&block, SluiceHeader.failedAt, Timestamp.iso8601(millis: now))
+        }
+        for result in try producer.send(block, now: now) {
+            try broker.flush(TopicPartition(definition.deadLetterTopic, result.partition))
+        }
+    }
+}
+
+/// Capped exponential backoff with jitter.
+enum Backoff {
+    /// The wait before retry `attempt` (0-based): `initial × 2^attempt`, at most `max`, then a random
+    /// value between half of it and all of it.
+    static func delay(attempt: Int, initial: Int, max limit: Int) -> Int {
+        let exponent = min(attempt, 30)
+        let base = min(
+            limit, initial.multipliedReportingOverflow(by: 1 << exponent).overflow ? limit : initial << exponent)
+        return Int.random(in: (base / 2)...Swift.max(base / 2, base))
+    }
+}
+
+extension RecordBlock {
+    /// Whether a record with `offset` is in the block (entries are in offset order).
+    func contains(_ offset: Int64) -> Bool {
+        index(ofOffset: offset) != nil
+    }
+
+    /// The index of the record with `offset`, by binary search.
+    func index(ofOffset offset: Int64) -> Int? {
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let mid = (low + high) / 2
+            if entries[mid].offset < offset { low = mid + 1 } else { high = mid }
+        }
+        return low < entries.count && entries[low].offset == offset ? low : nil
+    }
+}
