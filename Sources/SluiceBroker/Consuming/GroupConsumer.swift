@@ -111,6 +111,8 @@ public final class GroupConsumer {
                 assignment.subtract(revoked)
                 pendingGain.subtract(revoked)
             }
+            broker.logger.debug(
+                "giving up partitions", metadata: ["member": "\(memberId)", "partitions": "\(revoked.sorted())"])
             try onPartitionsRevoked?(revoked)
         }
         if !pendingGain.isEmpty {
@@ -123,6 +125,7 @@ public final class GroupConsumer {
                 positions[tp] = start
                 starts[tp] = start
             }
+            broker.logger.debug("taking partitions", metadata: ["member": "\(memberId)", "starts": "\(starts)"])
             try onPartitionsAssigned?(starts)
         }
     }

@@ -136,6 +136,14 @@ public enum FileSystem {
         return String(path[..<slash])
     }
 
+    /// The absolute path of `path` with `.`, `..` and symbolic links resolved, or nil when it does not exist.
+    /// The corresponding C function is `realpath`.
+    public static func canonicalPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// `path` made absolute against the current directory.
     public static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }

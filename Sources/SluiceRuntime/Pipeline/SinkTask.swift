@@ -33,6 +33,8 @@ final class SinkTask: @unchecked Sendable {
     let inputFinished = Locked(false)
     /// Set by the task when it stops on an error, so the pipeline stops waiting for it.
     let failed = Locked(false)
+    /// Partitions given up while a batch was being gathered; their records leave the batch.
+    private var revokedWhileGathering: Set<TopicPartition> = []
 
     init(
         definition: SinkDefinition,
@@ -80,7 +82,10 @@ final class SinkTask: @unchecked Sendable {
         let consumer = try GroupConsumer(broker: broker, options: options)
         defer { consumer.close() }
         consumer.onPartitionsAssigned = { starts in try sink.open(partitions: starts) }
-        consumer.onPartitionsRevoked = { partitions in try sink.close(partitions: partitions) }
+        consumer.onPartitionsRevoked = { [unowned self] partitions in
+            revokedWhileGathering.formUnion(partitions)
+            try sink.close(partitions: partitions)
+        }
         let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic)
         while !stopRequested.withLock({ $0 }) {
             let batch = try nextBatch(consumer)
@@ -104,6 +109,8 @@ final class SinkTask: @unchecked Sendable {
         var records = 0
         var bytes = 0
         var firstArrival: UInt64?
+        revokedWhileGathering.removeAll()
+        defer { revokedWhileGathering.removeAll() }
         while records < definition.maxBatchRecords && bytes < definition.maxBatchBytes {
             let finished = inputFinished.withLock { $0 }
             var timeout = 100
@@ -130,6 +137,9 @@ final class SinkTask: @unchecked Sendable {
             }
             chunks += polled
         }
+        // A partition given up while gathering goes to another task, which reads it again from the
+        // committed offset; nothing of it has been written here, so its records simply leave the batch.
+        if !revokedWhileGathering.isEmpty { chunks.removeAll { revokedWhileGathering.contains($0.topicPartition) } }
         return SinkBatch(partitions: chunks)
     }
 

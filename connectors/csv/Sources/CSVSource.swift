@@ -106,8 +106,19 @@ public final class CSVSource: Source {
 
     /// Whether to read `path` and from where: nil when it was read to its end and has not changed.
     private func decide(_ path: String) throws -> (resume: CSVCheckpoint.FileState?, size: Int64)? {
-        guard let stored = state.files[path] else { return (nil, FileSystem.fileSize(path) ?? 0) }
         let input = try InputFile(path: path)
+        // A file moved or renamed since it was read is the same file: found by its identity.
+        if state.files[path] == nil,
+            let moved = state.files.values.first(where: { $0.identity == input.identity && !FileSystem.exists($0.path) }
+            )
+        {
+            state.files[moved.path] = nil
+            state.files[path] = CSVCheckpoint.FileState(
+                path: path, identity: moved.identity, fingerprint: moved.fingerprint,
+                fingerprintBytes: moved.fingerprintBytes,
+                offset: moved.offset, line: moved.line, complete: moved.complete)
+        }
+        guard let stored = state.files[path] else { return (nil, input.size) }
         var sameFile = input.identity == stored.identity && input.size >= Int64(stored.fingerprintBytes)
         if sameFile { sameFile = try input.fingerprint(count: stored.fingerprintBytes) == stored.fingerprint }
         guard sameFile else {

@@ -2,9 +2,14 @@ import Glibc
 import SluiceCore
 
 /// Turns the `path` option into the list of files to read, in name order: a file is itself; a folder
-/// gives its regular files (not hidden ones, not recursively); anything else is a glob.
+/// gives its regular files (not hidden ones, not recursively); anything else is a glob. Paths come out
+/// canonical (absolute, links resolved), so one file has one name however the config spells it.
 enum PathExpansion {
     static func files(_ pattern: String) throws -> [String] {
+        try matches(pattern).map { FileSystem.canonicalPath($0) ?? $0 }
+    }
+
+    private static func matches(_ pattern: String) throws -> [String] {
         if FileSystem.isDirectory(pattern) {
             let directory = pattern.hasSuffix("/") ? String(pattern.dropLast()) : pattern
             return try FileSystem.contentsOfDirectory(directory)
