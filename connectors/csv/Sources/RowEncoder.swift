@@ -83,9 +83,12 @@ final class RowEncoder {
     private func appendField(_ text: UnsafeRawBufferPointer, _ type: ColumnType, _ column: Int, to out: inout [UInt8])
         -> Failure?
     {
-        if !nullValues.isEmpty && nullValues.contains(where: { $0.elementsEqual(text) }) {
-            out.append(contentsOf: "null".utf8)
-            return nil
+        if !nullValues.isEmpty {
+            let candidate = type == .string ? text : FieldConverter.trim(text)
+            if nullValues.contains(where: { $0.elementsEqual(candidate) }) {
+                out.append(contentsOf: "null".utf8)
+                return nil
+            }
         }
         if type == .string {
             JSONWriter.appendString(text, to: &out)
