@@ -72,9 +72,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SluicePostgres",
+            dependencies: ["CLibPQ", "SluiceKit", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            path: "connectors/postgres/Sources",
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceRuntime",
             dependencies: [
-                "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV", "SluiceFile",
+                "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV", "SluiceFile", "SluicePostgres",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -130,6 +136,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "SluicePostgresTests",
+            dependencies: [
+                "SluicePostgres", "SluiceKit", "SluiceCore", "SluiceRuntime", "SluiceTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "connectors/postgres/Tests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SluiceKitTests",
             dependencies: ["SluiceKit", "SluiceCore"],
             swiftSettings: strict
@@ -145,6 +160,7 @@ let package = Package(
                 "sluice", "SluiceCore", "SluiceLog", "SluiceBroker", "SluiceKit", "SluiceRuntime", "SluiceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Snapshots"],
             swiftSettings: strict
         ),
     ]

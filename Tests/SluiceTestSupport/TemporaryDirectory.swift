@@ -15,8 +15,16 @@ public final class TemporaryDirectory: @unchecked Sendable {
         }
     }
 
+    private var keep = false
+
     deinit {
-        try? FileSystem.removeTree(path)
+        if !keep { try? FileSystem.removeTree(path) }
+    }
+
+    /// Keeps the directory when the value goes away; its owner removes it.
+    public func detach() -> String {
+        keep = true
+        return path
     }
 
     /// `name` inside the directory.

@@ -1,6 +1,7 @@
 import SluiceCSV
 import SluiceFile
 import SluiceKit
+import SluicePostgres
 
 /// The connectors that ship with Sluice.
 public enum BuiltInConnectors {
@@ -8,6 +9,7 @@ public enum BuiltInConnectors {
         var registry = ConnectorRegistry()
         registry.register(source: CSVSource.spec) { context in try CSVSource(context: context) }
         registry.register(sink: FileSink.spec) { context in try FileSink(context: context) }
+        registry.register(sink: PostgresSink.spec) { context in try PostgresSink(context: context) }
         return registry
     }
 }

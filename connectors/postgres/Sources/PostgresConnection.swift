@@ -1,0 +1,209 @@
+import CLibPQ
+import Glibc
+import SluiceCore
+
+/// One libpq connection (`PGconn`), freed when the object goes away, and the state machine that keeps
+/// track of it. Every call blocks on the network and belongs on the sink task's own thread; not
+/// thread-safe. Connection strings may hold passwords: they are given to libpq and never printed;
+/// messages name the server by host, port, database and user only.
+final class PostgresConnection {
+    /// A connection string or URL; empty for libpq's `PG*` environment variables and defaults.
+    let connectionString: String
+    private var handle: OpaquePointer?
+    private(set) var state = ConnectionState()
+
+    init(connectionString: String) {
+        self.connectionString = connectionString
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Where the connection goes, without secrets: `user@host:port/database`.
+    var target: String {
+        guard let handle else { return "the PostgreSQL server" }
+        func text(_ value: UnsafeMutablePointer<CChar>?) -> String { value.map { String(cString: $0) } ?? "" }
+        return "\(text(PQuser(handle)))@\(text(PQhost(handle))):\(text(PQport(handle)))/\(text(PQdb(handle)))"
+    }
+
+    // MARK: Driving the state machine
+
+    /// Makes sure a transaction is open, connecting first when needed.
+    func ensureTransaction() throws {
+        while true {
+            switch state.beforeTransactionalWork() {
+            case .proceed: return
+            case .connect: try connect()
+            case .begin:
+                try execute("BEGIN")
+                state.began()
+            case .rollback: try rollback()
+            }
+        }
+    }
+
+    /// Makes sure no transaction is open, connecting first when needed.
+    func ensureIdle() throws {
+        while true {
+            switch state.beforeStandaloneWork() {
+            case .proceed: return
+            case .connect: try connect()
+            case .begin: return
+            case .rollback: try rollback()
+            }
+        }
+    }
+
+    /// Opens the connection. The corresponding C function is `PQconnectdb`.
+    func connect() throws {
+        if let handle { PQfinish(handle) }
+        handle = nil
+        let connection = PQconnectdb(connectionString)
+        guard let connection, PQstatus(connection) == CONNECTION_OK else {
+            let message = connection.flatMap { PQerrorMessage($0) }.map { String(cString: $0) } ?? "out of memory"
+            if let connection { PQfinish(connection) }
+            state.lost()
+            throw Self.connectionError(message)
+        }
+        handle = connection
+        _ = PQsetClientEncoding(connection, "UTF8")
+        state.connected()
+    }
+
+    /// A failure to connect: authentication and unknown databases or roles are not worth retrying.
+    static func connectionError(_ raw: String) -> PostgresError {
+        let message = raw.trimmingSpaces()
+        let permanent = ["password authentication failed", "does not exist", "no pg_hba.conf entry", "role", "invalid"]
+        if permanent.contains(where: { message.contains($0) }) {
+            return PostgresError(sqlState: "28000", message: message, detail: nil, context: nil, connectionLost: false)
+        }
+        return PostgresError(sqlState: "08001", message: message, detail: nil, context: nil, connectionLost: true)
+    }
+
+    func commit() throws {
+        guard state.phase == .inTransaction || state.phase == .failedTransaction else { return }
+        do {
+            try execute("COMMIT")
+            state.finishedTransaction()
+        } catch {
+            if state.phase != .broken { state.finishedTransaction() }
+            throw error
+        }
+    }
+
+    func rollback() throws {
+        guard state.phase == .inTransaction || state.phase == .failedTransaction else { return }
+        try execute("ROLLBACK")
+        state.finishedTransaction()
+    }
+
+    /// Rolls back whatever is open and keeps the connection when it is healthy, or drops it.
+    func reset() {
+        if state.phase == .inTransaction || state.phase == .failedTransaction {
+            do { try rollback() } catch { close() }
+        }
+        if state.phase == .broken { close() }
+    }
+
+    func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
+        state.closed()
+    }
+
+    // MARK: Statements
+
+    /// Runs one statement; returns the rows of text it produced (for queries).
+    /// The corresponding C functions are `PQexec` and `PQexecParams` (with parameters).
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
+        guard let handle else {
+            throw PostgresError(sqlState: "", message: "not connected", context: nil, connectionLost: true)
+        }
+        let result: OpaquePointer?
+        if parameters.isEmpty {
+            result = PQexec(handle, sql)
+        } else {
+            var copies = parameters.map { $0.map { strdup($0) } ?? nil }
+            defer { for copy in copies { free(copy) } }
+            result = copies.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress?.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) {
+                    values in
+                    PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+                }
+            }
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(result) }
+        var rows: [[String?]] = []
+        for row in 0..<PQntuples(result) {
+            rows.append(
+                (0..<PQnfields(result)).map { column in
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                })
+        }
+        return rows
+    }
+
+    /// Runs `COPY … FROM STDIN` and sends `data` (text format rows). The corresponding C functions are
+    /// `PQputCopyData` and `PQputCopyEnd`.
+    func copy(_ sql: String, _ data: UnsafeRawBufferPointer) throws {
+        guard let handle else {
+            throw PostgresError(sqlState: "", message: "not connected", context: nil, connectionLost: true)
+        }
+        let start = PQexec(handle, sql)
+        let startStatus = PQresultStatus(start)
+        if startStatus != PGRES_COPY_IN {
+            defer { PQclear(start) }
+            throw failure(start)
+        }
+        PQclear(start)
+        var offset = 0
+        let chunk = 1 << 20
+        var sendFailed = false
+        while offset < data.count {
+            let count = min(chunk, data.count - offset)
+            let sent =
+                data.baseAddress.map { base in
+                    PQputCopyData(handle, base.assumingMemoryBound(to: CChar.self) + offset, Int32(count))
+                } ?? -1
+            if sent != 1 {
+                sendFailed = true
+                break
+            }
+            offset += count
+        }
+        _ = PQputCopyEnd(handle, sendFailed ? "the client stopped sending" : nil)
+        var firstFailure: PostgresError?
+        while let result = PQgetResult(handle) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK && firstFailure == nil { firstFailure = failure(result) }
+            PQclear(result)
+        }
+        if let firstFailure { throw firstFailure }
+        if sendFailed { throw failure(nil) }
+    }
+
+    /// The error of a failed result, and the state machine's view of it.
+    private func failure(_ result: OpaquePointer?) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let result, let value = PQresultErrorField(result, Int32(code.asciiValue ?? 0)) else { return nil }
+            return String(cString: value)
+        }
+        let lost = handle.map { PQstatus($0) != CONNECTION_OK } ?? true
+        let message =
+            field("M") ?? handle.flatMap { PQerrorMessage($0) }.map { String(cString: $0).trimmingSpaces() }
+            ?? "unknown error"
+        let error = PostgresError(
+            sqlState: field("C") ?? "", message: message, detail: field("D"), context: field("W"), connectionLost: lost)
+        if lost { state.lost() } else { state.statementFailed() }
+        return error
+    }
+
+    /// Rolls back to a savepoint after a failed statement, leaving the transaction usable.
+    func rollbackToSavepoint(_ name: String) throws {
+        try execute("ROLLBACK TO SAVEPOINT \(name)")
+        state.recoveredToSavepoint()
+    }
+}

@@ -1,0 +1,51 @@
+/// A failure reported by PostgreSQL or libpq: the SQLSTATE when the server gave one, its message, and
+/// the context (for COPY it names the line of the data that failed).
+struct PostgresError: Error, CustomStringConvertible, Sendable {
+    /// Five characters such as `23505`; empty when the failure was the connection's.
+    var sqlState: String
+    var message: String
+    var detail: String?
+    var context: String?
+    /// Whether the connection itself is gone.
+    var connectionLost: Bool
+
+    var description: String {
+        var text = sqlState.isEmpty ? message : "\(message) (SQLSTATE \(sqlState))"
+        if let detail, !detail.isEmpty { text += "; \(detail)" }
+        return text
+    }
+
+    /// The SQLSTATE class: its first two characters.
+    var sqlClass: String { String(sqlState.prefix(2)) }
+
+    /// How the sink should treat the failure (DESIGN.md's three kinds), by SQLSTATE: connection
+    /// failures (class 08, or no state with the connection gone), shutdowns (57P01–57P03),
+    /// serialization failures and deadlocks (40001, 40P01) and resource shortages (class 53) are
+    /// transient; data exceptions (class 22) and integrity violations (class 23) belong to a record;
+    /// the rest (permission denied 42501, other class 42 errors, authentication) is fatal.
+    var kind: Kind {
+        if connectionLost || sqlState.isEmpty { return .transient }
+        switch sqlClass {
+        case "08", "53": return .transient
+        case "22", "23": return .record
+        default: break
+        }
+        switch sqlState {
+        case "57P01", "57P02", "57P03", "40001", "40P01", "55P03", "57014": return .transient
+        default: return .fatal
+        }
+    }
+
+    enum Kind: Equatable {
+        case transient
+        case record
+        case fatal
+    }
+
+    /// The 1-based line of the COPY data the error names (`COPY orders, line 17, column amount: …`).
+    var copyLine: Int? {
+        guard let context, let range = context.firstRange(of: ", line ") else { return nil }
+        let digits = context[range.upperBound...].prefix { $0.isNumber }
+        return Int(digits)
+    }
+}

@@ -1,0 +1,42 @@
+import SluiceCore
+import SluiceKit
+
+extension PostgresSink {
+    /// The PostgreSQL sink's options: the one declaration behind validation, `sluice connectors describe
+    /// postgres` and the table in connectors/postgres/README.md.
+    public static let spec = ConnectorSpec(
+        type: "postgres",
+        kind: .sink,
+        summary: "Loads records into PostgreSQL tables with COPY, as inserts or upserts; bad rows go to the "
+            + "dead-letter topic.",
+        options: [
+            OptionSpec(
+                "connection", .string,
+                "A libpq connection string or URL; when unset, libpq's PG* environment variables and defaults apply. "
+                    + "Put the password in ${PGPASSWORD} or ~/.pgpass, not here.",
+                example: "postgresql://loader@localhost:5432/shop"),
+            OptionSpec(
+                "table", .string, "The table, optionally schema.table; the topic's name when unset.",
+                example: "public.orders"),
+            OptionSpec(
+                "mode", .choice(["insert", "upsert"]), default: .string("insert"),
+                "insert: COPY each batch in one transaction. upsert: COPY into a staging table and merge with "
+                    + "INSERT … ON CONFLICT (key_columns) DO UPDATE; the latest record per key wins."),
+            OptionSpec(
+                "key_columns", .stringList,
+                "The table's key for upsert; the source's key columns when the topic carries them."),
+            OptionSpec(
+                "columns", .stringMap(allowed: nil), default: .object([]),
+                "Record field → table column, for fields whose column has another name.",
+                example: "{\"amount\": \"amount_usd\"}"),
+            OptionSpec(
+                "auto_create", .boolean, default: .bool(true),
+                "Create a missing table from the topic's declared column types (a primary key on key_columns "
+                    + "in upsert mode)."),
+            OptionSpec("auto_evolve", .boolean, default: .bool(false), "Add columns the table lacks."),
+            OptionSpec(
+                "ignore_unknown_fields", .boolean, default: .bool(false),
+                "Drop record fields the table has no column for, instead of dead-lettering the record."),
+        ]
+    )
+}

@@ -1,0 +1,101 @@
+import SluiceCore
+import SluiceKit
+
+extension PostgresSink {
+    /// The table's columns from the catalog, creating the table when it is missing and `auto_create` is on.
+    func tableInfo(_ name: String, topic: String, sample: [UInt8]) throws -> TableInfo {
+        if let known = tables[name] { return known }
+        try connection.ensureIdle()
+        let qualified = SQL.qualified(name)
+        var columns = try catalogColumns(qualified)
+        if columns == nil {
+            guard autoCreate else {
+                throw ConnectorError.fatal(
+                    "postgres.42P01", "\(connection.target): table \(name) does not exist; create it or set auto_create"
+                )
+            }
+            try create(name, qualified: qualified, topic: topic, sample: sample)
+            columns = try catalogColumns(qualified)
+        }
+        let info = TableInfo(
+            name: name, qualified: qualified, columns: columns ?? [:], keyColumns: keyColumns(for: topic))
+        tables[name] = info
+        return info
+    }
+
+    /// Column name → type, or nil when the table does not exist. The name travels as a parameter.
+    private func catalogColumns(_ qualified: String) throws -> [String: String]? {
+        let exists = try connection.execute("SELECT to_regclass($1) IS NOT NULL", [qualified])
+        guard exists.first?.first == "t" else { return nil }
+        let rows = try connection.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                + "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [qualified])
+        var columns: [String: String] = [:]
+        for row in rows where row.count == 2 {
+            if let name = row[0] { columns[name] = row[1] ?? "text" }
+        }
+        return columns
+    }
+
+    /// `CREATE TABLE` from the sample record's fields, typed as the topic's schema declares, with a
+    /// primary key on the key columns in upsert mode.
+    private func create(_ name: String, qualified: String, topic: String, sample: [UInt8]) throws {
+        var fields: [String] = []
+        sample.withUnsafeBytes { value in
+            try? JSONObjectScanner.forEachMember(value) { member in
+                var text: [UInt8] = []
+                JSONObjectScanner.appendUnescaped(value, member.key, to: &text)
+                fields.append(String(decoding: text, as: UTF8.self))
+                return true
+            }
+        }
+        guard !fields.isEmpty else {
+            throw ConnectorError.fatal(
+                "postgres.auto_create",
+                "cannot create table \(name): the first record's value is not a JSON object with fields")
+        }
+        let types = schemas[topic]?.types ?? [:]
+        var definitions = fields.map { field in
+            SQL.identifier(mapping[field] ?? field) + " " + SQL.columnType(types[field])
+        }
+        let keys = keyColumns(for: topic)
+        if mode == .upsert && !keys.isEmpty {
+            definitions.append("PRIMARY KEY (" + keys.map(SQL.identifier).joined(separator: ", ") + ")")
+        }
+        let (schema, _) = SQL.tableParts(name)
+        if let schema { try connection.execute("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(schema))") }
+        do {
+            try connection.execute(
+                "CREATE TABLE IF NOT EXISTS \(qualified) (" + definitions.joined(separator: ", ") + ")")
+        } catch let error as PostgresError where error.sqlState == "23505" || error.sqlState == "42P07" {
+            // Another task created it at the same moment.
+        }
+        logger.info(
+            "created table", metadata: ["sink": "\(sinkName)", "table": "\(name)", "columns": "\(fields.count)"])
+    }
+
+    /// Adds the columns `fields` need that the table lacks (with `auto_evolve`).
+    func ensureColumns(_ fields: [String], table: inout TableInfo, topic: String) throws {
+        let missing = fields.map { mapping[$0] ?? $0 }.filter { table.columns[$0] == nil }
+        guard !missing.isEmpty else { return }
+        guard autoEvolve else {
+            throw ConnectorError.fatal(
+                "postgres.42703",
+                "\(connection.target): table \(table.name) has no column \"\(missing[0])\"; add it or set auto_evolve")
+        }
+        try connection.ensureIdle()
+        let types = schemas[topic]?.types ?? [:]
+        for column in missing {
+            let field = mapping.first { $0.value == column }?.key ?? column
+            try connection.execute(
+                "ALTER TABLE \(table.qualified) ADD COLUMN IF NOT EXISTS \(SQL.identifier(column)) \(SQL.columnType(types[field]))"
+            )
+            table.columns[column] = SQL.columnType(types[field])
+            logger.info(
+                "added a column", metadata: ["sink": "\(sinkName)", "table": "\(table.name)", "column": "\(column)"])
+        }
+        stagingCreated.remove(table.qualified)
+        tables[table.name] = table
+    }
+}

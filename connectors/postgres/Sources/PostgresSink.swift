@@ -1,0 +1,138 @@
+import Logging
+import SluiceCore
+import SluiceKit
+
+/// The PostgreSQL sink: loads each batch with `COPY … FROM STDIN` in one transaction, committed when
+/// the runtime asks for durability; in upsert mode it copies into a staging table and merges with
+/// `INSERT … ON CONFLICT (key columns) DO UPDATE`, keeping the record with the highest offset per key.
+///
+/// A row PostgreSQL refuses (a data exception or an integrity violation) is found from the COPY line
+/// the error names, or by bisecting, inside savepoints, and returned as a record failure while the
+/// rest of the batch loads. Failures are sorted by SQLSTATE into transient, record and fatal
+/// (`PostgresError.kind`). One instance per task; every call blocks and runs on the task's thread.
+public final class PostgresSink: Sink {
+    enum Mode: String {
+        case insert
+        case upsert
+    }
+
+    let connection: PostgresConnection
+    let mode: Mode
+    let tableOption: String?
+    let keyOption: [String]?
+    /// Record field → table column.
+    let mapping: [String: String]
+    let autoCreate: Bool
+    let autoEvolve: Bool
+    let ignoreUnknown: Bool
+    let schemas: [String: TopicSchema]
+    let sinkName: String
+    let logger: Logger
+    var tables: [String: TableInfo] = [:]
+    var stagingCreated: Set<String> = []
+
+    /// What the sink knows of a table.
+    struct TableInfo {
+        var name: String
+        var qualified: String
+        /// Column name → its type as PostgreSQL writes it.
+        var columns: [String: String]
+        var keyColumns: [String]
+    }
+
+    public init(context: SinkContext) throws {
+        let options = context.options
+        connection = PostgresConnection(connectionString: options.string("connection") ?? "")
+        mode = Mode(rawValue: options.string("mode") ?? "insert") ?? .insert
+        tableOption = options.string("table")
+        keyOption = options.stringList("key_columns")
+        var mapping: [String: String] = [:]
+        for (field, column) in options.stringMap("columns") ?? [] { mapping[field] = column }
+        self.mapping = mapping
+        autoCreate = options.bool("auto_create") ?? true
+        autoEvolve = options.bool("auto_evolve") ?? false
+        ignoreUnknown = options.bool("ignore_unknown_fields") ?? false
+        schemas = context.schemas
+        sinkName = context.name
+        logger = context.logger
+        if mode == .upsert {
+            for topic in context.topics where keyColumns(for: topic).isEmpty {
+                throw ConnectorError.fatal(
+                    "postgres.config",
+                    "\(options.path(of: "key_columns")): upsert needs key columns, and topic \"\(topic)\" carries none; "
+                        + "set key_columns")
+            }
+        }
+    }
+
+    func keyColumns(for topic: String) -> [String] {
+        (keyOption ?? schemas[topic]?.key ?? []).map { mapping[$0] ?? $0 }
+    }
+
+    func tableName(for topic: String) -> String { tableOption ?? topic }
+
+    public func open(partitions: [TopicPartition: Int64]) throws {}
+
+    public func close(partitions: Set<TopicPartition>) throws {}
+
+    public func write(_ batch: SinkBatch) throws -> [RecordFailure] {
+        do {
+            var failures: [RecordFailure] = []
+            var byTopic: [String: [PartitionRecords]] = [:]
+            var order: [String] = []
+            for chunk in batch.partitions {
+                if byTopic[chunk.topicPartition.topic] == nil { order.append(chunk.topicPartition.topic) }
+                byTopic[chunk.topicPartition.topic, default: []].append(chunk)
+            }
+            for topic in order {
+                failures += try load(byTopic[topic] ?? [], topic: topic)
+            }
+            return failures
+        } catch let error as PostgresError {
+            throw classify(error)
+        }
+    }
+
+    public func flush() throws {
+        do {
+            try connection.commit()
+        } catch let error as PostgresError {
+            throw classify(error)
+        }
+    }
+
+    public func abort() {
+        connection.reset()
+        stagingCreated.removeAll()
+        if connection.state.phase == .disconnected { tables.removeAll() }
+    }
+
+    public func stop() {
+        connection.reset()
+        connection.close()
+    }
+
+    /// A PostgreSQL failure as a connector error, with what to do about the fatal ones.
+    func classify(_ error: PostgresError) -> ConnectorError {
+        switch error.kind {
+        case .transient:
+            if error.connectionLost { stagingCreated.removeAll() }
+            return .transient(
+                "postgres.\(error.sqlState.isEmpty ? "connection" : error.sqlState)", "\(connection.target): \(error)")
+        case .record:
+            return .record("postgres.\(error.sqlState)", error.description)
+        case .fatal:
+            var hint = ""
+            switch error.sqlState {
+            case "42501": hint = "; grant the sink's user the rights it needs on the table"
+            case "42P01": hint = "; create the table or set auto_create"
+            case "42703":
+                hint = "; add the column, map the field with columns, or set auto_evolve or ignore_unknown_fields"
+            case "42P10": hint = "; give the table a primary key or unique index on the key columns, or use mode insert"
+            case "28000", "28P01": hint = "; check the connection's user and password"
+            default: break
+            }
+            return .fatal("postgres.\(error.sqlState)", "\(connection.target): \(error)\(hint)")
+        }
+    }
+}
