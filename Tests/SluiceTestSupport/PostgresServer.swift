@@ -27,14 +27,7 @@ public final class PostgresServer: @unchecked Sendable {
         try sharedServer.get()
     }
 
-    private static let sharedServer: Result<PostgresServer, any Error> = Result {
-        let server = try PostgresServer()
-        running = server
-        atexit { PostgresServer.running?.stop() }
-        return server
-    }
-
-    nonisolated(unsafe) private static var running: PostgresServer?
+    private static let sharedServer: Result<PostgresServer, any Error> = Result { try PostgresServer() }
 
     static func findBinaries() -> String? {
         guard let output = try? run("/bin/sh", ["-c", "pg_config --bindir"]), output.status == 0 else { return nil }
@@ -53,6 +46,7 @@ public final class PostgresServer: @unchecked Sendable {
         port = 40_000 + Int(getpid() % 20_000)
         asUser = geteuid() == 0 ? "postgres" : nil
         try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
+        try startWatchdog()
         if let asUser {
             let chown = try Self.run("/bin/chown", ["-R", asUser, directory])
             guard chown.status == 0 else { throw TestSupportError("chown \(directory) failed: \(chown.stderr)") }
@@ -62,6 +56,18 @@ public final class PostgresServer: @unchecked Sendable {
             ["-D", directory + "/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
         guard initdb.status == 0 else { throw TestSupportError("initdb failed: \(initdb.stderr)\(initdb.stdout)") }
         try start()
+    }
+
+    /// Starts a detached shell that waits for this test process to end, however it ends, and then stops
+    /// the server and removes its folder.
+    private func startWatchdog() throws {
+        let stop =
+            (asUser.map { "/usr/sbin/runuser -u \($0) -- " } ?? "")
+            + "\(binaries)/pg_ctl -D \(directory)/data -m immediate -w stop"
+        let script =
+            "while kill -0 \(getpid()) 2>/dev/null; do sleep 0.5; done; \(stop) >/dev/null 2>&1; rm -rf \(directory)"
+        let result = try Subprocess.run("/usr/bin/setsid", ["-f", "/bin/sh", "-c", script])
+        guard result.status == 0 else { throw TestSupportError("cannot start the server's watchdog: \(result.stderr)") }
     }
 
     /// Starts the server and waits until it accepts connections.

@@ -231,15 +231,17 @@ public final class FileSink: Sink {
         var unknown: String?
         do {
             try JSONObjectScanner.forEachMember(value) { member in
-                let key = UnsafeRawBufferPointer(rebasing: value[member.key])
-                var column = -1
-                if next < header.count && header[next].elementsEqual(key) {
-                    column = next
-                } else if let found = header.firstIndex(where: { $0.elementsEqual(key) }) {
-                    column = found
+                var name: [UInt8] = []
+                if member.keyEscaped { JSONObjectScanner.appendUnescaped(value, member.key, to: &name) }
+                let column = name.withUnsafeBytes { unescaped -> Int in
+                    let key = member.keyEscaped ? unescaped : UnsafeRawBufferPointer(rebasing: value[member.key])
+                    if next < header.count && header[next].elementsEqual(key) { return next }
+                    return header.firstIndex { $0.elementsEqual(key) } ?? -1
                 }
                 guard column >= 0 else {
-                    unknown = String(decoding: key, as: UTF8.self)
+                    var text: [UInt8] = []
+                    JSONObjectScanner.appendUnescaped(value, member.key, to: &text)
+                    unknown = String(decoding: text, as: UTF8.self)
                     return false
                 }
                 next = column + 1

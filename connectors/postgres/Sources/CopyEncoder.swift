@@ -32,13 +32,7 @@ struct CopyEncoder {
         var unknown: String?
         do {
             try JSONObjectScanner.forEachMember(value) { member in
-                let key = UnsafeRawBufferPointer(rebasing: value[member.key])
-                var column = -1
-                if next < fields.count && fields[next].elementsEqual(key) {
-                    column = next
-                } else if let found = fields.firstIndex(where: { $0.elementsEqual(key) }) {
-                    column = found
-                }
+                let column = Self.column(of: member, in: value, fields: fields, next: next)
                 guard column >= 0 else {
                     if !ignoreUnknown {
                         var name: [UInt8] = []
@@ -73,6 +67,23 @@ struct CopyEncoder {
             }
         }
         out.append(0x0A)
+    }
+
+    /// The index of the field a member's key names (its escapes undone), or -1; `next` is tried first,
+    /// as records usually list their fields in the same order.
+    static func column(
+        of member: JSONObjectScanner.Member,
+        in value: UnsafeRawBufferPointer,
+        fields: [[UInt8]],
+        next: Int
+    ) -> Int {
+        var unescaped: [UInt8] = []
+        if member.keyEscaped { JSONObjectScanner.appendUnescaped(value, member.key, to: &unescaped) }
+        return unescaped.withUnsafeBytes { unescapedKey in
+            let key = member.keyEscaped ? unescapedKey : UnsafeRawBufferPointer(rebasing: value[member.key])
+            if next < fields.count && fields[next].elementsEqual(key) { return next }
+            return fields.firstIndex { $0.elementsEqual(key) } ?? -1
+        }
     }
 
     /// Appends text escaped for COPY's text format.

@@ -68,6 +68,8 @@ final class PostgresConnection {
         }
         handle = connection
         _ = PQsetClientEncoding(connection, "UTF8")
+        // Notices ("table … does not exist, skipping") are not errors; libpq would print them to stderr.
+        _ = PQsetNoticeProcessor(connection, { _, _ in }, nil)
         state.connected()
     }
 

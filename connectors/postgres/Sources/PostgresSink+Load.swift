@@ -25,6 +25,8 @@ extension PostgresSink {
         guard !rows.isEmpty else { return failures }
         if mode == .upsert { rows = keepLatestPerKey(rows, data: data, fields: fields, table: table) }
         try connection.ensureTransaction()
+        // Made before the savepoints, so that rolling back to one does not undo it.
+        if mode == .upsert { _ = try stagingTable(table) }
         let columns = fields.map { mapping[$0] ?? $0 }
         try isolate(rows, data: &data, columns: columns, table: table, failures: &failures)
         return failures
@@ -86,12 +88,13 @@ extension PostgresSink {
                     }
                 }
             }
-            if missing.isEmpty {
+            let added = missing.filter { !fields.contains($0) }
+            if added.isEmpty {
                 failures += failed
                 try ensureColumns(fields, table: &table, topic: topic)
                 return (fields, data, rows)
             }
-            fields += missing
+            fields += added
         }
     }
 
@@ -228,7 +231,7 @@ extension PostgresSink {
     }
 
     /// A temporary table shaped like `table`, made once per connection.
-    private func stagingTable(_ table: TableInfo) throws -> String {
+    func stagingTable(_ table: TableInfo) throws -> String {
         let name = SQL.identifier(
             "sluice_stage_" + String(UInt32(truncatingIfNeeded: table.qualified.hashValue), radix: 16))
         if !stagingCreated.contains(table.qualified) {

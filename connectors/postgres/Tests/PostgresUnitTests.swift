@@ -1,0 +1,68 @@
+import SluiceCore
+import Testing
+
+@testable import SluicePostgres
+
+/// The parts of the PostgreSQL sink that need no server: the connection's state machine, error
+/// sorting by SQLSTATE, COPY text encoding and identifier quoting.
+@Suite struct PostgresUnitTests {
+    @Test func theConnectionStateMachineSaysWhatToDoFirst() {
+        var state = ConnectionState()
+        #expect(state.beforeTransactionalWork() == .connect)
+        state.connected()
+        #expect(state.beforeTransactionalWork() == .begin)
+        #expect(state.beforeStandaloneWork() == .proceed)
+        state.began()
+        #expect(state.beforeTransactionalWork() == .proceed)
+        #expect(state.beforeStandaloneWork() == .rollback)
+        state.statementFailed()
+        #expect(state.phase == .failedTransaction)
+        #expect(state.beforeTransactionalWork() == .rollback)
+        state.recoveredToSavepoint()
+        #expect(state.phase == .inTransaction)
+        state.finishedTransaction()
+        #expect(state.phase == .ready)
+        state.lost()
+        #expect(state.beforeStandaloneWork() == .connect)
+    }
+
+    @Test(arguments: [
+        ("08006", false, PostgresError.Kind.transient), ("57P01", false, .transient), ("57P03", false, .transient),
+        ("40001", false, .transient), ("40P01", false, .transient), ("53100", false, .transient),
+        ("22001", false, .record), ("23505", false, .record), ("22P02", false, .record), ("23502", false, .record),
+        ("42501", false, .fatal), ("42P01", false, .fatal), ("42703", false, .fatal), ("28P01", false, .fatal),
+        ("", true, .transient), ("22001", true, .transient),
+    ])
+    func errorsAreSortedBySQLState(_ state: String, _ lost: Bool, _ kind: PostgresError.Kind) {
+        let error = PostgresError(sqlState: state, message: "m", detail: nil, context: nil, connectionLost: lost)
+        #expect(error.kind == kind)
+    }
+
+    @Test func theCopyLineComesFromTheErrorContext() {
+        let error = PostgresError(
+            sqlState: "22P02", message: "m", detail: nil, context: "COPY orders, line 17, column amount: \"x\"",
+            connectionLost: false)
+        #expect(error.copyLine == 17)
+        #expect(
+            PostgresError(sqlState: "23514", message: "m", detail: nil, context: nil, connectionLost: false).copyLine
+                == nil)
+    }
+
+    @Test func copyRowsEscapeAndPlaceFieldsByColumn() throws {
+        var encoder = CopyEncoder(fields: ["a", "b", "c"])
+        var out: [UInt8] = []
+        let value = Array(#"{"c":"x\ty","a":"back\\slash\nz","b":null}"#.utf8)
+        try value.withUnsafeBytes { try encoder.append($0, ignoreUnknown: false, to: &out) }
+        #expect(String(decoding: out, as: UTF8.self) == "back\\\\slash\\nz\t\\N\tx\\ty\n")
+        let extra = Array(#"{"a":1,"d":2}"#.utf8)
+        #expect(throws: CopyEncoder.Failure.self) {
+            try extra.withUnsafeBytes { try encoder.append($0, ignoreUnknown: false, to: &out) }
+        }
+    }
+
+    @Test func identifiersAreQuoted() {
+        #expect(SQL.identifier(#"a"; DROP TABLE x; --"#) == #""a""; DROP TABLE x; --""#)
+        #expect(SQL.qualified("shop.orders") == #""shop"."orders""#)
+        #expect(SQL.columnType(.timestamp) == "timestamptz")
+    }
+}
