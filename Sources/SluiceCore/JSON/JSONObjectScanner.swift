@@ -21,28 +21,117 @@ public struct JSONObjectScanner {
         public var kind: Kind
         /// For strings: whether the text has escapes to undo.
         public var valueEscaped: Bool
+
+        @inlinable
+        public init(key: Range<Int>, keyEscaped: Bool, value: Range<Int>, kind: Kind, valueEscaped: Bool) {
+            self.key = key
+            self.keyEscaped = keyEscaped
+            self.value = value
+            self.kind = kind
+            self.valueEscaped = valueEscaped
+        }
     }
 
-    public enum Failure: Error, Sendable {
+    public enum Failure: Error, Sendable, Equatable {
         /// The bytes are not one JSON object; `position` is where the problem was found.
         case malformed(position: Int)
     }
 
     /// Calls `body` for every member of the object in `bytes`, in order; throws when the bytes are not
     /// a JSON object. Stops early when `body` returns false.
+    @inlinable
     public static func forEachMember(
         _ bytes: UnsafeRawBufferPointer,
         _ body: (Member) throws -> Bool
     ) throws {
-        var i = 0
-        let n = bytes.count
-        @inline(__always) func skipSpace() {
-            while i < n, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+        var cursor = Cursor(bytes)
+        cursor.skipSpace()
+        guard cursor.peek == UInt8(ascii: "{") else { throw Failure.malformed(position: cursor.i) }
+        cursor.i += 1
+        cursor.skipSpace()
+        if cursor.peek == UInt8(ascii: "}") {
+            cursor.i += 1
+            cursor.skipSpace()
+            guard cursor.i == cursor.n else { throw Failure.malformed(position: cursor.i) }
+            return
         }
-        /// Reads a string starting at the quote; returns the inner range and whether it had escapes.
-        func string() throws -> (Range<Int>, Bool) {
-            let start = i + 1
+        while true {
+            cursor.skipSpace()
+            guard cursor.peek == UInt8(ascii: "\"") else { throw Failure.malformed(position: cursor.i) }
+            let (key, keyEscaped) = try cursor.string()
+            cursor.skipSpace()
+            guard cursor.peek == UInt8(ascii: ":") else { throw Failure.malformed(position: cursor.i) }
+            cursor.i += 1
+            cursor.skipSpace()
+            guard let first = cursor.peek else { throw Failure.malformed(position: cursor.i) }
+            var member = Member(
+                key: key, keyEscaped: keyEscaped, value: cursor.i..<cursor.i, kind: .null, valueEscaped: false)
+            switch first {
+            case UInt8(ascii: "\""):
+                let (value, escaped) = try cursor.string()
+                member.value = value
+                member.kind = .string
+                member.valueEscaped = escaped
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                member.value = try cursor.nested()
+                member.kind = .nested
+            default:
+                let start = cursor.i
+                cursor.scalar()
+                guard cursor.i > start else { throw Failure.malformed(position: cursor.i) }
+                member.value = start..<cursor.i
+                switch first {
+                case UInt8(ascii: "t"), UInt8(ascii: "f"): member.kind = .bool
+                case UInt8(ascii: "n"): member.kind = .null
+                default: member.kind = .number
+                }
+            }
+            guard try body(member) else { return }
+            cursor.skipSpace()
+            guard let next = cursor.peek else { throw Failure.malformed(position: cursor.i) }
+            if next == UInt8(ascii: ",") {
+                cursor.i += 1
+                continue
+            }
+            guard next == UInt8(ascii: "}") else { throw Failure.malformed(position: cursor.i) }
+            cursor.i += 1
+            cursor.skipSpace()
+            guard cursor.i == cursor.n else { throw Failure.malformed(position: cursor.i) }
+            return
+        }
+    }
+
+    /// A position in the bytes being scanned. A value type with mutating methods, so that the hot loop
+    /// needs no closures capturing mutable state (and no dynamic exclusivity checks).
+    @usableFromInline
+    struct Cursor {
+        @usableFromInline let bytes: UnsafeRawBufferPointer
+        @usableFromInline let n: Int
+        @usableFromInline var i = 0
+
+        @inlinable
+        init(_ bytes: UnsafeRawBufferPointer) {
+            self.bytes = bytes
+            n = bytes.count
+        }
+
+        @inlinable
+        var peek: UInt8? { i < n ? bytes[i] : nil }
+
+        @inlinable
+        mutating func skipSpace() {
+            while i < n {
+                let byte = bytes[i]
+                guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+                i += 1
+            }
+        }
+
+        /// Reads a string starting at its quote; returns the inner range and whether it has escapes.
+        @inlinable
+        mutating func string() throws -> (Range<Int>, Bool) {
             i += 1
+            let start = i
             var escaped = false
             while i < n {
                 let byte = bytes[i]
@@ -60,7 +149,10 @@ public struct JSONObjectScanner {
             }
             throw Failure.malformed(position: i)
         }
-        func nested() throws -> Range<Int> {
+
+        /// Skips a whole object or array; returns its range.
+        @inlinable
+        mutating func nested() throws -> Range<Int> {
             let start = i
             var depth = 0
             while i < n {
@@ -81,67 +173,20 @@ public struct JSONObjectScanner {
             }
             throw Failure.malformed(position: i)
         }
-        skipSpace()
-        guard i < n, bytes[i] == UInt8(ascii: "{") else { throw Failure.malformed(position: i) }
-        i += 1
-        skipSpace()
-        if i < n && bytes[i] == UInt8(ascii: "}") {
-            i += 1
-            skipSpace()
-            guard i == n else { throw Failure.malformed(position: i) }
-            return
-        }
-        while true {
-            skipSpace()
-            guard i < n, bytes[i] == UInt8(ascii: "\"") else { throw Failure.malformed(position: i) }
-            let (key, keyEscaped) = try string()
-            skipSpace()
-            guard i < n, bytes[i] == UInt8(ascii: ":") else { throw Failure.malformed(position: i) }
-            i += 1
-            skipSpace()
-            guard i < n else { throw Failure.malformed(position: i) }
-            var member = Member(key: key, keyEscaped: keyEscaped, value: i..<i, kind: .null, valueEscaped: false)
-            switch bytes[i] {
-            case UInt8(ascii: "\""):
-                let (value, escaped) = try string()
-                member.value = value
-                member.kind = .string
-                member.valueEscaped = escaped
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                member.value = try nested()
-                member.kind = .nested
-            default:
-                let start = i
-                while i < n {
-                    let byte = bytes[i]
-                    if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == 0x20 || byte == 0x0A
-                        || byte == 0x0D
-                        || byte == 0x09
-                    {
-                        break
-                    }
-                    i += 1
+
+        /// Skips a number, `true`, `false` or `null`.
+        @inlinable
+        mutating func scalar() {
+            while i < n {
+                let byte = bytes[i]
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == 0x20 || byte == 0x0A
+                    || byte == 0x0D
+                    || byte == 0x09
+                {
+                    return
                 }
-                member.value = start..<i
-                switch bytes[start] {
-                case UInt8(ascii: "t"), UInt8(ascii: "f"): member.kind = .bool
-                case UInt8(ascii: "n"): member.kind = .null
-                default: member.kind = .number
-                }
-                guard i > start else { throw Failure.malformed(position: i) }
-            }
-            guard try body(member) else { return }
-            skipSpace()
-            guard i < n else { throw Failure.malformed(position: i) }
-            if bytes[i] == UInt8(ascii: ",") {
                 i += 1
-                continue
             }
-            guard bytes[i] == UInt8(ascii: "}") else { throw Failure.malformed(position: i) }
-            i += 1
-            skipSpace()
-            guard i == n else { throw Failure.malformed(position: i) }
-            return
         }
     }
 

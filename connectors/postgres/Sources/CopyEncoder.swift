@@ -1,3 +1,4 @@
+import Glibc
 import SluiceCore
 
 /// Turns record values (JSON objects) into rows of PostgreSQL's COPY text format: fields separated by
@@ -7,12 +8,24 @@ import SluiceCore
 struct CopyEncoder {
     /// The COPY's columns, as the record field names that fill them.
     let fields: [[UInt8]]
+    /// The same names laid out in one array, for comparing without reference counting.
+    private let names: [UInt8]
+    private let nameRanges: [Range<Int>]
     private var slots: [Range<Int>?]
     private var kinds: [JSONObjectScanner.Kind]
     private var escapedFlags: [Bool]
 
     init(fields: [String]) {
         self.fields = fields.map { Array($0.utf8) }
+        var names: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for field in fields {
+            let start = names.count
+            names.append(contentsOf: field.utf8)
+            ranges.append(start..<names.count)
+        }
+        self.names = names
+        nameRanges = ranges
         slots = Array(repeating: nil, count: fields.count)
         kinds = Array(repeating: .null, count: fields.count)
         escapedFlags = Array(repeating: false, count: fields.count)
@@ -27,46 +40,63 @@ struct CopyEncoder {
 
     /// Appends the row for `value` to `out`; fields not among `fields` are a failure unless `ignoreUnknown`.
     mutating func append(_ value: UnsafeRawBufferPointer, ignoreUnknown: Bool, to out: inout [UInt8]) throws(Failure) {
-        for i in slots.indices { slots[i] = nil }
-        var next = 0
-        var unknown: String?
-        do {
-            try JSONObjectScanner.forEachMember(value) { member in
-                let column = Self.column(of: member, in: value, fields: fields, next: next)
-                guard column >= 0 else {
-                    if !ignoreUnknown {
-                        var name: [UInt8] = []
-                        JSONObjectScanner.appendUnescaped(value, member.key, to: &name)
-                        unknown = String(decoding: name, as: UTF8.self)
-                        return false
+        let count = nameRanges.count
+        var unknown: Range<Int>?
+        var malformed = false
+        names.withUnsafeBytes { names in
+            nameRanges.withUnsafeBufferPointer { nameRanges in
+                slots.withUnsafeMutableBufferPointer { slots in
+                    kinds.withUnsafeMutableBufferPointer { kinds in
+                        escapedFlags.withUnsafeMutableBufferPointer { escaped in
+                            for i in 0..<count { slots[i] = nil }
+                            var next = 0
+                            do {
+                                try JSONObjectScanner.forEachMember(value) { member in
+                                    let column = Self.column(
+                                        of: member, in: value, names: names, ranges: nameRanges, next: next)
+                                    guard column >= 0 else {
+                                        if ignoreUnknown { return true }
+                                        unknown = member.key
+                                        return false
+                                    }
+                                    next = column + 1
+                                    slots[column] = member.value
+                                    kinds[column] = member.kind
+                                    escaped[column] = member.valueEscaped
+                                    return true
+                                }
+                            } catch {
+                                malformed = true
+                                return
+                            }
+                            guard unknown == nil else { return }
+                            for column in 0..<count {
+                                if column > 0 { out.append(0x09) }
+                                guard let range = slots[column], kinds[column] != .null else {
+                                    out.append(UInt8(ascii: "\\"))
+                                    out.append(UInt8(ascii: "N"))
+                                    continue
+                                }
+                                if kinds[column] == .string && escaped[column] {
+                                    var text: [UInt8] = []
+                                    JSONObjectScanner.appendUnescaped(value, range, to: &text)
+                                    text.withUnsafeBytes { Self.appendEscaped($0, to: &out) }
+                                } else {
+                                    Self.appendEscaped(UnsafeRawBufferPointer(rebasing: value[range]), to: &out)
+                                }
+                            }
+                            out.append(0x0A)
+                        }
                     }
-                    return true
                 }
-                next = column + 1
-                slots[column] = member.value
-                kinds[column] = member.kind
-                escapedFlags[column] = member.valueEscaped
-                return true
-            }
-        } catch {
-            throw .notAnObject
-        }
-        if let unknown { throw .unknownField(unknown) }
-        for column in 0..<fields.count {
-            if column > 0 { out.append(0x09) }
-            guard let range = slots[column], kinds[column] != .null else {
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "N")])
-                continue
-            }
-            if kinds[column] == .string && escapedFlags[column] {
-                var text: [UInt8] = []
-                JSONObjectScanner.appendUnescaped(value, range, to: &text)
-                text.withUnsafeBytes { Self.appendEscaped($0, to: &out) }
-            } else {
-                Self.appendEscaped(UnsafeRawBufferPointer(rebasing: value[range]), to: &out)
             }
         }
-        out.append(0x0A)
+        if malformed { throw .notAnObject }
+        if let unknown {
+            var name: [UInt8] = []
+            JSONObjectScanner.appendUnescaped(value, unknown, to: &name)
+            throw .unknownField(String(decoding: name, as: UTF8.self))
+        }
     }
 
     /// The index of the field a member's key names (its escapes undone), or -1; `next` is tried first,
@@ -74,16 +104,34 @@ struct CopyEncoder {
     static func column(
         of member: JSONObjectScanner.Member,
         in value: UnsafeRawBufferPointer,
-        fields: [[UInt8]],
+        names: UnsafeRawBufferPointer,
+        ranges: UnsafeBufferPointer<Range<Int>>,
         next: Int
     ) -> Int {
-        var unescaped: [UInt8] = []
-        if member.keyEscaped { JSONObjectScanner.appendUnescaped(value, member.key, to: &unescaped) }
-        return unescaped.withUnsafeBytes { unescapedKey in
-            let key = member.keyEscaped ? unescapedKey : UnsafeRawBufferPointer(rebasing: value[member.key])
-            if next < fields.count && fields[next].elementsEqual(key) { return next }
-            return fields.firstIndex { $0.elementsEqual(key) } ?? -1
+        guard member.keyEscaped else {
+            return find(UnsafeRawBufferPointer(rebasing: value[member.key]), names: names, ranges: ranges, next: next)
         }
+        var unescaped: [UInt8] = []
+        JSONObjectScanner.appendUnescaped(value, member.key, to: &unescaped)
+        return unescaped.withUnsafeBytes { find($0, names: names, ranges: ranges, next: next) }
+    }
+
+    @inline(__always)
+    private static func find(
+        _ key: UnsafeRawBufferPointer,
+        names: UnsafeRawBufferPointer,
+        ranges: UnsafeBufferPointer<Range<Int>>,
+        next: Int
+    ) -> Int {
+        @inline(__always) func matches(_ index: Int) -> Bool {
+            let range = ranges[index]
+            guard range.count == key.count else { return false }
+            guard let a = names.baseAddress, let b = key.baseAddress else { return range.isEmpty }
+            return memcmp(a + range.lowerBound, b, range.count) == 0
+        }
+        if next < ranges.count && matches(next) { return next }
+        for index in 0..<ranges.count where matches(index) { return index }
+        return -1
     }
 
     /// Appends text escaped for COPY's text format.

@@ -149,42 +149,53 @@ final class PostgresConnection {
         return rows
     }
 
-    /// Runs `COPY … FROM STDIN` and sends `data` (text format rows). The corresponding C functions are
-    /// `PQputCopyData` and `PQputCopyEnd`.
+    /// Runs `COPY … FROM STDIN` and sends `data` (text format rows) in one go.
     func copy(_ sql: String, _ data: UnsafeRawBufferPointer) throws {
+        try beginCopy(sql)
+        let sent = sendCopyData(data)
+        try endCopy(abortWith: sent ? nil : "the client could not send the data")
+    }
+
+    /// Starts `COPY … FROM STDIN`; rows follow with `sendCopyData`, then `endCopy`.
+    func beginCopy(_ sql: String) throws {
         guard let handle else {
             throw PostgresError(sqlState: "", message: "not connected", context: nil, connectionLost: true)
         }
         let start = PQexec(handle, sql)
-        let startStatus = PQresultStatus(start)
-        if startStatus != PGRES_COPY_IN {
-            defer { PQclear(start) }
-            throw failure(start)
-        }
-        PQclear(start)
+        defer { PQclear(start) }
+        if PQresultStatus(start) != PGRES_COPY_IN { throw failure(start) }
+    }
+
+    /// Sends COPY data; the server works on it while the caller prepares more. Returns false when the
+    /// connection failed (the error comes from `endCopy`). The corresponding C function is `PQputCopyData`.
+    func sendCopyData(_ data: UnsafeRawBufferPointer) -> Bool {
+        guard let handle, let base = data.baseAddress else { return handle != nil }
         var offset = 0
         let chunk = 1 << 20
-        var sendFailed = false
         while offset < data.count {
             let count = min(chunk, data.count - offset)
-            let sent =
-                data.baseAddress.map { base in
-                    PQputCopyData(handle, base.assumingMemoryBound(to: CChar.self) + offset, Int32(count))
-                } ?? -1
-            if sent != 1 {
-                sendFailed = true
-                break
+            guard PQputCopyData(handle, base.assumingMemoryBound(to: CChar.self) + offset, Int32(count)) == 1 else {
+                return false
             }
             offset += count
         }
-        _ = PQputCopyEnd(handle, sendFailed ? "the client stopped sending" : nil)
+        return true
+    }
+
+    /// Ends the COPY, or abandons it with `abortWith`, and throws what the server reported.
+    /// The corresponding C functions are `PQputCopyEnd` and `PQgetResult`.
+    func endCopy(abortWith reason: String? = nil) throws {
+        guard let handle else {
+            throw PostgresError(sqlState: "", message: "not connected", context: nil, connectionLost: true)
+        }
+        _ = PQputCopyEnd(handle, reason)
         var firstFailure: PostgresError?
         while let result = PQgetResult(handle) {
             if PQresultStatus(result) != PGRES_COMMAND_OK && firstFailure == nil { firstFailure = failure(result) }
             PQclear(result)
         }
         if let firstFailure { throw firstFailure }
-        if sendFailed { throw failure(nil) }
+        if PQstatus(handle) != CONNECTION_OK { throw failure(nil) }
     }
 
     /// The error of a failed result, and the state machine's view of it.

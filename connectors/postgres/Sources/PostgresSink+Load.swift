@@ -20,6 +20,7 @@ extension PostgresSink {
             }).first
         else { return [] }
         var table = try tableInfo(name, topic: topic, sample: Array(first))
+        if let streamed = try streamLoad(chunks, table: &table, topic: topic) { return streamed }
         var failures: [RecordFailure] = []
         var (fields, data, rows) = try encode(chunks, table: &table, topic: topic, failures: &failures)
         guard !rows.isEmpty else { return failures }
@@ -30,6 +31,131 @@ extension PostgresSink {
         let columns = fields.map { mapping[$0] ?? $0 }
         try isolate(rows, data: &data, columns: columns, table: table, failures: &failures)
         return failures
+    }
+
+    /// The fast path: starts the COPY at once and sends rows as they are encoded, so that PostgreSQL
+    /// loads one part of the batch while the next is encoded. Returns nil, having rolled back to its
+    /// savepoint, when the batch needs the careful path: a record with a field the first record did
+    /// not have, a key seen twice (upsert), or a row PostgreSQL refuses.
+    private func streamLoad(_ chunks: [PartitionRecords], table: inout TableInfo, topic: String) throws
+        -> [RecordFailure]?
+    {
+        let fields = firstFields(chunks)
+        let columns = fields.map { mapping[$0] ?? $0 }
+        guard !fields.isEmpty, columns.allSatisfy({ table.columns[$0] != nil }) else { return nil }
+        let keyPositions = table.keyColumns.compactMap { key in columns.firstIndex(of: key) }
+        if mode == .upsert && keyPositions.count != table.keyColumns.count { return nil }
+        try connection.ensureTransaction()
+        let list = "(" + columns.map(SQL.identifier).joined(separator: ", ") + ")"
+        let target = mode == .upsert ? try stagingTable(table) : table.qualified
+        try connection.execute("SAVEPOINT sluice_batch")
+        if mode == .upsert { try connection.execute("TRUNCATE \(target)") }
+        var failures: [RecordFailure] = []
+        var encoder = CopyEncoder(fields: fields)
+        var data: [UInt8] = []
+        data.reserveCapacity(chunks.reduce(0) { $0 + $1.records.bytes.count })
+        var keys: Set<[UInt8]> = []
+        var sent = 0
+        var careful = false
+        do {
+            try connection.beginCopy("COPY \(target) \(list) FROM STDIN")
+            encoding: for chunk in chunks {
+                let block = chunk.records
+                for index in 0..<block.count {
+                    let offset = block.entries[index].offset
+                    guard let range = block.valueRange(index) else {
+                        failures.append(
+                            failure(chunk, offset, "postgres.null_value", "the record has no value (a tombstone)"))
+                        continue
+                    }
+                    let start = data.count
+                    var outcome: CopyEncoder.Failure?
+                    block.bytes.withUnsafeBytes { arena in
+                        do {
+                            try encoder.append(
+                                UnsafeRawBufferPointer(rebasing: arena[range]), ignoreUnknown: ignoreUnknown, to: &data)
+                        } catch let error as CopyEncoder.Failure {
+                            outcome = error
+                        } catch {
+                            outcome = .notAnObject
+                        }
+                    }
+                    switch outcome {
+                    case .none: break
+                    case .notAnObject?:
+                        data.removeLast(data.count - start)
+                        failures.append(
+                            failure(chunk, offset, "postgres.not_an_object", "the value is not a JSON object"))
+                        continue
+                    case .unknownField?:
+                        careful = true
+                        break encoding
+                    }
+                    if mode == .upsert
+                        && !keys.insert(Self.key(of: data, start..<data.count, at: keyPositions)).inserted
+                    {
+                        careful = true
+                        break encoding
+                    }
+                    if data.count - sent >= Self.streamStep {
+                        guard
+                            data.withUnsafeBytes({
+                                connection.sendCopyData(UnsafeRawBufferPointer(rebasing: $0[sent...]))
+                            })
+                        else {
+                            break encoding
+                        }
+                        sent = data.count
+                    }
+                }
+            }
+            if careful {
+                try? connection.endCopy(abortWith: "the batch needs a second look")
+                try connection.rollbackToSavepoint("sluice_batch")
+                return nil
+            }
+            _ = data.withUnsafeBytes { connection.sendCopyData(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
+            try connection.endCopy()
+            if mode == .upsert { try connection.execute(mergeStatement(table, columns: columns, from: target)) }
+            try connection.execute("RELEASE SAVEPOINT sluice_batch")
+            return failures
+        } catch let error as PostgresError where error.kind == .record {
+            try connection.rollbackToSavepoint("sluice_batch")
+            return nil
+        }
+    }
+
+    /// How much encoded data to hand to libpq at a time. Small steps keep the server busy while the next
+    /// rows are encoded: the socket buffer holds only about 200 KB, and with 256 KB steps the server
+    /// sat idle through each encoding (measured: a 1,000,000-row load took 4.2 s with 256 KB, 3.0 s
+    /// with 64 KB).
+    static let streamStep = 64 << 10
+
+    /// The key columns' texts of one encoded row, for finding repeated keys.
+    static func key(of data: [UInt8], _ range: Range<Int>, at positions: [Int]) -> [UInt8] {
+        var key: [UInt8] = []
+        var column = 0
+        var start = range.lowerBound
+        for position in range where data[position] == 0x09 || data[position] == 0x0A {
+            if positions.contains(column) {
+                key.append(contentsOf: data[start..<position])
+                key.append(0)
+            }
+            column += 1
+            start = position + 1
+        }
+        return key
+    }
+
+    /// `INSERT … SELECT … FROM staging ON CONFLICT (keys) DO UPDATE SET …`.
+    func mergeStatement(_ table: TableInfo, columns: [String], from stage: String) -> String {
+        let list = columns.map(SQL.identifier).joined(separator: ", ")
+        let keys = table.keyColumns.map(SQL.identifier).joined(separator: ", ")
+        let updates = columns.filter { !table.keyColumns.contains($0) }.map {
+            "\(SQL.identifier($0)) = EXCLUDED.\(SQL.identifier($0))"
+        }
+        let action = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET " + updates.joined(separator: ", ")
+        return "INSERT INTO \(table.qualified) (\(list)) SELECT \(list) FROM \(stage) ON CONFLICT (\(keys)) \(action)"
     }
 
     /// Encodes every record as a COPY row of the fields of the first record (and any the table also
@@ -219,14 +345,7 @@ extension PostgresSink {
             let stage = try stagingTable(table)
             try connection.execute("TRUNCATE \(stage)")
             try copyData { try connection.copy("COPY \(stage) \(list) FROM STDIN", $0) }
-            let keys = table.keyColumns.map(SQL.identifier).joined(separator: ", ")
-            let updates = columns.filter { !table.keyColumns.contains($0) }.map {
-                "\(SQL.identifier($0)) = EXCLUDED.\(SQL.identifier($0))"
-            }
-            let action = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET " + updates.joined(separator: ", ")
-            try connection.execute(
-                "INSERT INTO \(table.qualified) \(list) SELECT \(list.dropFirst().dropLast()) FROM \(stage) "
-                    + "ON CONFLICT (\(keys)) \(action)")
+            try connection.execute(mergeStatement(table, columns: columns, from: stage))
         }
     }
 
