@@ -142,16 +142,13 @@ import Testing
         return values
     }
 
-    /// Starts the run and moves the output folder away once the first files are there.
+    /// Starts the run and moves the output folder away once the group has committed its first files.
     func startAndPullTheFolder(_ dir: TemporaryDirectory) throws -> (Process, OutputCollector) {
         let (process, out, err) = try SluiceBinary.start(["run", "--log-level", "warning"], in: dir.path)
         let collector = OutputCollector(out: out, err: err)
-        for _ in 0..<400 {
-            if let names = try? FileManager.default.contentsOfDirectory(atPath: dir.file("out")),
-                names.contains(where: { $0.hasSuffix(".jsonl") })
-            {
-                break
-            }
+        for _ in 0..<2000 {
+            let described = try? SluiceBinary.run(["groups", "describe", "files"], in: dir.path)
+            if described?.status == 0 && described?.stdout.contains("events") == true { break }
             Time.sleep(millis: 5)
         }
         try FileManager.default.moveItem(atPath: dir.file("out"), toPath: dir.file("away"))

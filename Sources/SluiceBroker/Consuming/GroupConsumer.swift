@@ -49,6 +49,7 @@ public final class GroupConsumer {
     private var pendingGain: Set<TopicPartition> = []
     private var cursor = 0
     private var closed = false
+    private var prefetch: (thread: WorkerThread, result: Locked<Fetch?>)?
 
     /// Joins the group.
     public init(broker: Broker, options: Options) throws {
@@ -143,6 +144,7 @@ public final class GroupConsumer {
     /// Moves the read position of an owned partition.
     public func seek(_ tp: TopicPartition, to offset: Int64) {
         guard assignment.contains(tp) else { return }
+        discardPrefetch()
         positions[tp] = offset
     }
 
@@ -153,8 +155,12 @@ public final class GroupConsumer {
         while true {
             let seen = broker.appended.current
             try rebalanceIfNeeded()
-            let fetched = try fetch(maxRecords: maxRecords, maxBytes: maxBytes)
-            if !fetched.isEmpty { return fetched }
+            var fetched = try takePrefetched(maxRecords: maxRecords)
+            if fetched.isEmpty { fetched = try fetch(maxRecords: maxRecords, maxBytes: maxBytes) }
+            if !fetched.isEmpty {
+                startPrefetch(maxRecords: maxRecords, maxBytes: maxBytes)
+                return fetched
+            }
             let now = Time.monotonicNanos()
             guard now < deadline else { return [] }
             let wait = min(Int((deadline - now) / 1_000_000) + 1, 1000)
@@ -162,40 +168,116 @@ public final class GroupConsumer {
         }
     }
 
-    private func fetch(maxRecords: Int, maxBytes: Int) throws -> [PartitionRecords] {
-        let owned = assignment.sorted()
-        guard !owned.isEmpty else { return [] }
-        var result: [PartitionRecords] = []
+    /// What one read of the owned partitions found, and where each partition continues.
+    struct Fetch: @unchecked Sendable {
+        var records: [PartitionRecords] = []
+        /// The position each read partition had when the read started, and where it continues.
+        var from: [TopicPartition: Int64] = [:]
+        var next: [TopicPartition: Int64] = [:]
+    }
+
+    /// Reads from `plan` (partitions in turn, each from its position) up to the limits. Touches no state
+    /// of the consumer, so that it can run on another thread; a read before a partition's start throws.
+    static func read(_ broker: Broker, _ plan: [(TopicPartition, Int64)], maxRecords: Int, maxBytes: Int) throws
+        -> Fetch
+    {
+        var fetch = Fetch()
         var bytesLeft = maxBytes
         var recordsLeft = maxRecords
-        cursor = (cursor + 1) % owned.count
-        for step in 0..<owned.count {
+        // Each partition gets a fair share of a fetch, as Kafka's max.partition.fetch.bytes gives it:
+        // a batch then covers the same stretch of every partition instead of a long run of one.
+        let share = max(maxBytes / max(plan.count, 1), 64 << 10)
+        for (tp, position) in plan {
             guard bytesLeft > 0 && recordsLeft > 0 else { break }
-            let tp = owned[(cursor + step) % owned.count]
-            guard var position = positions[tp] else { continue }
-            let bytes: [UInt8]
-            do {
-                bytes = try broker.read(tp, from: position, maxBytes: bytesLeft)
-            } catch let error as BrokerError where error.code == .offsetOutOfRange {
-                let reset = try resetOffset(tp)
-                broker.logger.warning(
-                    "committed offset is no longer stored; starting over",
-                    metadata: ["partition": "\(tp)", "offset": "\(position)", "reset_to": "\(reset)"]
-                )
-                position = reset
-                positions[tp] = reset
-                bytes = try broker.read(tp, from: position, maxBytes: bytesLeft)
-            }
+            let bytes = try broker.read(tp, from: position, maxBytes: min(bytesLeft, share))
             guard !bytes.isEmpty else { continue }
             var block = try RecordBatchDecoder.decode(bytes, from: position)
             if block.count > recordsLeft { block.entries.removeLast(block.count - recordsLeft) }
             guard let last = block.entries.last else { continue }
-            positions[tp] = last.offset + 1
+            fetch.from[tp] = position
+            fetch.next[tp] = last.offset + 1
             bytesLeft -= bytes.count
             recordsLeft -= block.count
-            result.append(PartitionRecords(topicPartition: tp, records: block))
+            fetch.records.append(PartitionRecords(topicPartition: tp, records: block))
         }
-        return result
+        return fetch
+    }
+
+    /// The owned partitions in the order to read them this time (they take turns being first).
+    private func plan() -> [(TopicPartition, Int64)] {
+        let owned = assignment.sorted()
+        guard !owned.isEmpty else { return [] }
+        cursor = (cursor + 1) % owned.count
+        return (0..<owned.count).compactMap { step in
+            let tp = owned[(cursor + step) % owned.count]
+            return positions[tp].map { (tp, $0) }
+        }
+    }
+
+    private func fetch(maxRecords: Int, maxBytes: Int) throws -> [PartitionRecords] {
+        while true {
+            do {
+                let fetch = try Self.read(broker, plan(), maxRecords: maxRecords, maxBytes: maxBytes)
+                for (tp, next) in fetch.next { positions[tp] = next }
+                return fetch.records
+            } catch let error as BrokerError where error.code == .offsetOutOfRange {
+                // A committed offset whose records retention deleted: start those partitions over.
+                for (tp, position) in positions {
+                    let start = try broker.offsets(tp).start
+                    guard position < start else { continue }
+                    let reset = try resetOffset(tp)
+                    broker.logger.warning(
+                        "committed offset is no longer stored; starting over",
+                        metadata: ["partition": "\(tp)", "offset": "\(position)", "reset_to": "\(reset)"]
+                    )
+                    positions[tp] = reset
+                }
+            }
+        }
+    }
+
+    // MARK: Prefetching
+
+    /// Starts reading the next records on another thread while the caller works on these, as Kafka's
+    /// fetcher does. The next `poll` uses them when nothing moved in between.
+    private func startPrefetch(maxRecords: Int, maxBytes: Int) {
+        discardPrefetch()
+        let plan = plan()
+        guard !plan.isEmpty else { return }
+        let box = Locked<Fetch?>(nil)
+        let broker = broker
+        let transfer = Transfer(plan)
+        let thread = WorkerThread(name: "prefetch-\(memberId)") {
+            let fetch = try Self.read(broker, transfer.value, maxRecords: maxRecords, maxBytes: maxBytes)
+            box.withLock { $0 = fetch }
+        }
+        prefetch = (thread, box)
+    }
+
+    /// The prefetched records, when their partitions are still owned and still at the positions the
+    /// prefetch started from; otherwise nothing (the records are read again).
+    private func takePrefetched(maxRecords: Int) throws -> [PartitionRecords] {
+        guard let (thread, box) = prefetch else { return [] }
+        prefetch = nil
+        guard thread.join() == nil, var fetch = box.withLock({ $0 }) else { return [] }
+        for (tp, from) in fetch.from where positions[tp] != from || !assignment.contains(tp) { return [] }
+        var left = maxRecords
+        for i in fetch.records.indices {
+            let tp = fetch.records[i].topicPartition
+            if left <= 0 {
+                fetch.records[i].records.entries.removeAll()
+            } else if fetch.records[i].records.count > left {
+                fetch.records[i].records.entries.removeLast(fetch.records[i].records.count - left)
+            }
+            left -= fetch.records[i].records.count
+            if let last = fetch.records[i].records.entries.last { positions[tp] = last.offset + 1 }
+        }
+        return fetch.records.filter { !$0.records.isEmpty }
+    }
+
+    private func discardPrefetch() {
+        if let (thread, _) = prefetch { thread.join() }
+        prefetch = nil
     }
 
     /// Commits `offsets` (the next offset to read, per partition) for this member. A commit refused
@@ -217,6 +299,7 @@ public final class GroupConsumer {
     public func close() {
         guard !closed else { return }
         closed = true
+        discardPrefetch()
         broker.coordinator.leave(group: options.group, member: memberId)
     }
 }

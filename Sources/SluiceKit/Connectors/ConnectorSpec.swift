@@ -17,6 +17,9 @@ public struct ConnectorSpec: Sendable {
     public let check: @Sendable (ConnectorOptions) -> [ConfigProblem]
     /// For sources: what the options declare about the records' values (column types and key).
     public let schema: @Sendable (ConnectorOptions) -> TopicSchema?
+    /// Defaults of the runtime's common options that suit this connector better (a database sink wants
+    /// larger batches than the runtime's default, say).
+    public let commonDefaults: [String: JSONValue]
 
     public init(
         type: String,
@@ -24,8 +27,10 @@ public struct ConnectorSpec: Sendable {
         summary: String,
         options: [OptionSpec],
         check: @escaping @Sendable (ConnectorOptions) -> [ConfigProblem] = { _ in [] },
-        schema: @escaping @Sendable (ConnectorOptions) -> TopicSchema? = { _ in nil }
+        schema: @escaping @Sendable (ConnectorOptions) -> TopicSchema? = { _ in nil },
+        commonDefaults: [String: JSONValue] = [:]
     ) {
+        self.commonDefaults = commonDefaults
         self.type = type
         self.kind = kind
         self.summary = summary
@@ -43,7 +48,7 @@ public struct ConnectorSpec: Sendable {
         common: [OptionSpec] = [],
         ignoring: Set<String> = []
     ) -> (ConnectorOptions, [ConfigProblem]) {
-        let all = common + options
+        let all = common.map { $0.withDefault(commonDefaults[$0.name]) } + options
         var values: [String: JSONValue] = [:]
         var problems: [ConfigProblem] = []
         var seen: Set<String> = []
@@ -75,7 +80,7 @@ public struct ConnectorSpec: Sendable {
     /// The options as a Markdown table, as the connector's README shows them.
     public func markdownTable(common: [OptionSpec] = []) -> String {
         var lines = ["| option | type | default | meaning |", "| --- | --- | --- | --- |"]
-        for option in common + options {
+        for option in common.map({ $0.withDefault(commonDefaults[$0.name]) }) + options {
             let meaning = option.meaning + (option.example.map { " Example: `\($0)`." } ?? "")
             let cells = [option.type.name, option.defaultText, meaning].map {
                 String($0.flatMap { $0 == "|" ? ["\\", "|"] : [$0] })

@@ -55,6 +55,12 @@ public struct OptionSpec: Sendable {
         self.example = example
     }
 
+    /// The same option with another default, when one is given.
+    public func withDefault(_ value: JSONValue?) -> OptionSpec {
+        guard let value else { return self }
+        return OptionSpec(name, type, default: value, required: required, meaning, example: example)
+    }
+
     /// The default as it reads in help.
     public var defaultText: String {
         if required { return "(required)" }

@@ -9,7 +9,7 @@ public enum ConnectorHelp {
 
     /// A plain-text table of a connector's options, common ones first.
     public static func optionsTable(_ spec: ConnectorSpec) -> String {
-        let options = commonOptions(spec) + spec.options
+        let options = commonOptions(spec).map { $0.withDefault(spec.commonDefaults[$0.name]) } + spec.options
         let nameWidth = options.map(\.name.count).max() ?? 0
         let typeWidth = options.map(\.type.name.count).max() ?? 0
         let defaultWidth = options.map(\.defaultText.count).max() ?? 0

@@ -37,6 +37,9 @@ extension PostgresSink {
             OptionSpec(
                 "ignore_unknown_fields", .boolean, default: .bool(false),
                 "Drop record fields the table has no column for, instead of dead-lettering the record."),
-        ]
+        ],
+        // Each batch is one transaction, whose commit waits for the server's WAL to reach the disk:
+        // larger batches than the runtime's default pay that wait less often.
+        commonDefaults: ["max_batch_records": .number("100000"), "max_batch_bytes": .number(String(32 << 20))]
     )
 }
