@@ -82,6 +82,21 @@ extension Broker {
         return result
     }
 
+    /// The most bytes that one of `groups` has not consumed in one partition of `topic` (from its committed
+    /// offset, or from the start without one).
+    public func unconsumedBytes(topic: String, groups: [String]) throws -> Int64 {
+        var most: Int64 = 0
+        for partition in 0..<(try partitionCount(topic)) {
+            let tp = TopicPartition(topic, partition)
+            let log = try log(tp)
+            for group in groups {
+                let from = committedOffsets(group)[tp] ?? log.startOffset
+                most = max(most, try log.sizeInBytes(from: max(from, log.startOffset)))
+            }
+        }
+        return most
+    }
+
     /// Stores offsets for a group that has no live members (for `groups reset-offsets`); a running group
     /// commits through its consumers.
     public func setCommittedOffsets(_ group: String, _ offsets: [TopicPartition: Int64]) throws {

@@ -189,4 +189,49 @@ import Testing
         #expect(committed > 0 && committed < 40_000)
         #expect(committed <= Int64(durable.count), "committed past what the files hold")
     }
+
+    @Test func aSourcePausesOnlyWhenRetentionCouldDeleteWhatASinkHasNotRead() throws {
+        let dir = TemporaryDirectory()
+        try SampleOrders(rows: 40_000, seed: 8).write(to: dir.file("orders.csv"))
+        try EndToEnd.write(
+            """
+            {"topics": {"orders": {"partitions": 1, "retention_respects_groups": false, "retention_bytes": 2000000,
+                                   "segment_bytes": 100000}},
+             "sources": {"orders": {"type": "csv", "path": "orders.csv", "max_batch_rows": 500,
+                                    "columns": {"order_id": "int"}}},
+             "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out", "max_batch_records": 200,
+                                 "batch_wait_ms": 0}}}
+            """, to: "config.json", in: dir.path)
+        let result = try EndToEnd.sluice(["run", "--log-level", "info"], in: dir.path)
+        #expect(result.stderr.contains("pausing: a sink lags so far that retention could delete what it has not read"))
+        let ids = try Self.orderIds(in: dir.file("out"))
+        #expect(ids.count == 40_000 && Set(ids).count == 40_000)
+
+        // With the default (retention respects groups) nothing can be lost, and the source never waits.
+        let relaxed = TemporaryDirectory()
+        try SampleOrders(rows: 40_000, seed: 8).write(to: relaxed.file("orders.csv"))
+        try EndToEnd.write(
+            #"{"sources": {"orders": {"type": "csv", "path": "orders.csv"}}, "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out"}}}"#,
+            to: "config.json", in: relaxed.path)
+        let free = try EndToEnd.sluice(["run", "--log-level", "info"], in: relaxed.path)
+        #expect(!free.stderr.contains("pausing"))
+    }
+
+    @Test func theFileSinkWritesOnlyInsideItsFolder() throws {
+        let dir = TemporaryDirectory()
+        for topic in ["...", ".hidden", "a..b", "-dash", "_x"] {
+            try EndToEnd.sluice(["produce", "--topic=\(topic)"], in: dir.path, stdin: "{\"k\":1}\n{\"k\":2}")
+        }
+        try FileManager.default.createDirectory(atPath: dir.file("box"), withIntermediateDirectories: true)
+        try EndToEnd.write(
+            #"{"sinks": {"files": {"type": "file", "topics": ["...", ".hidden", "a..b", "-dash", "_x"], "path": "box/out"}}}"#,
+            to: "config.json", in: dir.path)
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("box")) == ["out"])
+        let written = try FileManager.default.contentsOfDirectory(atPath: dir.file("box/out")).sorted()
+        #expect(written.count == 5)
+        #expect(written.allSatisfy { !$0.contains("/") })
+    }
 }

@@ -95,3 +95,20 @@ extension PartitionLog {
         return deleted.count
     }
 }
+
+extension PartitionLog {
+    /// About how many bytes the log holds from `offset` to its end (whole batches, from the batch that
+    /// holds `offset`).
+    public func sizeInBytes(from offset: Int64) throws -> Int64 {
+        let (segments, limits) = state.withLock { state in (state.segments, state.segments.map(\.size)) }
+        var total: Int64 = 0
+        for (segment, size) in zip(segments, limits) where segment.nextOffset > offset {
+            if segment.baseOffset >= offset {
+                total += size
+            } else {
+                total += size - (try segment.position(ofBatchContaining: offset))
+            }
+        }
+        return total
+    }
+}

@@ -70,6 +70,13 @@ public struct SourceDefinition: Sendable {
     public var deadLetterTopic: String
     /// The connector's own options, validated.
     public var options: ConnectorOptions
+
+    /// The lag at which the source pauses, when its topic's retention would otherwise delete records a
+    /// sink has not consumed; nil when retention cannot (it respects groups, or has no size limit).
+    func pauseThreshold(_ config: TopicConfig) -> Int64? {
+        guard !config.retentionRespectsGroups, config.logConfig.retentionBytes >= 0 else { return nil }
+        return options.integer("max_unconsumed_bytes") ?? config.logConfig.retentionBytes * 8 / 10
+    }
 }
 
 /// The options every source takes, whatever its type; the runtime reads them.
@@ -79,6 +86,11 @@ public enum CommonOptions {
             "type", .string, required: true, "The connector type (see `sluice connectors list`).", example: "csv"),
         OptionSpec("topic", .string, "The topic records go to; the source's name when unset."),
         OptionSpec("dead_letter_topic", .string, "The topic bad input goes to; TOPIC.dlq when unset."),
+        OptionSpec(
+            "max_unconsumed_bytes", .integer(min: 1024, max: Int64.max),
+            "When the topic's retention may delete records a sink has not consumed (retention_respects_groups "
+                + "false with retention_bytes), pause reading while a sink lags by more than this in a partition; "
+                + "80% of retention_bytes when unset."),
     ]
 
     public static let sink: [OptionSpec] = [

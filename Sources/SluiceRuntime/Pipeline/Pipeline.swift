@@ -84,7 +84,9 @@ public struct Pipeline: Sendable {
                 throw ConnectorError.fatal("config", "unknown source type \(definition.type)")
             }
             let factory = registry.sources[definition.type]?.make ?? unknown
-            return SourceTask(definition: definition, broker: broker, factory: factory, logger: logger)
+            let task = SourceTask(definition: definition, broker: broker, factory: factory, logger: logger)
+            task.sinkGroups = config.sinks.filter { $0.topics.contains(definition.topic) }.map(\.group)
+            return task
         }
     }
 

@@ -60,6 +60,8 @@ final class SinkTask: @unchecked Sendable {
             try loop()
         } catch {
             failed.withLock { $0 = true }
+            // The run fails: sources stop reading (a paused one would otherwise wait for this sink).
+            StopRequest.request()
             throw error
         }
     }

@@ -27,6 +27,8 @@ final class SourceTask: @unchecked Sendable {
     let logger: Logger
     let factory: SourceFactory
     let producerId: Int64
+    /// The sink groups that read the source's topic in this pipeline.
+    var sinkGroups: [String] = []
     private let source: Locked<(any Source)?> = Locked(nil)
     private let counts = Locked((records: 0, deadLetters: 0))
     private var started: UInt64 = 0
@@ -109,6 +111,7 @@ final class SourceTask: @unchecked Sendable {
         let producer = try Producer(broker: broker, topic: definition.topic, producerId: producerId)
         let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic, producerId: producerId)
         while let (batch, connectorCheckpoint) = queue.take() {
+            try waitForSinks()
             let now = Time.nowMillis()
             try producer.send(batch.records, now: now)
             try deadLetters.send(batch.deadLetters, now: now)
@@ -125,6 +128,30 @@ final class SourceTask: @unchecked Sendable {
                 $0.records += batch.records.count
                 $0.deadLetters += batch.deadLetters.count
             }
+        }
+    }
+
+    /// Backpressure, only where it is needed: when the topic's retention could delete records a sink has
+    /// not consumed, waits while the slowest sink group lags by more than the threshold. Otherwise the
+    /// broker keeps everything on disk and the source never waits for a sink.
+    private func waitForSinks() throws {
+        guard !sinkGroups.isEmpty, let config = broker.topicConfig(definition.topic),
+            let threshold = definition.pauseThreshold(config)
+        else { return }
+        var logged = false
+        while !StopRequest.isRequested,
+            try broker.unconsumedBytes(topic: definition.topic, groups: sinkGroups) > threshold
+        {
+            if !logged {
+                logger.info(
+                    "pausing: a sink lags so far that retention could delete what it has not read",
+                    metadata: [
+                        "source": "\(definition.name)", "topic": "\(definition.topic)",
+                        "threshold_bytes": "\(threshold)",
+                    ])
+                logged = true
+            }
+            Time.sleep(millis: 50)
         }
     }
 

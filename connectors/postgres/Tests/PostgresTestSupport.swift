@@ -44,6 +44,7 @@ struct PostgresFixture {
         ])
     }
 
+    @discardableResult
     func query(_ sql: String) throws -> String {
         try server.psql(sql, database: database)
     }

@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceKit
 import Testing
 
 @testable import SluicePostgres
@@ -64,5 +65,27 @@ import Testing
         #expect(SQL.identifier(#"a"; DROP TABLE x; --"#) == #""a""; DROP TABLE x; --""#)
         #expect(SQL.qualified("shop.orders") == #""shop"."orders""#)
         #expect(SQL.columnType(.timestamp) == "timestamptz")
+    }
+
+    @Test func passwordsNeverAppearInErrors() throws {
+        let (options, _) = PostgresSink.spec.validate(
+            [("connection", .string("host=/nonexistent port=5999 user=loader password=hunter2-secret dbname=shop"))],
+            path: "sinks.pg")
+        let sink = try PostgresSink(
+            context: SinkContext(
+                name: "pg", task: 0, options: options, topics: ["orders"], logger: .init(label: "test")))
+        var block = RecordBlock()
+        block.append(Record(key: nil, value: Array(#"{"id":1}"#.utf8), offset: 0))
+        let batch = SinkBatch(partitions: [
+            PartitionRecords(topicPartition: TopicPartition("orders", 0), records: block)
+        ])
+        do {
+            _ = try sink.write(batch)
+            Issue.record("expected the connection to fail")
+        } catch let error as ConnectorError {
+            #expect(error.kind == .transient)
+            #expect(!error.message.contains("hunter2"))
+            #expect(!"\(error)".contains("hunter2"))
+        }
     }
 }
