@@ -87,4 +87,23 @@ import Testing
         let result = try EndToEnd.sluice(["run"], in: dir.path, expect: 1)
         #expect(result.stderr.contains("matches no file"))
     }
+
+    @Test func aResetSourceReadsAgainButStoresNothingTwice() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("order_id,customer\n1,a\n2,b\n", to: "orders.csv", in: dir.path)
+        try EndToEnd.write(
+            #"{"sources": {"orders": {"type": "csv", "path": "orders.csv"}}}"#, to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try EndToEnd.sluice(["sources", "list"], in: dir.path).stdout.contains("orders  1      1"))
+        try EndToEnd.sluice(["sources", "reset", "orders", "--execute"], in: dir.path)
+        let again = try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(again.stdout.contains("0 records, 0 dead-lettered, 2 already stored before a crash"))
+        #expect(try EndToEnd.records("orders", dataDirectory: dir.file("data")).count == 2)
+
+        try EndToEnd.sluice(["topics", "delete", "orders"], in: dir.path)
+        try EndToEnd.sluice(["sources", "reset", "orders", "--execute"], in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try EndToEnd.records("orders", dataDirectory: dir.file("data")).count == 2)
+        try EndToEnd.sluice(["sources", "reset", "nothing"], in: dir.path, expect: 1)
+    }
 }

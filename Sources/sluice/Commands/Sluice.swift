@@ -19,7 +19,8 @@ struct Sluice: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Run.self, Validate.self, Topics.self, Produce.self, Consume.self, Groups.self, Connectors.self, Perf.self,
+            Run.self, Validate.self, Topics.self, Produce.self, Consume.self, Groups.self, SourcesCommand.self,
+            Connectors.self, Perf.self,
         ]
     )
 }

@@ -70,7 +70,7 @@ public final class CSVSource: Source {
             throw ConnectorError.fatal(
                 "csv.checkpoint",
                 "the stored position of source \"\(name)\" cannot be read (\(error)); "
-                    + "delete it with `sluice sources reset \(name)` to read every file again"
+                    + "forget it with `sluice sources reset \(name) --execute` to read the files again"
             )
         }
         var skip: [String: Set<Int64>] = [:]
