@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import SluiceBroker
 import SluiceCore
@@ -41,6 +42,35 @@ enum EndToEnd {
             }
         }
         return result
+    }
+
+    /// Starts `sluice` with `arguments` again and again, killing it with SIGKILL after a random moment
+    /// (`minMillis` plus up to `spreadMillis`), until it was killed `times` times or finished on its own.
+    /// Returns how many times it was killed.
+    static func killRepeatedly(
+        _ arguments: [String],
+        in directory: String,
+        times: Int,
+        seed: UInt64,
+        minMillis: Int,
+        spreadMillis: Int
+    ) throws -> Int {
+        var random = SplitMix64(seed: seed)
+        var kills = 0
+        while kills < times {
+            let (process, out, err) = try SluiceBinary.start(arguments, in: directory)
+            let collector = OutputCollector(out: out, err: err)
+            Time.sleep(millis: minMillis + Int(random.next() % UInt64(spreadMillis)))
+            let running = process.isRunning
+            if running {
+                kill(process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            process.waitUntilExit()
+            _ = collector.finish()
+            if !running { break }
+        }
+        return kills
     }
 
     /// Runs `sluice` and expects `status`; returns the result.

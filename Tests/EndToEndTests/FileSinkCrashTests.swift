@@ -24,22 +24,8 @@ import Testing
              "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out", "max_batch_records": 20000,
                                  "batch_wait_ms": 100}}}
             """, to: "config.json", in: dir.path)
-        var random = SplitMix64(seed: 99)
-        var kills = 0
-        while kills < 20 {
-            let (process, out, err) = try SluiceBinary.start(["run"], in: dir.path)
-            let collector = OutputCollector(out: out, err: err)
-            Time.sleep(millis: 200 + Int(random.next() % 1200))
-            guard process.isRunning else {
-                process.waitUntilExit()
-                _ = collector.finish()
-                break
-            }
-            kill(process.processIdentifier, SIGKILL)
-            kills += 1
-            process.waitUntilExit()
-            _ = collector.finish()
-        }
+        let kills = try EndToEnd.killRepeatedly(
+            ["run"], in: dir.path, times: 20, seed: 99, minMillis: 200, spreadMillis: 1200)
         #expect(kills >= 20, "the run finished before it was killed 20 times")
         try EndToEnd.sluice(["run"], in: dir.path)
 

@@ -99,22 +99,8 @@ import Testing
         try generator.write(to: dir.file("orders.csv"))
         try EndToEnd.write(
             config(server, database: database, file: "orders.csv", mode: "upsert"), to: "config.json", in: dir.path)
-        var random = SplitMix64(seed: 23)
-        var kills = 0
-        while kills < 20 {
-            let (process, out, err) = try SluiceBinary.start(["run"], in: dir.path)
-            let collector = OutputCollector(out: out, err: err)
-            Time.sleep(millis: 300 + Int(random.next() % 1500))
-            guard process.isRunning else {
-                process.waitUntilExit()
-                _ = collector.finish()
-                break
-            }
-            kill(process.processIdentifier, SIGKILL)
-            kills += 1
-            process.waitUntilExit()
-            _ = collector.finish()
-        }
+        let kills = try EndToEnd.killRepeatedly(
+            ["run"], in: dir.path, times: 20, seed: 23, minMillis: 300, spreadMillis: 1500)
         #expect(kills >= 20, "the run finished before it was killed 20 times")
         try EndToEnd.sluice(["run"], in: dir.path)
         let good = (1...rows).filter { $0 % 1013 != 0 }

@@ -25,22 +25,8 @@ import Testing
                                     "columns": {\(columns)}}}}
             """, to: "config.json", in: dir.path)
 
-        var random = SplitMix64(seed: gzip ? 11 : 13)
-        var kills = 0
-        var finished = false
-        while kills < 20 && !finished {
-            let (process, out, err) = try SluiceBinary.start(["run", "config.json"], in: dir.path)
-            let collector = OutputCollector(out: out, err: err)
-            Time.sleep(millis: 150 + Int(random.next() % 700))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                kills += 1
-            } else {
-                finished = true
-            }
-            process.waitUntilExit()
-            _ = collector.finish()
-        }
+        let kills = try EndToEnd.killRepeatedly(
+            ["run", "config.json"], in: dir.path, times: 20, seed: gzip ? 11 : 13, minMillis: 150, spreadMillis: 700)
         #expect(kills >= 20, "the run finished before it was killed 20 times")
         try EndToEnd.sluice(["run", "config.json"], in: dir.path)
 

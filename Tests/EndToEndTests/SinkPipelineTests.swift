@@ -198,7 +198,7 @@ import Testing
             {"topics": {"orders": {"partitions": 1, "retention_respects_groups": false, "retention_bytes": 2000000,
                                    "segment_bytes": 100000}},
              "sources": {"orders": {"type": "csv", "path": "orders.csv", "max_batch_rows": 500,
-                                    "columns": {"order_id": "int"}}},
+                                    "max_unconsumed_bytes": 1024, "columns": {"order_id": "int"}}},
              "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out", "max_batch_records": 200,
                                  "batch_wait_ms": 0}}}
             """, to: "config.json", in: dir.path)

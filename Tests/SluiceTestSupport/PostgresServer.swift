@@ -70,11 +70,15 @@ public final class PostgresServer: @unchecked Sendable {
         guard result.status == 0 else { throw TestSupportError("cannot start the server's watchdog: \(result.stderr)") }
     }
 
+    /// The server's settings: only the private socket, and no fsync (the tests stop and restart the server
+    /// cleanly; they do not pull its power).
+    private var options: String {
+        "-c listen_addresses='' -k \(socketDirectory) -p \(port) -c fsync=off -c full_page_writes=off "
+            + "-c synchronous_commit=off -c max_connections=50"
+    }
+
     /// Starts the server and waits until it accepts connections.
     public func start() throws {
-        let options =
-            "-c listen_addresses='' -k \(socketDirectory) -p \(port) -c fsync=off -c full_page_writes=off "
-            + "-c synchronous_commit=off -c max_connections=50"
         let started = try command(
             "pg_ctl",
             ["-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-w", "-t", "60", "start"],
@@ -87,9 +91,6 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// Restarts the server (`pg_ctl restart -m fast`), as an operator would mid-run.
     public func restart() throws {
-        let options =
-            "-c listen_addresses='' -k \(socketDirectory) -p \(port) -c fsync=off -c full_page_writes=off "
-            + "-c synchronous_commit=off -c max_connections=50"
         let result = try command(
             "pg_ctl",
             ["-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-m", "fast", "-w", "restart"],

@@ -30,3 +30,10 @@ public final class TemporaryDirectory: @unchecked Sendable {
     /// `name` inside the directory.
     public func file(_ name: String) -> String { path + "/" + name }
 }
+
+/// The README.md of the connector folder a test file (`#filePath`, in `connectors/NAME/Tests/`) belongs to.
+public func connectorReadme(testFile: String) throws -> String {
+    var path = testFile
+    for _ in 0..<2 { path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
+    return String(decoding: try FileSystem.readFile(path + "/README.md"), as: UTF8.self)
+}

@@ -7,19 +7,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The broker's data directory.")
     var dataDirectory = "data"
 
-    @Option(
-        name: .customLong("log-level"),
-        help: "Least severe log messages to print: trace, debug, info, notice, warning, error, critical."
-    )
-    var logLevelName = "warning"
+    @OptionGroup var log: LogOptions
 
-    var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .warning }
-
-    func validate() throws {
-        guard Logger.Level(rawValue: logLevelName) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
-    }
+    var logLevel: Logger.Level { log.logLevel }
 
     /// Opens the broker for writing (taking the directory's lock) or read-only.
     func openBroker(readOnly: Bool) throws -> Broker {

@@ -92,7 +92,8 @@ public final class FileSink: Sink {
                         }
                         let file = try fileFor(tp)
                         if csv && file.header == nil { try writeHeader(file, block, index, arena) }
-                        if csv, let problem = renderCSV(block, index, arena, header: file.header ?? []) {
+                        if csv, let problem = renderCSV(block, index, arena, header: file.header ?? JSONFieldNames([]))
+                        {
                             failures.append(RecordFailure(topicPartition: tp, offset: offset, error: problem))
                             continue
                         }
@@ -208,7 +209,7 @@ public final class FileSink: Sink {
             return true
         }
         guard !names.isEmpty else { return }
-        file.header = names
+        file.header = JSONFieldNames(names)
         var row: [UInt8] = []
         for (i, name) in names.enumerated() {
             if i > 0 { row.append(UInt8(ascii: ",")) }
@@ -219,7 +220,7 @@ public final class FileSink: Sink {
     }
 
     /// Renders the record's value (a JSON object) as a CSV row of the header's columns into `line`.
-    private func renderCSV(_ block: RecordBlock, _ index: Int, _ arena: UnsafeRawBufferPointer, header: [[UInt8]])
+    private func renderCSV(_ block: RecordBlock, _ index: Int, _ arena: UnsafeRawBufferPointer, header: JSONFieldNames)
         -> ConnectorError?
     {
         guard let range = block.valueRange(index) else { return nil }
@@ -231,13 +232,7 @@ public final class FileSink: Sink {
         var unknown: String?
         do {
             try JSONObjectScanner.forEachMember(value) { member in
-                var name: [UInt8] = []
-                if member.keyEscaped { JSONObjectScanner.appendUnescaped(value, member.key, to: &name) }
-                let column = name.withUnsafeBytes { unescaped -> Int in
-                    let key = member.keyEscaped ? unescaped : UnsafeRawBufferPointer(rebasing: value[member.key])
-                    if next < header.count && header[next].elementsEqual(key) { return next }
-                    return header.firstIndex { $0.elementsEqual(key) } ?? -1
-                }
+                let column = header.index(of: member, in: value, hint: next)
                 guard column >= 0 else {
                     var text: [UInt8] = []
                     JSONObjectScanner.appendUnescaped(value, member.key, to: &text)

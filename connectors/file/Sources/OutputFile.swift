@@ -18,7 +18,7 @@ final class OutputFile {
     /// Bytes written, before compression.
     private(set) var bytes = 0
     /// For csv: the column names of the header row, once written.
-    var header: [[UInt8]]?
+    var header: JSONFieldNames?
 
     static let temporaryPrefix = ".sluice-tmp-"
 

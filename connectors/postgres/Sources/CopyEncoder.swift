@@ -8,24 +8,14 @@ import SluiceCore
 struct CopyEncoder {
     /// The COPY's columns, as the record field names that fill them.
     let fields: [[UInt8]]
-    /// The same names laid out in one array, for comparing without reference counting.
-    private let names: [UInt8]
-    private let nameRanges: [Range<Int>]
+    private let names: JSONFieldNames
     private var slots: [Range<Int>?]
     private var kinds: [JSONObjectScanner.Kind]
     private var escapedFlags: [Bool]
 
     init(fields: [String]) {
         self.fields = fields.map { Array($0.utf8) }
-        var names: [UInt8] = []
-        var ranges: [Range<Int>] = []
-        for field in fields {
-            let start = names.count
-            names.append(contentsOf: field.utf8)
-            ranges.append(start..<names.count)
-        }
-        self.names = names
-        nameRanges = ranges
+        names = JSONFieldNames(self.fields)
         slots = Array(repeating: nil, count: fields.count)
         kinds = Array(repeating: .null, count: fields.count)
         escapedFlags = Array(repeating: false, count: fields.count)
@@ -40,11 +30,12 @@ struct CopyEncoder {
 
     /// Appends the row for `value` to `out`; fields not among `fields` are a failure unless `ignoreUnknown`.
     mutating func append(_ value: UnsafeRawBufferPointer, ignoreUnknown: Bool, to out: inout [UInt8]) throws(Failure) {
-        let count = nameRanges.count
+        let count = names.count
+        let names = names
         var unknown: Range<Int>?
         var malformed = false
-        names.withUnsafeBytes { names in
-            nameRanges.withUnsafeBufferPointer { nameRanges in
+        do {
+            do {
                 slots.withUnsafeMutableBufferPointer { slots in
                     kinds.withUnsafeMutableBufferPointer { kinds in
                         escapedFlags.withUnsafeMutableBufferPointer { escaped in
@@ -52,8 +43,7 @@ struct CopyEncoder {
                             var next = 0
                             do {
                                 try JSONObjectScanner.forEachMember(value) { member in
-                                    let column = Self.column(
-                                        of: member, in: value, names: names, ranges: nameRanges, next: next)
+                                    let column = names.index(of: member, in: value, hint: next)
                                     guard column >= 0 else {
                                         if ignoreUnknown { return true }
                                         unknown = member.key
@@ -97,41 +87,6 @@ struct CopyEncoder {
             JSONObjectScanner.appendUnescaped(value, unknown, to: &name)
             throw .unknownField(String(decoding: name, as: UTF8.self))
         }
-    }
-
-    /// The index of the field a member's key names (its escapes undone), or -1; `next` is tried first,
-    /// as records usually list their fields in the same order.
-    static func column(
-        of member: JSONObjectScanner.Member,
-        in value: UnsafeRawBufferPointer,
-        names: UnsafeRawBufferPointer,
-        ranges: UnsafeBufferPointer<Range<Int>>,
-        next: Int
-    ) -> Int {
-        guard member.keyEscaped else {
-            return find(UnsafeRawBufferPointer(rebasing: value[member.key]), names: names, ranges: ranges, next: next)
-        }
-        var unescaped: [UInt8] = []
-        JSONObjectScanner.appendUnescaped(value, member.key, to: &unescaped)
-        return unescaped.withUnsafeBytes { find($0, names: names, ranges: ranges, next: next) }
-    }
-
-    @inline(__always)
-    private static func find(
-        _ key: UnsafeRawBufferPointer,
-        names: UnsafeRawBufferPointer,
-        ranges: UnsafeBufferPointer<Range<Int>>,
-        next: Int
-    ) -> Int {
-        @inline(__always) func matches(_ index: Int) -> Bool {
-            let range = ranges[index]
-            guard range.count == key.count else { return false }
-            guard let a = names.baseAddress, let b = key.baseAddress else { return range.isEmpty }
-            return memcmp(a + range.lowerBound, b, range.count) == 0
-        }
-        if next < ranges.count && matches(next) { return next }
-        for index in 0..<ranges.count where matches(index) { return index }
-        return -1
     }
 
     /// Appends text escaped for COPY's text format.

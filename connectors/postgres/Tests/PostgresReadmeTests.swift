@@ -1,6 +1,6 @@
-import Foundation
 import SluiceCore
 import SluiceRuntime
+import SluiceTestSupport
 import Testing
 
 @testable import SluicePostgres
@@ -9,9 +9,6 @@ import Testing
 /// --markdown` prints, so the README cannot drift from the declaration.
 @Suite struct PostgresReadmeTests {
     @Test func readmeTableMatchesTheDeclaredOptions() throws {
-        var path = #filePath
-        for _ in 0..<2 { path = (path as NSString).deletingLastPathComponent }
-        let readme = String(decoding: try FileSystem.readFile(path + "/README.md"), as: UTF8.self)
-        #expect(readme.contains(ConnectorHelp.markdownTable(PostgresSink.spec)))
+        #expect(try connectorReadme(testFile: #filePath).contains(ConnectorHelp.markdownTable(PostgresSink.spec)))
     }
 }
