@@ -147,8 +147,14 @@ import Testing
         let (process, out, err) = try SluiceBinary.start(["run", "--log-level", "warning"], in: dir.path)
         let collector = OutputCollector(out: out, err: err)
         for _ in 0..<2000 {
+            // A live group is listed (from the running process's members file) before it commits;
+            // wait for a committed offset in the CURRENT-OFFSET column.
             let described = try? SluiceBinary.run(["groups", "describe", "files"], in: dir.path)
-            if described?.status == 0 && described?.stdout.contains("events") == true { break }
+            let committed = described?.stdout.split(separator: "\n").contains { line in
+                let cells = line.split(separator: " ", omittingEmptySubsequences: true)
+                return cells.count >= 3 && cells[0] == "events" && Int64(cells[2]) != nil
+            }
+            if committed == true { break }
             Time.sleep(millis: 5)
         }
         try FileManager.default.moveItem(atPath: dir.file("out"), toPath: dir.file("away"))
