@@ -44,8 +44,8 @@ struct Perf: ParsableCommand {
         @Option(help: "The size of each record's value in bytes.")
         var recordSize: Int
 
-        @Option(help: "Records per batch.")
-        var batchRecords = 10_000
+        @Option(help: "Records per batch; by default as many as make about 1 MiB.")
+        var batchRecords: Int?
 
         @Option(help: "Compression for a topic this command creates: none or gzip.")
         var compression: String?
@@ -55,7 +55,7 @@ struct Perf: ParsableCommand {
             guard recordSize >= 0 && recordSize <= 16 << 20 else {
                 throw ValidationError("--record-size must be 0 to 16 MiB")
             }
-            guard batchRecords > 0 else { throw ValidationError("--batch-records must be positive") }
+            if let batchRecords, batchRecords <= 0 { throw ValidationError("--batch-records must be positive") }
             if let compression, BatchCompression(name: compression) == nil {
                 throw ValidationError("--compression must be none or gzip")
             }
@@ -64,7 +64,7 @@ struct Perf: ParsableCommand {
         func run() throws {
             let broker = try global.openBroker(readOnly: false)
             var test = ProducerPerformance(topic: topic, records: records, recordSize: recordSize)
-            test.batchRecords = batchRecords
+            if let batchRecords { test.batchRecords = batchRecords }
             test.compression = compression.flatMap(BatchCompression.init(name:))
             let report = try test.run(broker: broker) { line in printToStandardError(line) }
             try broker.close()
