@@ -191,13 +191,17 @@ public final class Broker: @unchecked Sendable {
         }
     }
 
-    /// Appends one built batch to a partition and wakes waiting consumers.
+    /// Appends one built batch to a partition and wakes waiting consumers. `verifiedCRC` skips checking
+    /// the CRC of a batch a builder in this process has just computed.
     @discardableResult
-    public func append(_ batch: inout [UInt8], to tp: TopicPartition, now: Int64 = Time.nowMillis()) throws
-        -> PartitionLog.AppendResult
-    {
+    public func append(
+        _ batch: inout [UInt8],
+        to tp: TopicPartition,
+        now: Int64 = Time.nowMillis(),
+        verifiedCRC: Bool = false
+    ) throws -> PartitionLog.AppendResult {
         guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
-        let result = try log(tp).append(&batch, now: now)
+        let result = try log(tp).append(&batch, now: now, verifiedCRC: verifiedCRC)
         appended.notify()
         return result
     }

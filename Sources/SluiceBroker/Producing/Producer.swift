@@ -81,7 +81,7 @@ public final class Producer {
         let records = builders[Int(partition)].count
         builders[Int(partition)].producerId = producerId
         var batch = try builders[Int(partition)].build()
-        let appended = try broker.append(&batch, to: TopicPartition(topic, partition), now: now)
+        let appended = try broker.append(&batch, to: TopicPartition(topic, partition), now: now, verifiedCRC: true)
         if var result = results[partition] {
             result.lastOffset = appended.lastOffset
             result.records += records

@@ -79,15 +79,25 @@ public final class PartitionLog: @unchecked Sendable {
         }
     }
 
-    /// Appends one whole v2 batch built by `RecordBatchBuilder`, setting its base offset to the log's end
-    /// offset. Returns once the batch is written, and once it is on disk when the flush policy is
-    /// `everyBatch`. Rolls the active segment first when it is full or old.
-    public func append(_ batch: inout [UInt8], now: Int64 = Time.nowMillis()) throws -> AppendResult {
+    /// Appends one whole v2 batch, setting its base offset to the log's end offset. Returns once the
+    /// batch is written, and once it is on disk when the flush policy is `everyBatch`. Rolls the active
+    /// segment first when it is full or old. The batch's CRC is checked (a stored batch that failed it
+    /// would be cut on the next open, with every batch after it) unless `verifiedCRC` says its builder
+    /// in this process has just computed it.
+    public func append(_ batch: inout [UInt8], now: Int64 = Time.nowMillis(), verifiedCRC: Bool = false) throws
+        -> AppendResult
+    {
         guard !isReadOnly else { throw LogError(.readOnly, "\(name) is open read-only") }
         guard batch.count >= RecordBatchHeader.size else {
             throw LogError(.invalidBatch, "a batch of \(batch.count) bytes is shorter than a batch header")
         }
         var header = batch.withUnsafeBytes { RecordBatchHeader($0) }
+        if !verifiedCRC && header.totalSize == batch.count {
+            let crc = batch.withUnsafeBytes { RecordBatch.computeCRC($0, at: 0, totalSize: $0.count) }
+            guard crc == header.crc else {
+                throw LogError(.invalidBatch, "cannot append to \(name): the batch fails its CRC check")
+            }
+        }
         return try state.withLock { state in
             guard !state.closed else { throw LogError(.closed, "\(name) is closed") }
             if let problem = header.problem(maxBatchBytes: state.config.maxBatchBytes) {
@@ -95,11 +105,6 @@ public final class PartitionLog: @unchecked Sendable {
             }
             guard header.totalSize == batch.count, header.recordCount > 0 else {
                 throw LogError(.invalidBatch, "cannot append to \(name): the batch length does not match its header")
-            }
-            // Stored, a batch that fails its CRC would be cut on the next open, with every batch after it.
-            let crc = batch.withUnsafeBytes { RecordBatch.computeCRC($0, at: 0, totalSize: $0.count) }
-            guard crc == header.crc else {
-                throw LogError(.invalidBatch, "cannot append to \(name): the batch fails its CRC check")
             }
             var active = state.segments[state.segments.count - 1]
             if RollPolicy.shouldRoll(
