@@ -22,6 +22,8 @@ public final class Broker: @unchecked Sendable {
     public let logger: Logger
     /// Moves on every append, so that waiting consumers wake up.
     public let appended = ChangeSignal()
+    /// Moves on every offset commit, so that whoever waits for a group to catch up wakes up.
+    public var committed: ChangeSignal { offsetStore.committed }
     /// The data directory's lock while the broker is open for writing; `close()` lets it go.
     let directoryLock: Locked<DirectoryLock?>
     let topics: Locked<[String: TopicState]>

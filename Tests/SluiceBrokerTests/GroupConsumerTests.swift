@@ -118,6 +118,48 @@ import Testing
         #expect(Set(try Support.poll(again, count: 4).map(\.value)) == Set((0..<4).map { "after-v\($0)" }))
     }
 
+    @Test func anInterruptedPollReturnsBeforeItsTimeout() throws {
+        let dir = TemporaryDirectory()
+        let broker = try broker(dir, partitions: 1, count: 0)
+        let consumer = try GroupConsumer(broker: broker, options: options("wake", ["t"]))
+        let stop = Locked(false)
+        let waker = WorkerThread(name: "waker") {
+            Time.sleep(millis: 50)
+            stop.withLock { $0 = true }
+            broker.appended.notify()
+        }
+        let started = Time.monotonicNanos()
+        let polled = try consumer.poll(
+            maxRecords: 10, maxBytes: 1 << 20, timeoutMillis: 60_000, interrupted: { stop.withLock { $0 } })
+        waker.join()
+        #expect(polled.isEmpty)
+        #expect(Time.monotonicNanos() - started < 30_000_000_000)
+    }
+
+    @Test func pollsSmallerThanTheReadAheadStillReadEveryRecordInOrder() throws {
+        let dir = TemporaryDirectory()
+        let broker = try broker(dir, partitions: 2, count: 200)
+        var options = options("small", ["t"])
+        options.fetchMaxRecords = 150
+        options.fetchMaxBytes = 1 << 20
+        let consumer = try GroupConsumer(broker: broker, options: options)
+        var seen: [TopicPartition: [Int64]] = [:]
+        var total = 0
+        while total < 200 {
+            let polled = try consumer.poll(maxRecords: 7, maxBytes: 1 << 20, timeoutMillis: 1000)
+            #expect(!polled.isEmpty)
+            for chunk in polled {
+                seen[chunk.topicPartition, default: []] += chunk.records.entries.map(\.offset)
+                total += chunk.records.count
+            }
+            #expect(polled.reduce(0) { $0 + $1.records.count } <= 7)
+        }
+        #expect(total == 200)
+        for (tp, offsets) in seen {
+            #expect(offsets == Array(0..<(try broker.offsets(tp).end)))
+        }
+    }
+
     @Test func seekMovesTheReadPosition() throws {
         let dir = TemporaryDirectory()
         let broker = try broker(dir, partitions: 1, count: 10)

@@ -25,6 +25,12 @@ public final class GroupConsumer {
         public var sessionTimeoutMs: Int64 = 45_000
         /// Stable member id; a random one when nil.
         public var memberId: String?
+        /// The most records and bytes a read-ahead takes; nil: as many as the poll that starts it asked
+        /// for. Set them to the largest poll a caller makes, so that a small poll (the rest of a batch)
+        /// does not leave only a small read-ahead for the next one; a poll that takes less than was read
+        /// ahead leaves the rest to be read again.
+        public var fetchMaxRecords: Int?
+        public var fetchMaxBytes: Int?
 
         public init(group: String, topics: [String]) {
             self.group = group
@@ -49,7 +55,7 @@ public final class GroupConsumer {
     private var pendingGain: Set<TopicPartition> = []
     private var cursor = 0
     private var closed = false
-    private var prefetch: (thread: WorkerThread, result: Locked<Fetch?>)?
+    private var prefetch: (thread: WorkerThread, result: Locked<Prefetched>)?
 
     /// Joins the group.
     public init(broker: Broker, options: Options) throws {
@@ -149,20 +155,33 @@ public final class GroupConsumer {
     }
 
     /// Returns up to `maxRecords` records and about `maxBytes` bytes from owned partitions, waiting up to
-    /// `timeoutMillis` for some to arrive. Partitions take turns being read first.
-    public func poll(maxRecords: Int, maxBytes: Int, timeoutMillis: Int) throws -> [PartitionRecords] {
+    /// `timeoutMillis` for some to arrive. Partitions take turns being read first. A wait also ends when
+    /// `interrupted` holds once `broker.appended` moves, as Kafka's `wakeup()` ends a poll: another
+    /// thread makes it hold, then notifies the signal.
+    public func poll(
+        maxRecords: Int,
+        maxBytes: Int,
+        timeoutMillis: Int,
+        interrupted: () -> Bool = { false }
+    ) throws -> [PartitionRecords] {
         let deadline = Time.monotonicNanos() + UInt64(max(0, timeoutMillis)) * 1_000_000
         while true {
             let seen = broker.appended.current
             try rebalanceIfNeeded()
-            var fetched = try takePrefetched(maxRecords: maxRecords)
-            if fetched.isEmpty { fetched = try fetch(maxRecords: maxRecords, maxBytes: maxBytes) }
+            // A read-ahead under way is waited for (it notifies `appended` when done), not read again.
+            var fetched: [PartitionRecords] = []
+            if let (_, result) = prefetch, result.withLock({ $0.done }) {
+                fetched = try takePrefetched(maxRecords: maxRecords)
+            }
+            if fetched.isEmpty && prefetch == nil { fetched = try fetch(maxRecords: maxRecords, maxBytes: maxBytes) }
             if !fetched.isEmpty {
-                startPrefetch(maxRecords: maxRecords, maxBytes: maxBytes)
+                startPrefetch(
+                    maxRecords: max(maxRecords, options.fetchMaxRecords ?? 0),
+                    maxBytes: max(maxBytes, options.fetchMaxBytes ?? 0))
                 return fetched
             }
             let now = Time.monotonicNanos()
-            guard now < deadline else { return [] }
+            guard now < deadline, !interrupted() else { return [] }
             let wait = min(Int((deadline - now) / 1_000_000) + 1, 1000)
             broker.appended.wait(since: seen, timeoutMillis: wait)
         }
@@ -238,18 +257,28 @@ public final class GroupConsumer {
 
     // MARK: Prefetching
 
+    /// What a read-ahead found, once it is done (nothing when it failed: the records are read again).
+    struct Prefetched: Sendable {
+        var done = false
+        var fetch: Fetch?
+    }
+
     /// Starts reading the next records on another thread while the caller works on these, as Kafka's
     /// fetcher does. The next `poll` uses them when nothing moved in between.
     private func startPrefetch(maxRecords: Int, maxBytes: Int) {
         discardPrefetch()
         let plan = plan()
         guard !plan.isEmpty else { return }
-        let box = Locked<Fetch?>(nil)
+        let box = Locked(Prefetched())
         let broker = broker
         let transfer = Transfer(plan)
         let thread = WorkerThread(name: "prefetch-\(memberId)") {
+            defer {
+                box.withLock { $0.done = true }
+                broker.appended.notify()
+            }
             let fetch = try Self.read(broker, transfer.value, maxRecords: maxRecords, maxBytes: maxBytes)
-            box.withLock { $0 = fetch }
+            box.withLock { $0.fetch = fetch }
         }
         prefetch = (thread, box)
     }
@@ -259,7 +288,7 @@ public final class GroupConsumer {
     private func takePrefetched(maxRecords: Int) throws -> [PartitionRecords] {
         guard let (thread, box) = prefetch else { return [] }
         prefetch = nil
-        guard thread.join() == nil, var fetch = box.withLock({ $0 }) else { return [] }
+        guard thread.join() == nil, var fetch = box.withLock({ $0.fetch }) else { return [] }
         for (tp, from) in fetch.from where positions[tp] != from || !assignment.contains(tp) { return [] }
         var left = maxRecords
         for i in fetch.records.indices {

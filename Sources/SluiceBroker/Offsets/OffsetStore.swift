@@ -22,6 +22,8 @@ final class OffsetStore: @unchecked Sendable {
 
     private let store: CompactedStore
     private let entries: Locked<[Key: Committed]>
+    /// Moves after every commit.
+    let committed = ChangeSignal()
 
     init(store: CompactedStore) {
         self.store = store
@@ -74,6 +76,7 @@ final class OffsetStore: @unchecked Sendable {
                 entries[Key(group: group, tp: tp)] = offset.map { Committed(offset: $0, timestamp: now) }
             }
         }
+        committed.notify()
     }
 
     /// The committed offsets of `group`.

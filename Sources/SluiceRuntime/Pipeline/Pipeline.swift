@@ -64,6 +64,7 @@ public struct Pipeline: Sendable {
             failures += waitForSinks(broker, sinkTasks, sinkThreads)
         }
         for task in sinkTasks { task.stopRequested.withLock { $0 = true } }
+        broker.appended.notify()
         for (task, thread) in zip(sinkTasks, sinkThreads) {
             if let error = thread.join() {
                 failures.append(
@@ -117,13 +118,14 @@ public struct Pipeline: Sendable {
     /// task fails, or a stop is requested. Returns the failures.
     private func waitForSinks(_ broker: Broker, _ tasks: [SinkTask], _ threads: [WorkerThread]) -> [String] {
         while !StopRequest.isRequested {
+            let seen = broker.committed.current
             do {
                 if try config.sinks.allSatisfy({ try caughtUp($0, broker) }) { return [] }
             } catch {
                 return ["cannot read the groups' progress: \(error)"]
             }
             if tasks.contains(where: { $0.failed.withLock { $0 } }) { return [] }
-            broker.appended.wait(since: broker.appended.current, timeoutMillis: 100)
+            broker.committed.wait(since: seen, timeoutMillis: 100)
         }
         return []
     }

@@ -80,6 +80,8 @@ final class SinkTask: @unchecked Sendable {
         defer { sink.stop() }
         var options = GroupConsumer.Options(group: definition.group, topics: definition.topics)
         options.memberId = memberId
+        options.fetchMaxRecords = definition.maxBatchRecords
+        options.fetchMaxBytes = definition.maxBatchBytes
         options.autoOffsetReset = definition.startFrom == "latest" ? .latest : .earliest
         let consumer = try GroupConsumer(broker: broker, options: options)
         defer { consumer.close() }
@@ -125,11 +127,12 @@ final class SinkTask: @unchecked Sendable {
             let polled = try consumer.poll(
                 maxRecords: definition.maxBatchRecords - records,
                 maxBytes: definition.maxBatchBytes - bytes,
-                timeoutMillis: timeout
+                timeoutMillis: timeout,
+                interrupted: { stopRequested.withLock { $0 } }
             )
             if polled.isEmpty {
-                if firstArrival != nil && lingerLeft <= timeout { break }
-                if firstArrival == nil && (finished || stopRequested.withLock({ $0 })) { break }
+                if stopRequested.withLock({ $0 }) { break }
+                if firstArrival == nil ? finished : lingerLeft <= timeout { break }
                 continue
             }
             if firstArrival == nil { firstArrival = Time.monotonicNanos() }
