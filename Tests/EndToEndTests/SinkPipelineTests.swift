@@ -142,20 +142,18 @@ import Testing
         return values
     }
 
-    /// Starts the run and moves the output folder away once the group has committed its first files.
+    /// Starts the run and moves the output folder away once the group has committed its first batch.
+    /// One task writes one file per batch and commits before it starts the next, so a second finished
+    /// file means the first is committed. Listing the folder keeps the wait short even on a busy machine,
+    /// where starting a `groups describe` process per look once let the run finish first.
     func startAndPullTheFolder(_ dir: TemporaryDirectory) throws -> (Process, OutputCollector) {
         let (process, out, err) = try SluiceBinary.start(["run", "--log-level", "warning"], in: dir.path)
         let collector = OutputCollector(out: out, err: err)
-        for _ in 0..<2000 {
-            // A live group is listed (from the running process's members file) before it commits;
-            // wait for a committed offset in the CURRENT-OFFSET column.
-            let described = try? SluiceBinary.run(["groups", "describe", "files"], in: dir.path)
-            let committed = described?.stdout.split(separator: "\n").contains { line in
-                let cells = line.split(separator: " ", omittingEmptySubsequences: true)
-                return cells.count >= 3 && cells[0] == "events" && Int64(cells[2]) != nil
-            }
-            if committed == true { break }
-            Time.sleep(millis: 5)
+        let deadline = Time.monotonicNanos() + 60_000_000_000
+        while Time.monotonicNanos() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.file("out"))) ?? []
+            if names.filter({ $0.hasSuffix(".jsonl") && !$0.hasPrefix(".") }).count >= 2 { break }
+            Time.sleep(millis: 1)
         }
         try FileManager.default.moveItem(atPath: dir.file("out"), toPath: dir.file("away"))
         return (process, collector)
