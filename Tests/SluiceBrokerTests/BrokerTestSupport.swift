@@ -51,16 +51,7 @@ enum BrokerTestSupport {
 
     /// Every record of one partition from `offset` (the log start when nil) to its end.
     static func readAll(_ broker: Broker, _ tp: TopicPartition, from offset: Int64? = nil) throws -> [Record] {
-        var next = try offset ?? broker.offsets(tp).start
-        var result: [Record] = []
-        while true {
-            let bytes = try broker.read(tp, from: next, maxBytes: 1 << 16)
-            if bytes.isEmpty { return result }
-            let block = try RecordBatchDecoder.decode(bytes, from: next)
-            guard let last = block.entries.last else { return result }
-            result += block.records
-            next = last.offset + 1
-        }
+        try broker.log(tp).records(from: offset)
     }
 
     /// The value of `record` as text.

@@ -37,5 +37,10 @@ import Testing
         #expect(Base64.decode("Zm9v!") == nil)
         #expect(Base64.decode("Zm 9v") == nil)
         #expect(Base64.decode("Zm9v-_") == nil)
+        #expect(Base64.decode("Zg=x") == nil)
+        #expect(Base64.decode("Zg=") == nil)
+        #expect(Base64.decode("Zg===") == nil)
+        #expect(Base64.decode("Zm9v=") == nil)
+        #expect(Base64.decode("Zm8=") == Array("fo".utf8))
     }
 }

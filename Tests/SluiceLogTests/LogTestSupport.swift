@@ -36,19 +36,13 @@ enum LogTestSupport {
 
     /// Every record of `log` from `offset` to its end, read in chunks of `maxBytes`.
     static func readAll(_ log: PartitionLog, from offset: Int64? = nil, maxBytes: Int = 1 << 16) throws -> [Record] {
-        var next = offset ?? log.startOffset
         var result: [Record] = []
-        while true {
-            let bytes = try log.read(from: next, maxBytes: maxBytes)
-            if bytes.isEmpty { break }
-            let block = try RecordBatchDecoder.decode(bytes, from: next)
-            let records = block.records
-            guard let last = records.last else {
-                Issue.record("a read from \(next) returned bytes but no records")
-                break
-            }
-            result += records
-            next = last.offset + 1
+        try log.forEachBlock(from: offset ?? log.startOffset, maxBytes: maxBytes) { block in
+            result += block.records
+            return true
+        }
+        if let last = result.last, last.offset + 1 < log.endOffset {
+            Issue.record("reading stopped at \(last.offset + 1), before the end offset \(log.endOffset)")
         }
         return result
     }

@@ -23,17 +23,12 @@ final class CompactedStore: @unchecked Sendable {
         self.logger = logger
         var loaded: [[UInt8]: [UInt8]] = [:]
         if let log {
-            var offset = log.startOffset
-            while true {
-                let bytes = try log.read(from: offset, maxBytes: 4 << 20)
-                if bytes.isEmpty { break }
-                let block = try RecordBatchDecoder.decode(bytes, from: offset)
+            try log.forEachBlock(from: log.startOffset, maxBytes: 4 << 20) { block in
                 for index in 0..<block.count {
                     guard let key = block.key(index) else { continue }
                     loaded[Array(key)] = block.value(index).map(Array.init)
                 }
-                guard let last = block.entries.last?.offset else { break }
-                offset = last + 1
+                return true
             }
         }
         entries = Locked(loaded)

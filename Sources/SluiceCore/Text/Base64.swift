@@ -33,14 +33,20 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The bytes of base64 `text`, or nil when it is not valid base64.
+    /// The bytes of base64 `text`, or nil when it is not valid base64. Padding is optional, but when
+    /// present it is one or two `=` that end the text and fill its last group of four.
     public static func decode(_ text: String) -> [UInt8]? {
         var values: [UInt8] = []
+        var padding = 0
         for byte in text.utf8 {
-            if byte == UInt8(ascii: "=") { break }
-            guard let index = alphabet.firstIndex(of: byte) else { return nil }
+            if byte == UInt8(ascii: "=") {
+                padding += 1
+                continue
+            }
+            guard padding == 0, let index = alphabet.firstIndex(of: byte) else { return nil }
             values.append(UInt8(index))
         }
+        guard padding == 0 || (padding <= 2 && (values.count + padding) % 4 == 0) else { return nil }
         var out: [UInt8] = []
         var i = 0
         while i + 1 < values.count {

@@ -182,14 +182,35 @@ public final class PartitionLog: @unchecked Sendable {
     public func offset(forTimestamp timestamp: Int64) throws -> Int64 {
         let candidates = state.withLock { state in state.segments.filter { $0.maxTimestamp >= timestamp } }
         guard let segment = candidates.first else { return endOffset }
-        var offset = segment.index.offset(before: timestamp)
-        while true {
-            let bytes = try read(from: offset, maxBytes: 1 << 20)
-            guard !bytes.isEmpty else { return endOffset }
-            let block = try RecordBatchDecoder.decode(bytes, from: offset)
-            for entry in block.entries where entry.timestamp >= timestamp { return entry.offset }
-            offset = (block.entries.last?.offset ?? offset) + 1
+        var found: Int64?
+        try forEachBlock(from: segment.index.offset(before: timestamp)) { block in
+            found = block.entries.first { $0.timestamp >= timestamp }?.offset
+            return found == nil
         }
+        return found ?? endOffset
+    }
+
+    /// Decodes the records from `offset` to the end of the log, `maxBytes` of batches at a time, and
+    /// hands each block to `body` until it returns false.
+    public func forEachBlock(from offset: Int64, maxBytes: Int = 1 << 20, _ body: (RecordBlock) throws -> Bool) throws {
+        var next = offset
+        while true {
+            let bytes = try read(from: next, maxBytes: maxBytes)
+            guard !bytes.isEmpty else { return }
+            let block = try RecordBatchDecoder.decode(bytes, from: next)
+            guard let last = block.entries.last?.offset, try body(block) else { return }
+            next = last + 1
+        }
+    }
+
+    /// Every record from `offset` (the log start when nil) to the end of the log.
+    public func records(from offset: Int64? = nil) throws -> [Record] {
+        var records: [Record] = []
+        try forEachBlock(from: offset ?? startOffset) { block in
+            records += block.records
+            return true
+        }
+        return records
     }
 
     /// Makes every append so far durable (whatever the flush policy).

@@ -30,11 +30,12 @@ public struct Pipeline: Sendable {
         for sink in config.sinks { startCommitted[sink.name] = broker.committedOffsets(sink.group) }
         let started = Time.monotonicNanos()
 
-        let sinkTasks = try makeSinkTasks(broker)
+        let stop = RunStop()
+        let sinkTasks = try makeSinkTasks(broker, stop)
         let sinkThreads = sinkTasks.map { task in
             WorkerThread(name: "sink-\(task.memberId)") { try task.run() }
         }
-        let sourceTasks = makeSourceTasks(broker)
+        let sourceTasks = makeSourceTasks(broker, stop)
         let sourceThreads = sourceTasks.map { task in
             WorkerThread(name: "source-\(task.definition.name)") { try task.run() }
         }
@@ -55,13 +56,13 @@ public struct Pipeline: Sendable {
         for (task, thread) in zip(sourceTasks, sourceThreads) {
             if let error = thread.join() {
                 failures.append("source \"\(task.definition.name)\": \(Self.describe(error))")
-                StopRequest.request()
+                stop.request()
             }
         }
         for task in sinkTasks { task.inputFinished.withLock { $0 = true } }
         broker.appended.notify()
         if failures.isEmpty {
-            failures += waitForSinks(broker, sinkTasks, sinkThreads)
+            failures += waitForSinks(broker, sinkTasks, stop)
         }
         for task in sinkTasks { task.stopRequested.withLock { $0 = true } }
         broker.appended.notify()
@@ -79,19 +80,19 @@ public struct Pipeline: Sendable {
         return try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started)
     }
 
-    private func makeSourceTasks(_ broker: Broker) -> [SourceTask] {
+    private func makeSourceTasks(_ broker: Broker, _ stop: RunStop) -> [SourceTask] {
         config.sources.map { definition in
             let unknown: SourceFactory = { _ in
                 throw ConnectorError.fatal("config", "unknown source type \(definition.type)")
             }
             let factory = registry.sources[definition.type]?.make ?? unknown
-            let task = SourceTask(definition: definition, broker: broker, factory: factory, logger: logger)
+            let task = SourceTask(definition: definition, broker: broker, factory: factory, stop: stop, logger: logger)
             task.sinkGroups = config.sinks.filter { $0.topics.contains(definition.topic) }.map(\.group)
             return task
         }
     }
 
-    private func makeSinkTasks(_ broker: Broker) throws -> [SinkTask] {
+    private func makeSinkTasks(_ broker: Broker, _ stop: RunStop) throws -> [SinkTask] {
         var tasks: [SinkTask] = []
         for definition in config.sinks {
             let unknown: SinkFactory = { _ in
@@ -108,7 +109,7 @@ public struct Pipeline: Sendable {
                 tasks.append(
                     SinkTask(
                         definition: definition, index: index, broker: broker, factory: factory, schemas: schemas,
-                        logger: logger))
+                        stop: stop, logger: logger))
             }
         }
         return tasks
@@ -116,8 +117,8 @@ public struct Pipeline: Sendable {
 
     /// Waits until every sink group has committed up to the end of every partition it reads, or a
     /// task fails, or a stop is requested. Returns the failures.
-    private func waitForSinks(_ broker: Broker, _ tasks: [SinkTask], _ threads: [WorkerThread]) -> [String] {
-        while !StopRequest.isRequested {
+    private func waitForSinks(_ broker: Broker, _ tasks: [SinkTask], _ stop: RunStop) -> [String] {
+        while !stop.isRequested {
             let seen = broker.committed.current
             do {
                 if try config.sinks.allSatisfy({ try caughtUp($0, broker) }) { return [] }

@@ -23,6 +23,8 @@ final class SinkTask: @unchecked Sendable {
     let definition: SinkDefinition
     let index: Int
     let broker: Broker
+    /// Set when the run stops (a signal, or this or another task failed).
+    let stop: RunStop
     let factory: SinkFactory
     let schemas: [String: TopicSchema]
     let logger: Logger
@@ -42,11 +44,13 @@ final class SinkTask: @unchecked Sendable {
         broker: Broker,
         factory: @escaping SinkFactory,
         schemas: [String: TopicSchema],
+        stop: RunStop,
         logger: Logger
     ) {
         self.definition = definition
         self.index = index
         self.broker = broker
+        self.stop = stop
         self.factory = factory
         self.schemas = schemas
         self.logger = logger
@@ -61,7 +65,7 @@ final class SinkTask: @unchecked Sendable {
         } catch {
             failed.withLock { $0 = true }
             // The run fails: sources stop reading (a paused one would otherwise wait for this sink).
-            StopRequest.request()
+            stop.request()
             throw error
         }
     }
@@ -192,7 +196,7 @@ final class SinkTask: @unchecked Sendable {
     /// Sleeps, heartbeating every second so that a long backoff does not cost the task its partitions.
     private func sleep(millis: Int, heartbeating consumer: GroupConsumer) throws {
         var left = millis
-        while left > 0 && !StopRequest.isRequested {
+        while left > 0 && !stop.isRequested {
             let step = min(left, 1000)
             Time.sleep(millis: step)
             left -= step
@@ -211,7 +215,13 @@ final class SinkTask: @unchecked Sendable {
                     $0.topicPartition == failure.topicPartition && $0.records.contains(failure.offset)
                 }),
                 let index = chunk.records.index(ofOffset: failure.offset)
-            else { continue }
+            else {
+                // Committing past a record that was neither written nor dead-lettered would lose it.
+                throw RuntimeError(
+                    "sink \"\(definition.name)\" reported a failed record at \(failure.topicPartition) offset "
+                        + "\(failure.offset), which is not in the batch it was given; this is a bug in the sink. "
+                        + "Nothing was committed for this batch.")
+            }
             var original = chunk.records.record(index)
             original.timestamp = now
             original.offset = -1

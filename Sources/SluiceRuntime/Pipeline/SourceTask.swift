@@ -24,6 +24,8 @@ final class SourceTask: @unchecked Sendable {
 
     let definition: SourceDefinition
     let broker: Broker
+    /// Set when the run stops (a signal, or another task failed).
+    let stop: RunStop
     let logger: Logger
     let factory: SourceFactory
     let producerId: Int64
@@ -33,9 +35,11 @@ final class SourceTask: @unchecked Sendable {
     private let counts = Locked((records: 0, deadLetters: 0))
     private var started: UInt64 = 0
 
-    init(definition: SourceDefinition, broker: Broker, factory: @escaping SourceFactory, logger: Logger) {
+    init(definition: SourceDefinition, broker: Broker, factory: @escaping SourceFactory, stop: RunStop, logger: Logger)
+    {
         self.definition = definition
         self.broker = broker
+        self.stop = stop
         self.factory = factory
         self.logger = logger
         producerId = SourceCheckpoint.producerId(for: definition.name)
@@ -83,11 +87,12 @@ final class SourceTask: @unchecked Sendable {
         defer { opened.close() }
         let queue = BoundedQueue<(SourceBatch, [UInt8])>(capacity: 2)
         let transfer = Transfer(opened)
+        let stop = stop
         let reader = WorkerThread(name: "source-\(definition.name)") {
             ThreadPriority.lowerCurrentThread(by: Self.niceness)
             let opened = transfer.value
             defer { queue.close() }
-            while !StopRequest.isRequested {
+            while !stop.isRequested {
                 var batch = SourceBatch(capacity: 4096, byteCapacity: 1 << 20)
                 let more = try opened.nextBatch(&batch)
                 if !batch.isEmpty || !more {
@@ -139,7 +144,7 @@ final class SourceTask: @unchecked Sendable {
             let threshold = definition.pauseThreshold(config)
         else { return }
         var logged = false
-        while !StopRequest.isRequested,
+        while !stop.isRequested,
             try broker.unconsumedBytes(topic: definition.topic, groups: sinkGroups) > threshold
         {
             if !logged {
