@@ -240,6 +240,23 @@ import Testing
         #expect(try load(#"{"data_dir": "/var/lib/sluice"}"#).dataDirectory == "/var/lib/sluice")
     }
 
+    @Test func pathsAreNormalizedAndTwoFileSinksCannotShareAFolder() throws {
+        let config = try load(#"{"sources": {"s": {"type": "csv", "path": "./in//x/../../*.csv"}}}"#)
+        #expect(try source(config, "s").options.string("path") == "/etc/sluice/*.csv")
+        #expect(FileSystem.normalized("a/../../b/") == "../b" && FileSystem.normalized("/../x") == "/x")
+        #expect(FileSystem.normalized("./") == "." && FileSystem.normalized("//") == "/")
+        let problems = try problems(
+            #"""
+            {"sinks": {
+              "a": {"type": "file", "topics": ["orders"], "path": "out"},
+              "b": {"type": "file", "topics": ["orders"], "path": "./out/"},
+              "c": {"type": "file", "topics": ["orders"], "path": "out/c"}
+            }}
+            """#)
+        #expect(problems.map(\.path) == ["sinks.b.path"])
+        #expect(problems.first?.message == "sink \"a\" writes the folder /etc/sluice/out too; give each sink its own")
+    }
+
     @Test func loadingAFileAnchorsItsPaths() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("pipeline.json")

@@ -146,10 +146,26 @@ public enum FileSystem {
 
     /// `path` made absolute against the current directory.
     public static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
+        if path.hasPrefix("/") { return normalized(path) }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        guard getcwd(&buffer, buffer.count) != nil else { return normalized(path) }
         let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return path == "." ? cwd : cwd + "/" + path
+        return normalized(cwd + "/" + path)
+    }
+
+    /// `path` without empty and `.` components and with each `..` taking away the component before it,
+    /// by text alone (symbolic links are not followed): `/data//out/./x/../` is `/data/out`.
+    public static func normalized(_ path: String) -> String {
+        let rooted = path.hasPrefix("/")
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == "..", let last = parts.last, last != ".." {
+                parts.removeLast()
+            } else if part != ".." || !rooted {
+                parts.append(part)
+            }
+        }
+        let joined = parts.joined(separator: "/")
+        return rooted ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 }

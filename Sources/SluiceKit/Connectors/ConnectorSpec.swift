@@ -20,6 +20,9 @@ public struct ConnectorSpec: Sendable {
     /// Defaults of the runtime's common options that suit this connector better (a database sink wants
     /// larger batches than the runtime's default, say).
     public let commonDefaults: [String: JSONValue]
+    /// What the connector writes that no other connector in the same config may write as well, each
+    /// with the option that names it: the file sink's folder. Two claims of the same are a config error.
+    public let claims: @Sendable (ConnectorOptions) -> [(option: String, resource: String)]
 
     public init(
         type: String,
@@ -28,9 +31,11 @@ public struct ConnectorSpec: Sendable {
         options: [OptionSpec],
         check: @escaping @Sendable (ConnectorOptions) -> [ConfigProblem] = { _ in [] },
         schema: @escaping @Sendable (ConnectorOptions) -> TopicSchema? = { _ in nil },
-        commonDefaults: [String: JSONValue] = [:]
+        commonDefaults: [String: JSONValue] = [:],
+        claims: @escaping @Sendable (ConnectorOptions) -> [(option: String, resource: String)] = { _ in [] }
     ) {
         self.commonDefaults = commonDefaults
+        self.claims = claims
         self.type = type
         self.kind = kind
         self.summary = summary

@@ -70,7 +70,7 @@ public struct ConfigLoader {
     }
 
     private func resolve(_ path: String, base: String) -> String {
-        path.hasPrefix("/") || base == "." ? path : base + "/" + path
+        path.isEmpty ? path : FileSystem.normalized(path.hasPrefix("/") || base == "." ? path : base + "/" + path)
     }
 
     // MARK: Environment
@@ -235,6 +235,7 @@ public struct ConfigLoader {
             return []
         }
         var sinks: [SinkDefinition] = []
+        var claimed: [String: String] = [:]
         for (name, item) in members {
             let path = "sinks." + name
             guard case .object(var fields) = item else {
@@ -259,6 +260,16 @@ public struct ConfigLoader {
             }
             let (options, found) = entry.spec.validate(fields, path: path, common: CommonOptions.sink)
             problems += found
+            for claim in entry.spec.claims(options) {
+                if let other = claimed[claim.resource] {
+                    problems.append(
+                        ConfigProblem(
+                            path + "." + claim.option,
+                            "sink \"\(other)\" writes \(claim.resource) too; give each sink its own"))
+                } else {
+                    claimed[claim.resource] = name
+                }
+            }
             let sink = SinkDefinition(name: name, type: type, options: options)
             if found.isEmpty && sink.topics.isEmpty {
                 problems.append(ConfigProblem(path + ".topics", "name at least one topic"))

@@ -36,6 +36,9 @@ extension FileSink {
                 return [ConfigProblem(options.path(of: "envelope"), "envelope is for format jsonl")]
             }
             return []
+        },
+        claims: { options in
+            options.string("path").map { [(option: "path", resource: "the folder \(FileSystem.absolute($0))")] } ?? []
         }
     )
 }

@@ -64,7 +64,7 @@ final class PostgresConnection {
             let message = connection.flatMap { PQerrorMessage($0) }.map { String(cString: $0) } ?? "out of memory"
             if let connection { PQfinish(connection) }
             state.lost()
-            throw Self.connectionError(message)
+            throw connectionError(message)
         }
         handle = connection
         _ = PQsetClientEncoding(connection, "UTF8")
@@ -73,12 +73,48 @@ final class PostgresConnection {
         state.connected()
     }
 
+    /// Why `connectionString` is not one libpq can read, or nil when it can. libpq's own message may
+    /// quote the password, so it is not passed on.
+    static func problem(in connectionString: String) -> String? {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &error) else {
+            if let error { PQfreemem(error) }
+            return "not a connection string libpq can read: use key=value pairs (values with spaces in single "
+                + "quotes) or a postgresql:// URL (with %, @, / and : in values percent-encoded)"
+        }
+        PQconninfoFree(options)
+        return nil
+    }
+
+    /// The password in `connectionString`, when it holds one, so that messages can leave it out.
+    static func password(in connectionString: String) -> String? {
+        guard let options = PQconninfoParse(connectionString, nil) else { return nil }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "password", let value = option.pointee.val {
+                let password = String(cString: value)
+                return password.isEmpty ? nil : password
+            }
+            option += 1
+        }
+        return nil
+    }
+
     /// A failure to connect: authentication and unknown databases or roles are not worth retrying.
-    static func connectionError(_ raw: String) -> PostgresError {
-        let message = raw.trimmingSpaces()
-        let permanent = ["password authentication failed", "does not exist", "no pg_hba.conf entry", "role", "invalid"]
-        if permanent.contains(where: { message.contains($0) }) {
-            return PostgresError(sqlState: "28000", message: message, detail: nil, context: nil, connectionLost: false)
+    func connectionError(_ raw: String) -> PostgresError {
+        var message = raw.trimmingSpaces()
+        if let password = Self.password(in: connectionString) { message = message.replacing(password, with: "***") }
+        // libpq reports a refused connection as text; the SQLSTATE the server meant is inferred from it,
+        // so that the hint fits: 28P01 a wrong password, 3D000 an unknown database, 28000 otherwise
+        // refused, 42601 a connection option libpq rejects.
+        let permanent: [(texts: [String], sqlState: String)] = [
+            (["password authentication failed"], "28P01"), (["database", "does not exist"], "3D000"),
+            (["does not exist"], "28000"), (["no pg_hba.conf entry"], "28000"), (["role"], "28000"),
+            (["invalid"], "42601"),
+        ]
+        if let (_, sqlState) = permanent.first(where: { $0.texts.allSatisfy(message.contains) }) {
+            return PostgresError(sqlState: sqlState, message: message, detail: nil, context: nil, connectionLost: false)
         }
         return PostgresError(sqlState: "08001", message: message, detail: nil, context: nil, connectionLost: true)
     }

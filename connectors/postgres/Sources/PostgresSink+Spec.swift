@@ -16,7 +16,8 @@ extension PostgresSink {
                     + "Put the password in ${PGPASSWORD} or ~/.pgpass, not here.",
                 example: "postgresql://loader@localhost:5432/shop"),
             OptionSpec(
-                "table", .string, "The table, optionally schema.table; the topic's name when unset.",
+                "table", .string,
+                "The table, optionally schema.table; when unset, the table named exactly as the topic (dots included).",
                 example: "public.orders"),
             OptionSpec(
                 "mode", .choice(["insert", "upsert"]), default: .string("insert"),
@@ -38,6 +39,12 @@ extension PostgresSink {
                 "ignore_unknown_fields", .boolean, default: .bool(false),
                 "Drop record fields the table has no column for, instead of dead-lettering the record."),
         ],
+        check: { options in
+            guard let connection = options.string("connection"),
+                let problem = PostgresConnection.problem(in: connection)
+            else { return [] }
+            return [ConfigProblem(options.path(of: "connection"), problem)]
+        },
         // Each batch is one transaction, whose commit waits for the server's WAL to reach the disk:
         // larger batches than the runtime's default pay that wait less often.
         commonDefaults: ["max_batch_records": .number("100000"), "max_batch_bytes": .number(String(32 << 20))]

@@ -6,7 +6,10 @@ extension PostgresSink {
     func tableInfo(_ name: String, topic: String, sample: [UInt8]) throws -> TableInfo {
         if let known = tables[name] { return known }
         try connection.ensureIdle()
-        let qualified = SQL.qualified(name)
+        // The `table` option may name a schema; a table named after its topic is one identifier, dots
+        // and all (`orders.dlq` is the table "orders.dlq", not the table dlq of the schema orders).
+        let (schema, table) = tableOption.map(SQL.tableParts) ?? (nil, name)
+        let qualified = SQL.qualified(schema: schema, table: table)
         var columns = try catalogColumns(qualified)
         if columns == nil {
             guard autoCreate else {
@@ -14,7 +17,7 @@ extension PostgresSink {
                     "postgres.42P01", "\(connection.target): table \(name) does not exist; create it or set auto_create"
                 )
             }
-            try create(name, qualified: qualified, topic: topic, sample: sample)
+            try create(name, schema: schema, qualified: qualified, topic: topic, sample: sample)
             columns = try catalogColumns(qualified)
         }
         let info = TableInfo(
@@ -40,7 +43,7 @@ extension PostgresSink {
 
     /// `CREATE TABLE` from the sample record's fields, typed as the topic's schema declares, with a
     /// primary key on the key columns in upsert mode.
-    private func create(_ name: String, qualified: String, topic: String, sample: [UInt8]) throws {
+    private func create(_ name: String, schema: String?, qualified: String, topic: String, sample: [UInt8]) throws {
         var fields: [String] = []
         sample.withUnsafeBytes { value in
             try? JSONObjectScanner.forEachMember(value) { member in
@@ -63,14 +66,17 @@ extension PostgresSink {
         if mode == .upsert && !keys.isEmpty {
             definitions.append("PRIMARY KEY (" + keys.map(SQL.identifier).joined(separator: ", ") + ")")
         }
-        let (schema, _) = SQL.tableParts(name)
-        if let schema { try connection.execute("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(schema))") }
+        // IF NOT EXISTS does not stop two sessions creating the same object at the same moment: the
+        // second fails on the catalog's unique index (23505) or sees it exist (42P06, 42P07). Another
+        // task did the work, which is all that is needed.
+        let concurrentlyCreated: Set<String> = ["23505", "42P06", "42P07"]
+        do {
+            if let schema { try connection.execute("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(schema))") }
+        } catch let error as PostgresError where concurrentlyCreated.contains(error.sqlState) {}
         do {
             try connection.execute(
                 "CREATE TABLE IF NOT EXISTS \(qualified) (" + definitions.joined(separator: ", ") + ")")
-        } catch let error as PostgresError where error.sqlState == "23505" || error.sqlState == "42P07" {
-            // Another task created it at the same moment.
-        }
+        } catch let error as PostgresError where concurrentlyCreated.contains(error.sqlState) {}
         logger.info(
             "created table", metadata: ["sink": "\(sinkName)", "table": "\(name)", "columns": "\(fields.count)"])
     }

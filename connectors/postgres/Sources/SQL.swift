@@ -14,10 +14,9 @@ enum SQL {
         return (String(name[..<dot]), String(name[name.index(after: dot)...]))
     }
 
-    /// The quoted, qualified name of a table.
-    static func qualified(_ name: String) -> String {
-        let (schema, table) = tableParts(name)
-        return (schema.map { identifier($0) + "." } ?? "") + identifier(table)
+    /// The quoted name of a table, qualified by its schema when it has one.
+    static func qualified(schema: String?, table: String) -> String {
+        (schema.map { identifier($0) + "." } ?? "") + identifier(table)
     }
 
     /// The column type for a declared type.

@@ -63,7 +63,9 @@ import Testing
 
     @Test func identifiersAreQuoted() {
         #expect(SQL.identifier(#"a"; DROP TABLE x; --"#) == #""a""; DROP TABLE x; --""#)
-        #expect(SQL.qualified("shop.orders") == #""shop"."orders""#)
+        let (schema, table) = SQL.tableParts("shop.orders")
+        #expect(SQL.qualified(schema: schema, table: table) == #""shop"."orders""#)
+        #expect(SQL.qualified(schema: nil, table: "orders.dlq") == #""orders.dlq""#)
         #expect(SQL.columnType(.timestamp) == "timestamptz")
     }
 
@@ -87,5 +89,27 @@ import Testing
             #expect(!error.message.contains("hunter2"))
             #expect(!"\(error)".contains("hunter2"))
         }
+    }
+
+    @Test(arguments: [
+        "postgresql://loader:Wr%zzong-hunter2@localhost/shop", "host=/tmp password=Wrong hunter2 dbname=shop",
+        "host=/tmp password='hunter2",
+    ])
+    func aConnectionStringLibpqCannotReadIsAConfigErrorThatDoesNotQuoteIt(connection: String) {
+        let (_, problems) = PostgresSink.spec.validate([("connection", .string(connection))], path: "sinks.pg")
+        #expect(problems.map(\.path) == ["sinks.pg.connection"])
+        #expect(problems.first?.message.contains("not a connection string libpq can read") == true)
+        #expect(problems.allSatisfy { !$0.message.contains("hunter2") })
+    }
+
+    @Test func aRefusedConnectionsMessageLeavesThePasswordOut() {
+        let connection = PostgresConnection(connectionString: "host=/tmp user=loader password=hunter2 dbname=shop")
+        let error = connection.connectionError("FATAL:  role \"loader\" (hunter2) is not permitted to log in")
+        #expect(!error.message.contains("hunter2") && error.message.contains("***"))
+        #expect(error.sqlState == "28000" && error.kind == .fatal)
+        let missing = connection.connectionError(#"FATAL:  database "shop" does not exist"#)
+        #expect(missing.sqlState == "3D000" && missing.kind == .fatal)
+        let starting = connection.connectionError("FATAL:  the database system is starting up")
+        #expect(starting.kind == .transient)
     }
 }
