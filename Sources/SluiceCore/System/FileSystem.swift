@@ -15,6 +15,12 @@ public enum FileSystem {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// Whether `path` is a regular file (following symbolic links): not a folder, FIFO, socket or device.
+    public static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// The size of the file at `path`, or nil when there is none.
     public static func fileSize(_ path: String) -> Int64? {
         var info = stat()

@@ -92,8 +92,15 @@ public final class CSVSource: Source {
             throw ConnectorError.fatal(
                 "csv.path", "\(context.options.path(of: "path")): \"\(settings.pattern)\" matches no file")
         }
+        followMovedFiles(paths)
         var progress = SourceProgress()
         for path in paths {
+            guard FileSystem.isRegularFile(path) else {
+                throw ConnectorError.fatal(
+                    "csv.path",
+                    "\(context.options.path(of: "path")): \(path) is not a regular file (a FIFO, socket or device); "
+                        + "the csv source reads files that are complete on disk")
+            }
             let decision = try decide(path)
             guard let decision else { continue }
             pending.append((path, decision.resume))
@@ -104,20 +111,31 @@ public final class CSVSource: Source {
         progressBox.withLock { $0 = progress }
     }
 
+    /// A file moved or renamed since it was read is the same file, found by its identity: its stored
+    /// position moves with it. This is also what log rotation does (`in.csv` becomes `in.csv.1` and a
+    /// new `in.csv` starts), so a name that now holds another file does not keep the old one's position.
+    /// Whether the contents are still the same is checked by `decide`, with the fingerprint.
+    private func followMovedFiles(_ paths: [String]) {
+        var byIdentity: [FileIdentity: String] = [:]
+        for path in paths {
+            if let identity = FileSystem.identity(path), byIdentity[identity] == nil { byIdentity[identity] = path }
+        }
+        var moved: [CSVCheckpoint.FileState] = []
+        for stored in state.files.values where FileSystem.identity(stored.path) != stored.identity {
+            guard let path = byIdentity[stored.identity], path != stored.path else { continue }
+            moved.append(
+                CSVCheckpoint.FileState(
+                    path: path, identity: stored.identity, fingerprint: stored.fingerprint,
+                    fingerprintBytes: stored.fingerprintBytes, offset: stored.offset, line: stored.line,
+                    complete: stored.complete))
+            state.files[stored.path] = nil
+        }
+        for file in moved { state.files[file.path] = file }
+    }
+
     /// Whether to read `path` and from where: nil when it was read to its end and has not changed.
     private func decide(_ path: String) throws -> (resume: CSVCheckpoint.FileState?, size: Int64)? {
         let input = try InputFile(path: path)
-        // A file moved or renamed since it was read is the same file: found by its identity.
-        if state.files[path] == nil,
-            let moved = state.files.values.first(where: { $0.identity == input.identity && !FileSystem.exists($0.path) }
-            )
-        {
-            state.files[moved.path] = nil
-            state.files[path] = CSVCheckpoint.FileState(
-                path: path, identity: moved.identity, fingerprint: moved.fingerprint,
-                fingerprintBytes: moved.fingerprintBytes,
-                offset: moved.offset, line: moved.line, complete: moved.complete)
-        }
         guard let stored = state.files[path] else { return (nil, input.size) }
         var sameFile = input.identity == stored.identity && input.size >= Int64(stored.fingerprintBytes)
         if sameFile { sameFile = try input.fingerprint(count: stored.fingerprintBytes) == stored.fingerprint }

@@ -1,3 +1,4 @@
+import Glibc
 import SluiceCore
 import SluiceKit
 import SluiceTestSupport
@@ -373,6 +374,34 @@ import Testing
         let third = try Self.run(path, checkpoint: second.checkpoint)
         #expect(try Self.ids(third.records) == [5])
         #expect(Self.headers(third.records, "sluice.source.line") == ["6"])
+    }
+
+    /// Log rotation: the file read so far becomes `in.csv.1` (after growing a little) and a new
+    /// `in.csv` starts; then that one is rotated too and the first moves on to `in.csv.2`.
+    @Test func rotatedFilesKeepTheirPositionsAndTheNewFileIsReadFromItsStart() throws {
+        let directory = TemporaryDirectory()
+        let pattern = directory.file("in.csv*")
+        try CSVTestSupport.write(Self.table(1...2), to: directory.file("in.csv"))
+        let first = try Self.run(pattern)
+        #expect(try Self.ids(first.records) == [1, 2])
+        try CSVTestSupport.append(Array("3,c\n".utf8), to: directory.file("in.csv"))
+        try FileSystem.rename(directory.file("in.csv"), to: directory.file("in.csv.1"))
+        try CSVTestSupport.write(Self.table(4...4), to: directory.file("in.csv"))
+        let second = try Self.run(pattern, checkpoint: first.checkpoint)
+        #expect(try Self.ids(second.records).sorted() == [3, 4])
+        try FileSystem.rename(directory.file("in.csv.1"), to: directory.file("in.csv.2"))
+        try FileSystem.rename(directory.file("in.csv"), to: directory.file("in.csv.1"))
+        try CSVTestSupport.write(Self.table(5...5), to: directory.file("in.csv"))
+        let third = try Self.run(pattern, checkpoint: second.checkpoint)
+        #expect(try Self.ids(third.records) == [5])
+    }
+
+    @Test func aFIFOIsRefusedInsteadOfWaitedFor() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("pipe.csv")
+        #expect(mkfifo(path, 0o600) == 0)
+        let error = try #require(throws: ConnectorError.self) { try Self.run(path) }
+        #expect(error.message.contains("is not a regular file"))
     }
 
     @Test func aDifferentFileUnderAnOldNameIsReadFromItsStart() throws {
