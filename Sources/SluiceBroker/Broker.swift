@@ -135,7 +135,11 @@ public final class Broker: @unchecked Sendable {
             throw BrokerError(.storage, "\(path) has no \"topics\" object")
         }
         var result: [String: TopicConfig] = [:]
-        for (name, value) in members { result[name] = try TopicConfig(json: value, topic: name) }
+        for (name, value) in members {
+            // The name becomes a folder name: one edited by hand must not lead outside the data directory.
+            if let problem = TopicName.problem(name) { throw BrokerError(.storage, "\(path): \(problem)") }
+            result[name] = try TopicConfig(json: value, topic: name)
+        }
         return result
     }
 

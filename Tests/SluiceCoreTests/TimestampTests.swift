@@ -17,5 +17,22 @@ import Testing
     @Test(arguments: cases)
     func iso8601(millis: Int64, text: String) {
         #expect(Timestamp.iso8601(millis: millis) == text)
+        #expect(ISO8601.parseMillis(text) == millis)
+    }
+
+    @Test func iso8601ReadsZonesAndRefusesWhatIsNoDateOrTime() {
+        #expect(ISO8601.parseMillis("2026-05-21") == 1_779_321_600_000)
+        #expect(ISO8601.parseMillis("2026-05-21T12:30:00.007+02:00") == 1_779_359_400_007)
+        #expect(ISO8601.parseMillis("2026-05-21 12:30:00.007 +0200") == 1_779_359_400_007)
+        #expect(ISO8601.parseMillis("2026-05-21t05:30:00.007-05") == 1_779_359_400_007)
+        #expect(ISO8601.parseMillis("2026-05-21T10:30") == 1_779_359_400_000)
+        for bad in [
+            "2026-02-30", "2026-11-31", "2025-02-29", "0000-01-01", "2026-13-01", "2026-11-21T24:00",
+            "2026-11-21T10:61",
+            "2026-11-21T10:30+99:00", "2026-11-21T10:30-25:00", "2026-11-21T10:30+02:60", "2026-11-21T10:30Zx",
+            "2026-11-21T10:30:00.", "2026-11-21T10:30:00.1234567890", "2026-11-2", "21/11/2026", "",
+        ] {
+            #expect(ISO8601.parseMillis(bad) == nil, "\(bad)")
+        }
     }
 }

@@ -9,7 +9,7 @@ import SluiceLog
 /// partitions it gained (it starts them at the committed offset, or at `earliest`/`latest` without
 /// one) and which it must give up (`onPartitionsRevoked` runs, then they are released). Between
 /// polls a member still owns what it was asked to revoke, so it can commit the batch it is working
-/// on; a commit refused for an old generation is retried once in the new generation.
+/// on; a commit refused for an old generation is retried in the newest generation.
 public final class GroupConsumer {
     /// Where a member starts a partition that has no committed offset.
     public enum OffsetReset: String, Sendable, CaseIterable {
@@ -59,6 +59,7 @@ public final class GroupConsumer {
 
     /// Joins the group.
     public init(broker: Broker, options: Options) throws {
+        guard !options.group.isEmpty else { throw BrokerError(.invalidConfig, "a consumer group name cannot be empty") }
         self.broker = broker
         self.options = options
         memberId = options.memberId ?? "\(options.group)-\(UInt32.random(in: 0...UInt32.max))"
@@ -128,7 +129,19 @@ public final class GroupConsumer {
             let committed = broker.committedOffsets(options.group)
             var starts: [TopicPartition: Int64] = [:]
             for tp in gained {
-                let start = try committed[tp] ?? resetOffset(tp)
+                var start = try committed[tp] ?? resetOffset(tp)
+                let end = try broker.offsets(tp).end
+                if start > end {
+                    // The log lost its tail after the commit (a torn or corrupt tail cut off on recovery):
+                    // the offsets from the end on will be given to new records, which must not be skipped.
+                    broker.logger.warning(
+                        "committed offset is past the end of the partition; reading from the end",
+                        metadata: [
+                            "group": "\(options.group)", "partition": "\(tp)", "committed": "\(start)",
+                            "end": "\(end)",
+                        ])
+                    start = end
+                }
                 positions[tp] = start
                 starts[tp] = start
             }
@@ -310,17 +323,21 @@ public final class GroupConsumer {
     }
 
     /// Commits `offsets` (the next offset to read, per partition) for this member. A commit refused
-    /// because the group moved to a new generation is retried once in that generation for the
-    /// partitions the member still owns; partitions it no longer owns throw `notOwner`.
+    /// because the group moved to a new generation is retried in the newest one for the partitions the
+    /// member still owns; partitions it no longer owns throw `notOwner`.
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
         guard !offsets.isEmpty else { return }
-        do {
-            try broker.coordinator.commit(
-                group: options.group, member: memberId, generation: generation, offsets: offsets)
-        } catch let error as BrokerError where error.code == .staleGeneration {
-            try heartbeat()
-            try broker.coordinator.commit(
-                group: options.group, member: memberId, generation: generation, offsets: offsets)
+        // Each refusal means the group moved on between the heartbeat and the commit (members joining or
+        // leaving one after another, as at the start and end of a run); the next try is in the newest
+        // generation. The bound only guards against a group that never settles.
+        for attempt in 1... {
+            do {
+                try broker.coordinator.commit(
+                    group: options.group, member: memberId, generation: generation, offsets: offsets)
+                return
+            } catch let error as BrokerError where error.code == .staleGeneration && attempt < 100 {
+                try heartbeat()
+            }
         }
     }
 

@@ -26,6 +26,9 @@ public final class Producer {
         self.broker = broker
         self.topic = topic
         self.producerId = producerId
+        guard !TopicName.isInternal(topic) else {
+            throw BrokerError(.invalidTopic, "the internal topic \"\(topic)\" is written by the broker only")
+        }
         guard let config = broker.topicConfig(topic) else {
             throw BrokerError(.topicNotFound, "topic \"\(topic)\" does not exist")
         }

@@ -134,6 +134,17 @@ final class SinkTask: @unchecked Sendable {
                 timeoutMillis: timeout,
                 interrupted: { stopRequested.withLock { $0 } }
             )
+            if !revokedWhileGathering.isEmpty {
+                // Partitions given up during this poll go to another task, which reads them again from
+                // the committed offset; what was gathered of them leaves the batch. What the poll returns
+                // comes after the rebalance and is for partitions this task owns, also one it gave up
+                // and got back within the same batch.
+                chunks.removeAll { revokedWhileGathering.contains($0.topicPartition) }
+                revokedWhileGathering.removeAll()
+                records = chunks.reduce(0) { $0 + $1.records.count }
+                bytes = chunks.reduce(0) { $0 + $1.records.bytes.count }
+                if chunks.isEmpty { firstArrival = nil }
+            }
             if polled.isEmpty {
                 if stopRequested.withLock({ $0 }) { break }
                 if firstArrival == nil ? finished : lingerLeft <= timeout { break }
@@ -146,9 +157,6 @@ final class SinkTask: @unchecked Sendable {
             }
             chunks += polled
         }
-        // A partition given up while gathering goes to another task, which reads it again from the
-        // committed offset; nothing of it has been written here, so its records simply leave the batch.
-        if !revokedWhileGathering.isEmpty { chunks.removeAll { revokedWhileGathering.contains($0.topicPartition) } }
         return SinkBatch(partitions: chunks)
     }
 

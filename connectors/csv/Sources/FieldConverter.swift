@@ -1,3 +1,4 @@
+import Glibc
 import SluiceCore
 import SluiceKit
 
@@ -14,7 +15,15 @@ enum FieldConverter {
             JSONWriter.appendString(text, to: &out)
             return nil
         case .int: return appendInteger(trimmed, to: &out)
-        case .float, .decimal: return appendNumber(trimmed, to: &out)
+        case .decimal: return appendNumber(trimmed, to: &out)
+        case .float:
+            let start = out.count
+            if let problem = appendNumber(trimmed, to: &out) { return problem }
+            guard fitsDouble(trimmed) else {
+                out.removeSubrange(start...)
+                return "is out of range for a 64-bit float (about ±1.8e308, and nonzero values from 2.2e-308)"
+            }
+            return nil
         case .bool: return appendBool(trimmed, to: &out)
         case .date: return appendChecked(trimmed, valid: isDate(trimmed), what: "a date (YYYY-MM-DD)", to: &out)
         case .timestamp:
@@ -63,6 +72,18 @@ enum FieldConverter {
     }
 
     /// `[+-]?(digits[.digits?]|.digits)([eE][+-]?digits)?`, written as a JSON number.
+    /// Whether the number `text` (already checked by `appendNumber`) is a finite double that does not
+    /// round a nonzero value to zero, as PostgreSQL's `double precision` and JSON readers need.
+    static func fitsDouble(_ text: UnsafeRawBufferPointer) -> Bool {
+        var terminated = [CChar](repeating: 0, count: text.count + 1)
+        for i in 0..<text.count { terminated[i] = CChar(bitPattern: text[i]) }
+        let value = strtod(terminated, nil)
+        guard value.isFinite else { return false }
+        if value != 0 { return true }
+        let mantissa = text.prefix { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }
+        return !mantissa.contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
+    }
+
     static func appendNumber(_ text: UnsafeRawBufferPointer, to out: inout [UInt8]) -> String? {
         var i = 0
         var negative = false
@@ -157,50 +178,11 @@ enum FieldConverter {
 
     /// `YYYY-MM-DD`, a real calendar day.
     static func isDate(_ text: UnsafeRawBufferPointer) -> Bool {
-        text.count == 10 && isDatePrefix(text)
+        text.count == 10 && ISO8601.parseMillis(text) != nil
     }
 
-    static func isDatePrefix(_ text: UnsafeRawBufferPointer) -> Bool {
-        guard text.count >= 10, text[4] == UInt8(ascii: "-"), text[7] == UInt8(ascii: "-"),
-            let year = number(text, 0, 4), let month = number(text, 5, 2), let day = number(text, 8, 2),
-            year >= 1, (1...12).contains(month), day >= 1
-        else { return false }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-        return day <= days
-    }
-
-    /// `YYYY-MM-DD`, optionally followed by `T` or a space and `HH:MM[:SS[.fraction]]`, and a zone
-    /// (`Z`, `±HH`, `±HHMM` or `±HH:MM`).
+    /// An ISO 8601 date or date and time, as `ISO8601` reads them.
     static func isTimestamp(_ text: UnsafeRawBufferPointer) -> Bool {
-        guard isDatePrefix(text) else { return false }
-        if text.count == 10 { return true }
-        guard text.count >= 16,
-            text[10] == UInt8(ascii: "T") || text[10] == UInt8(ascii: " ") || text[10] == UInt8(ascii: "t"),
-            let hour = number(text, 11, 2), text[13] == UInt8(ascii: ":"), let minute = number(text, 14, 2),
-            hour < 24, minute < 60
-        else { return false }
-        var i = 16
-        if i < text.count && text[i] == UInt8(ascii: ":") {
-            guard let second = number(text, i + 1, 2), second <= 60 else { return false }
-            i += 3
-            if i < text.count && (text[i] == UInt8(ascii: ".") || text[i] == UInt8(ascii: ",")) {
-                i += 1
-                let start = i
-                while i < text.count && isDigit(text[i]) { i += 1 }
-                guard i > start && i - start <= 9 else { return false }
-            }
-        }
-        if i == text.count { return true }
-        if text[i] == UInt8(ascii: "Z") || text[i] == UInt8(ascii: "z") { return i + 1 == text.count }
-        if text[i] == UInt8(ascii: " ") { i += 1 }
-        guard i < text.count, text[i] == UInt8(ascii: "+") || text[i] == UInt8(ascii: "-"),
-            let zoneHours = number(text, i + 1, 2), zoneHours < 24
-        else { return false }
-        i += 3
-        if i == text.count { return true }
-        if text[i] == UInt8(ascii: ":") { i += 1 }
-        guard let zoneMinutes = number(text, i, 2), zoneMinutes < 60 else { return false }
-        return i + 2 == text.count
+        ISO8601.parseMillis(text) != nil
     }
 }

@@ -45,6 +45,17 @@ import Testing
         ("1_000", nil), ("--1", nil), ("1e5.5", nil), ("5.e", nil), ("1 000", nil),
     ]
 
+    @Test func aFloatBeyondADoublesRangeIsRefusedButADecimalIsNot() {
+        for text in ["1e309", "1e400", "-1e400", "1e-400", "0.00001e-330"] {
+            #expect(
+                Self.convert(text, .float).reason?.hasPrefix("is out of range for a 64-bit float") == true, "\(text)")
+            #expect(Self.convert(text, .decimal).json != nil, "\(text)")
+        }
+        for text in ["1.7976931348623157e308", "2.3e-308", "0e-999", "-0.000e500"] {
+            #expect(Self.convert(text, .float).json != nil, "\(text)")
+        }
+    }
+
     @Test(arguments: numberCases)
     func floatsAndDecimalsAreNormalizedJSONNumbers(text: String, json: String?) throws {
         for type in [ColumnType.float, .decimal] {
