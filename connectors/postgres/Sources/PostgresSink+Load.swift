@@ -14,12 +14,16 @@ extension PostgresSink {
     /// not fit the table.
     func load(_ chunks: [PartitionRecords], topic: String) throws -> [RecordFailure] {
         let name = tableName(for: topic)
-        guard
-            let first = chunks.lazy.flatMap({ chunk in
-                (0..<chunk.records.count).lazy.compactMap { chunk.records.value($0) }
-            }).first
-        else { return [] }
-        var table = try tableInfo(name, topic: topic, sample: Array(first))
+        // The table is made (with auto_create) from the first record that is an object with fields; a
+        // batch with none has nothing a table could take, and each of its records is a record error.
+        guard let (c, i) = firstObject(chunks) else {
+            return chunks.flatMap { chunk in
+                chunk.records.entries.map { entry in
+                    failure(chunk, entry.offset, "postgres.not_an_object", "the value is not a JSON object with fields")
+                }
+            }
+        }
+        var table = try tableInfo(name, topic: topic, sample: Array(chunks[c].records.value(i) ?? []))
         if let streamed = try streamLoad(chunks, table: &table, topic: topic) { return streamed }
         var failures: [RecordFailure] = []
         var (fields, data, rows) = try encode(chunks, table: &table, topic: topic, failures: &failures)
@@ -216,7 +220,9 @@ extension PostgresSink {
         topic: String,
         failures: inout [RecordFailure]
     ) throws -> ([String], [UInt8], [Row]) {
-        var fields = firstFields(chunks).filter { table.columns[mapping[$0] ?? $0] != nil || !ignoreUnknown }
+        // A field the table has no column for is left out (and each record holding it is a record
+        // error, unless ignore_unknown_fields), unless auto_evolve adds the column.
+        var fields = firstFields(chunks).filter { table.columns[mapping[$0] ?? $0] != nil || autoEvolve }
         while true {
             var encoder = CopyEncoder(fields: fields)
             var data: [UInt8] = []
@@ -280,25 +286,33 @@ extension PostgresSink {
         RecordFailure(topicPartition: chunk.topicPartition, offset: offset, error: .record(errorClass, message))
     }
 
-    /// The field names of the first record that has a value, in order.
+    /// The field names of the first record that is an object with fields, in order.
     private func firstFields(_ chunks: [PartitionRecords]) -> [String] {
-        for chunk in chunks {
-            for index in 0..<chunk.records.count {
-                guard let range = chunk.records.valueRange(index) else { continue }
-                var names: [String] = []
-                chunk.records.bytes.withUnsafeBytes { arena in
-                    let value = UnsafeRawBufferPointer(rebasing: arena[range])
-                    try? JSONObjectScanner.forEachMember(value) { member in
-                        var name: [UInt8] = []
-                        JSONObjectScanner.appendUnescaped(value, member.key, to: &name)
-                        names.append(String(decoding: name, as: UTF8.self))
-                        return true
-                    }
-                }
-                if !names.isEmpty { return names }
+        guard let (c, i) = firstObject(chunks) else { return [] }
+        return fieldNames(chunks[c], i)
+    }
+
+    /// Where the first record that is a JSON object with fields is: chunk and record index.
+    private func firstObject(_ chunks: [PartitionRecords]) -> (Int, Int)? {
+        for c in chunks.indices {
+            for index in 0..<chunks[c].records.count where !fieldNames(chunks[c], index).isEmpty { return (c, index) }
+        }
+        return nil
+    }
+
+    private func fieldNames(_ chunk: PartitionRecords, _ index: Int) -> [String] {
+        guard let range = chunk.records.valueRange(index) else { return [] }
+        var names: [String] = []
+        chunk.records.bytes.withUnsafeBytes { arena in
+            let value = UnsafeRawBufferPointer(rebasing: arena[range])
+            try? JSONObjectScanner.forEachMember(value) { member in
+                var name: [UInt8] = []
+                JSONObjectScanner.appendUnescaped(value, member.key, to: &name)
+                names.append(String(decoding: name, as: UTF8.self))
+                return true
             }
         }
-        return []
+        return names
     }
 
     /// In upsert mode: of several records with one key, only the last (highest offset) stays.

@@ -67,9 +67,9 @@ extension PostgresSink {
             definitions.append("PRIMARY KEY (" + keys.map(SQL.identifier).joined(separator: ", ") + ")")
         }
         // IF NOT EXISTS does not stop two sessions creating the same object at the same moment: the
-        // second fails on the catalog's unique index (23505) or sees it exist (42P06, 42P07). Another
-        // task did the work, which is all that is needed.
-        let concurrentlyCreated: Set<String> = ["23505", "42P06", "42P07"]
+        // second fails on the catalog's unique index (23505) or finds it made (42P06, 42P07, or 42710
+        // for the table's row type). Another task did the work, which is all that is needed.
+        let concurrentlyCreated: Set<String> = ["23505", "42P06", "42P07", "42710"]
         do {
             if let schema { try connection.execute("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(schema))") }
         } catch let error as PostgresError where concurrentlyCreated.contains(error.sqlState) {}

@@ -120,6 +120,13 @@ extension PostgresSinkTests {
         try strict.flush()
         #expect(failures.map(\.offset) == [1])
         #expect(failures.first?.error.message.contains("has no column \"extra\"") == true)
+        // The same record first in its batch is the same record error, not a reason to stop.
+        let first = try strict.write(
+            PostgresFixture.batch([#"{"id":5,"name":"e","extra":1}"#, #"{"id":6,"name":"f"}"#, "not json"]))
+        try strict.flush()
+        #expect(first.map(\.offset) == [0, 2])
+        #expect(first.map(\.error.errorClass) == ["postgres.unknown_field", "postgres.not_an_object"])
+        try pg.query("DELETE FROM orders WHERE id = 6")
         strict.stop()
 
         let ignoring = try pg.sink([("ignore_unknown_fields", .bool(true))])
