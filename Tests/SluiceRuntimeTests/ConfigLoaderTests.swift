@@ -257,6 +257,37 @@ import Testing
         #expect(problems.first?.message == "sink \"a\" writes the folder /etc/sluice/out too; give each sink its own")
     }
 
+    @Test func repeatedKeysEmptyNamesAndMisplacedOptionsAreProblems() throws {
+        let found = try problems(
+            #"""
+            {"topics": {"t": {"partiton": 2}},
+             "sources": {
+               "a": {"type": "csv", "path": "", "topic": "t", "key": ["id", "id"],
+                     "columns": {"id": "int", "id": "float"}},
+               "b": {"type": "csv", "path": "b.csv", "topic": "t", "column_names": ["x"]},
+               "c": {"type": "csv", "path": "c.csv", "topic": "t", "header": false, "column_names": []}},
+             "sinks": {
+               "f": {"type": "file", "topics": ["t"], "path": ""},
+               "p": {"type": "postgres", "topics": ["t"], "table": "", "key_columns": []}}}
+            """#)
+        let byPath = Dictionary(found.map { ($0.path, $0.message) }) { first, _ in first }
+        #expect(byPath["topics.t.partiton"] == #"unknown topic setting; did you mean "partitions"?"#)
+        #expect(byPath["sources.a.columns.id"] == "given twice")
+        #expect(byPath["sources.a.path"] == "cannot be empty")
+        #expect(byPath["sources.a.key"]?.contains("twice") == true)
+        #expect(byPath["sources.b.column_names"]?.hasPrefix("only with header: false") == true)
+        #expect(byPath["sources.c.column_names"] == "required when header is false")
+        #expect(byPath["sinks.f.path"] == "cannot be empty")
+        #expect(byPath["sinks.p.table"] == "expected a table name or schema.table")
+        #expect(byPath["sinks.p.key_columns"]?.hasPrefix("name at least one column") == true)
+    }
+
+    @Test func aByteOrderMarkBeforeTheConfigIsSkipped() throws {
+        let config = try ConfigLoader(registry: BuiltInConnectors.registry, environment: [:])
+            .load(bytes: [0xEF, 0xBB, 0xBF] + Array(#"{"data_dir": "/d"}"#.utf8), file: nil)
+        #expect(config.dataDirectory == "/d")
+    }
+
     @Test func loadingAFileAnchorsItsPaths() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("pipeline.json")

@@ -94,6 +94,13 @@ public final class SystemFile: @unchecked Sendable {
         }
     }
 
+    /// Waits up to `timeoutMillis` for something to read (or the end of input); false when the time
+    /// passed first or a signal came. The corresponding C function is `poll`.
+    public func waitReadable(timeoutMillis: Int32) -> Bool {
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&request, 1, timeoutMillis) > 0
+    }
+
     /// Writes all of `bytes` at `offset`. The corresponding C function is `pwrite`.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         guard let base = bytes.baseAddress else { return }

@@ -36,15 +36,19 @@ public struct ConfigLoader {
     public func load(bytes: [UInt8], file: String? = nil) throws -> PipelineConfig {
         let json: JSONValue
         do {
-            json = try JSONValue.parse(bytes)
+            // Editors on some systems start UTF-8 files with a byte-order mark, which JSON does not allow.
+            json = try JSONValue.parse(bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes)
         } catch let error as JSONSyntaxError {
             throw ConfigError(file: file, [ConfigProblem("", "not valid JSON: \(error)")])
         }
-        var problems: [ConfigProblem] = []
-        let substituted = substitute(json, path: "", problems: &problems)
+        var unset: [ConfigProblem] = []
+        let substituted = substitute(json, path: "", problems: &unset)
         guard case .object(let members) = substituted else {
             throw ConfigError(file: file, [ConfigProblem("", "the configuration must be a JSON object")])
         }
+        // Checks of values that came out of an unset variable would only repeat the problem.
+        if !unset.isEmpty { throw ConfigError(file: file, unset) }
+        var problems = Self.repeatedKeys(in: json, path: "")
         let base = file.map { FileSystem.parentDirectory(of: $0) } ?? "."
         var config = PipelineConfig(file: file, dataDirectory: resolve("data", base: base), topics: [], sources: [])
         for (key, value) in members {
@@ -67,6 +71,25 @@ public struct ConfigLoader {
         problems += checkTopicUse(config)
         guard problems.isEmpty else { throw ConfigError(file: file, problems) }
         return config
+    }
+
+    /// A key given twice in one object, anywhere in the file: JSON readers differ on which one counts.
+    static func repeatedKeys(in value: JSONValue, path: String) -> [ConfigProblem] {
+        switch value {
+        case .object(let members):
+            var seen: Set<String> = []
+            var problems: [ConfigProblem] = []
+            for (key, item) in members {
+                let itemPath = path.isEmpty ? key : path + "." + key
+                if !seen.insert(key).inserted { problems.append(ConfigProblem(itemPath, "given twice")) }
+                problems += repeatedKeys(in: item, path: itemPath)
+            }
+            return problems
+        case .array(let items):
+            return items.enumerated().flatMap { repeatedKeys(in: $1, path: "\(path)[\($0)]") }
+        default:
+            return []
+        }
     }
 
     private func resolve(_ path: String, base: String) -> String {
@@ -167,6 +190,12 @@ public struct ConfigLoader {
                             ConfigProblem(
                                 path + ".partitions", "expected an integer from 1 to \(TopicConfig.maxPartitions)"))
                     }
+                    continue
+                }
+                if TopicConfig.setting(named: key) == nil {
+                    let names = ["partitions"] + TopicConfig.settings.map(\.name)
+                    let hint = Suggestion.closest(to: key, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                    problems.append(ConfigProblem(path + "." + key, "unknown topic setting\(hint)"))
                     continue
                 }
                 do {

@@ -41,17 +41,35 @@ public struct ConsoleProducer {
             block.removeAll()
             now = Time.nowMillis()
         }
-        while true {
+        let maxLine = broker.topicConfig(topic)?.logConfig.maxBatchBytes ?? (64 << 20)
+        var lineNumber = 1
+        var scanned = 0
+        while !StopRequest.isRequested {
+            // Lines typed or piped in slowly go out once the input pauses, as Kafka's console producer
+            // sends each line; the wait also lets SIGINT and SIGTERM stop a producer waiting for input.
+            if !input.waitReadable(timeoutMillis: 100) {
+                try sendBlock()
+                continue
+            }
             let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0) }
             if n == 0 { break }
             pending.append(contentsOf: chunk[0..<n])
             var start = pending.startIndex
-            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            // Only the new bytes are searched: a long line arriving in many reads stays linear.
+            while let newline = pending[max(start, scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
                 addLine(pending[start..<newline])
                 start = newline + 1
-                if block.count >= batchRecords { try sendBlock() }
+                lineNumber += 1
+                if block.count >= batchRecords || block.bytes.count >= 1 << 20 { try sendBlock() }
             }
             pending.removeFirst(start)
+            scanned = pending.count
+            if pending.count > maxLine {
+                try sendBlock()
+                throw RuntimeError(
+                    "line \(lineNumber) of the input is longer than \(maxLine) bytes, the topic's max_message_bytes; "
+                        + "the lines before it were sent")
+            }
         }
         if !pending.isEmpty { addLine(pending[...]) }
         try sendBlock()

@@ -42,7 +42,12 @@ public struct ProducerPerformance {
     public func run(broker: Broker, progress: (String) -> Void) throws -> Report {
         var config = TopicConfig(partitions: 1)
         if let compression { try config.set("compression", .string(compression.description)) }
-        try broker.ensureTopic(topic, config: config)
+        let created = try broker.ensureTopic(topic, config: config)
+        if let compression, !created, let existing = broker.topicConfig(topic)?.compression, existing != compression {
+            progress(
+                "warning: topic \(topic) exists with compression \(existing.description); --compression applies only "
+                    + "to a topic this command creates, so the test writes \(existing.description)")
+        }
         let producer = try Producer(broker: broker, topic: topic)
         var generator = SystemRandomNumberGenerator()
         let payload = (0..<recordSize).map { _ in UInt8.random(in: 0x21...0x7E, using: &generator) }

@@ -67,6 +67,8 @@ struct Perf: ParsableCommand {
             if let batchRecords { test.batchRecords = batchRecords }
             test.compression = compression.flatMap(BatchCompression.init(name:))
             let report = try test.run(broker: broker) { line in printToStandardError(line) }
+            // Retention applies to what the test wrote, as it would in a running broker.
+            try broker.applyRetention()
             try broker.close()
             print(report.summary)
         }

@@ -35,6 +35,8 @@ struct Produce: ParsableCommand, GlobalOptionsCommand {
         let broker = try global.openBroker(readOnly: false)
         let input = try SystemFile.open("/dev/stdin", .readOnly)
         let count = try ConsoleProducer(topic: topic, keySeparator: keySeparator).run(broker: broker, input: input)
+        // The topic's retention applies after each produce, as it would in a running broker.
+        try broker.applyRetention()
         try broker.close()
         printToStandardError("Produced \(count) record\(count == 1 ? "" : "s") to \(topic).")
     }

@@ -43,6 +43,10 @@ enum SluiceMain {
         } catch let error as LogError {
             printError(error.description)
             exit(1)
+        } catch let error as CoreError where error.errno == EPIPE {
+            // The reader of the output went away (`sluice consume | head`): as for any Unix filter,
+            // that ends the command quietly.
+            exit(0)
         } catch let error as CoreError {
             printError(error.description)
             exit(1)

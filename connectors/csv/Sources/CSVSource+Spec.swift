@@ -67,8 +67,20 @@ extension CSVSource {
                 }
             }
             let names = options.stringList("column_names")
-            if options.bool("header") == false && names == nil {
+            if options.bool("header") == false && (names ?? []).isEmpty {
                 problems.append(ConfigProblem(options.path(of: "column_names"), "required when header is false"))
+            }
+            if options.bool("header") != false && names != nil {
+                problems.append(
+                    ConfigProblem(
+                        options.path(of: "column_names"), "only with header: false (the header row names the columns)"))
+            }
+            if options.string("path")?.isEmpty == true {
+                problems.append(ConfigProblem(options.path(of: "path"), "cannot be empty"))
+            }
+            let key = options.stringList("key") ?? []
+            if Set(key).count != key.count || key.contains("") {
+                problems.append(ConfigProblem(options.path(of: "key"), "names a column twice, or an empty name"))
             }
             if let names {
                 if Set(names).count != names.count {

@@ -32,10 +32,14 @@ extension FileSink {
                 "Start a new file after this many bytes (before compression)."),
         ],
         check: { options in
+            var problems: [ConfigProblem] = []
             if options.bool("envelope") == true && options.string("format") == "csv" {
-                return [ConfigProblem(options.path(of: "envelope"), "envelope is for format jsonl")]
+                problems.append(ConfigProblem(options.path(of: "envelope"), "envelope is for format jsonl"))
             }
-            return []
+            if options.string("path")?.isEmpty == true {
+                problems.append(ConfigProblem(options.path(of: "path"), "cannot be empty"))
+            }
+            return problems
         },
         claims: { options in
             options.string("path").map { [(option: "path", resource: "the folder \(FileSystem.absolute($0))")] } ?? []

@@ -40,10 +40,20 @@ extension PostgresSink {
                 "Drop record fields the table has no column for, instead of dead-lettering the record."),
         ],
         check: { options in
-            guard let connection = options.string("connection"),
-                let problem = PostgresConnection.problem(in: connection)
-            else { return [] }
-            return [ConfigProblem(options.path(of: "connection"), problem)]
+            var problems: [ConfigProblem] = []
+            if let connection = options.string("connection"), let problem = PostgresConnection.problem(in: connection) {
+                problems.append(ConfigProblem(options.path(of: "connection"), problem))
+            }
+            if let table = options.string("table"), table.isEmpty || table.hasPrefix(".") || table.hasSuffix(".") {
+                problems.append(ConfigProblem(options.path(of: "table"), "expected a table name or schema.table"))
+            }
+            if let keys = options.stringList("key_columns"), keys.isEmpty || keys.contains("") {
+                problems.append(
+                    ConfigProblem(
+                        options.path(of: "key_columns"),
+                        "name at least one column (or leave it out to use the topic's key columns)"))
+            }
+            return problems
         },
         // Each batch is one transaction, whose commit waits for the server's WAL to reach the disk:
         // larger batches than the runtime's default pay that wait less often.
