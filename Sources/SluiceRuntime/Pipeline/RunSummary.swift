@@ -38,7 +38,7 @@ public struct RunSummary: Sendable {
     /// The summary as text, one section per sources and topics.
     public func render() -> String {
         var lines: [String] = []
-        lines.append("Sources:")
+        if !sources.isEmpty { lines.append("Sources:") }
         for source in sources {
             let p = source.progress
             let rate = source.seconds > 0 ? Double(p.rowsRead) / source.seconds : 0

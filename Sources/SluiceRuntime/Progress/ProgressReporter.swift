@@ -34,8 +34,10 @@ enum ProgressLine {
             let rate = report.seconds > 0 ? Double(p.rowsRead) / report.seconds : 0
             var text = "\(name): "
             if p.bytesTotal > 0 {
-                let percent = Int(Double(p.bytesRead) * 100 / Double(p.bytesTotal))
-                text += "\(Format.bytes(p.bytesRead)) of \(Format.bytes(p.bytesTotal)) (\(percent)%), "
+                // A resumed file reads its header again, a little more than what was left of it.
+                let done = min(p.bytesRead, p.bytesTotal)
+                let percent = Int(Double(done) * 100 / Double(p.bytesTotal))
+                text += "\(Format.bytes(done)) of \(Format.bytes(p.bytesTotal)) (\(percent)%), "
             }
             text += "\(Format.count(p.rowsRead)) rows, \(Format.count(Int(rate))) rows/s"
             if p.bytesRead > 0 && p.bytesTotal > p.bytesRead && report.seconds > 0 {

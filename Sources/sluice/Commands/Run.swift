@@ -83,6 +83,12 @@ struct Validate: ParsableCommand {
                 "Source \(source.name) (\(source.type)) → topic \(source.topic), dead letters → \(source.deadLetterTopic)"
             )
         }
+        for sink in loaded.sinks {
+            print(
+                "Sink \(sink.name) (\(sink.type)) ← topic\(sink.topics.count == 1 ? "" : "s") "
+                    + "\(sink.topics.joined(separator: ", ")), group \(sink.group), \(sink.tasks) task\(sink.tasks == 1 ? "" : "s"), "
+                    + "dead letters → \(sink.deadLetterTopic)")
+        }
         let declared = Set(loaded.topics.map(\.name))
         for name in loaded.allTopics {
             let partitions = loaded.topics.first(where: { $0.name == name })?.config.partitions

@@ -105,8 +105,9 @@ public final class CSVSource: Source {
             guard let decision else { continue }
             pending.append((path, decision.resume))
             progress.files += 1
+            // Progress counts this run's work: a file resumed part-way has only the rest to read (a gzip
+            // file is inflated again from its start), so the summary's bytes are those read now.
             progress.bytesTotal += decision.size
-            progress.bytesRead += decision.resume.map { min($0.offset, decision.size) } ?? 0
         }
         progressBox.withLock { $0 = progress }
     }
@@ -134,6 +135,7 @@ public final class CSVSource: Source {
     }
 
     /// Whether to read `path` and from where: nil when it was read to its end and has not changed.
+    /// `size` is how many bytes of the file are left to read.
     private func decide(_ path: String) throws -> (resume: CSVCheckpoint.FileState?, size: Int64)? {
         let input = try InputFile(path: path)
         guard let stored = state.files[path] else { return (nil, input.size) }
@@ -152,7 +154,7 @@ public final class CSVSource: Source {
             state.files[path] = nil
             return (nil, input.size)
         }
-        return (stored, input.size)
+        return (stored, input.isGzip ? input.size : input.size - stored.offset)
     }
 
     public var progress: SourceProgress { progressBox.withLock { $0 } }

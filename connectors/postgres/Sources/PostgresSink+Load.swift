@@ -380,7 +380,15 @@ extension PostgresSink {
     private func rowFailure(_ row: Row, _ error: PostgresError) -> RecordFailure {
         RecordFailure(
             topicPartition: row.topicPartition, offset: row.offset,
-            error: .record("postgres.\(error.sqlState)", error.description))
+            error: .record("postgres.\(error.sqlState)", userFacing(error)))
+    }
+
+    /// The error's text with the staging tables named as the tables they stand for: the user never
+    /// made a `sluice_stage_…` table and should not have to find out what it is.
+    func userFacing(_ error: PostgresError) -> String {
+        var text = error.description
+        for (stage, table) in stagingNames where text.contains(stage) { text = text.replacing(stage, with: table) }
+        return text
     }
 
     /// One load of `rows`: COPY into the table, or into the staging table and merge.
@@ -415,8 +423,9 @@ extension PostgresSink {
 
     /// A temporary table shaped like `table`, made once per connection.
     func stagingTable(_ table: TableInfo) throws -> String {
-        let name = SQL.identifier(
-            "sluice_stage_" + String(UInt32(truncatingIfNeeded: table.qualified.hashValue), radix: 16))
+        let bare = "sluice_stage_" + String(UInt32(truncatingIfNeeded: table.qualified.hashValue), radix: 16)
+        stagingNames[bare] = table.name
+        let name = SQL.identifier(bare)
         if !stagingCreated.contains(table.qualified) {
             try connection.execute("DROP TABLE IF EXISTS \(name)")
             try connection.execute("CREATE TEMPORARY TABLE \(name) (LIKE \(table.qualified) INCLUDING DEFAULTS)")

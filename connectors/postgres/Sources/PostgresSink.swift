@@ -30,6 +30,8 @@ public final class PostgresSink: Sink {
     let logger: Logger
     var tables: [String: TableInfo] = [:]
     var stagingCreated: Set<String> = []
+    /// Staging table name → the name of the table it stands for, for messages.
+    var stagingNames: [String: String] = [:]
 
     /// What the sink knows of a table.
     struct TableInfo {
@@ -120,7 +122,7 @@ public final class PostgresSink: Sink {
             return .transient(
                 "postgres.\(error.sqlState.isEmpty ? "connection" : error.sqlState)", "\(connection.target): \(error)")
         case .record:
-            return .record("postgres.\(error.sqlState)", error.description)
+            return .record("postgres.\(error.sqlState)", userFacing(error))
         case .fatal:
             var hint = ""
             switch error.sqlState {

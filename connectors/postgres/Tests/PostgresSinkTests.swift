@@ -95,6 +95,18 @@ extension PostgresSinkTests {
         sink.stop()
     }
 
+    @Test func anUpsertsErrorNamesTheTableNotTheStagingTable() throws {
+        let pg = try PostgresFixture()
+        try pg.query("CREATE TABLE orders (id bigint PRIMARY KEY, amount numeric NOT NULL)")
+        let sink = try pg.sink([("mode", .string("upsert")), ("key_columns", .array([.string("id")]))])
+        let failures = try sink.write(PostgresFixture.batch([#"{"id":1,"amount":1}"#, #"{"id":2,"amount":null}"#]))
+        try sink.flush()
+        #expect(failures.map(\.offset) == [1])
+        let message = failures.first?.error.message ?? ""
+        #expect(message.contains("orders") && !message.contains("sluice_stage"), "\(message)")
+        sink.stop()
+    }
+
     @Test func upsertDeadLettersBadRowsToo() throws {
         let pg = try PostgresFixture()
         try pg.query("CREATE TABLE orders (id bigint PRIMARY KEY, code varchar(3), n int CHECK (n > 0))")
@@ -107,6 +119,7 @@ extension PostgresSinkTests {
         try sink.flush()
         #expect(Set(failures.map(\.offset)) == [1, 2])
         #expect(failures.map(\.error.errorClass).sorted() == ["postgres.22001", "postgres.23514"])
+        #expect(failures.allSatisfy { !$0.error.message.contains("sluice_stage") }, "\(failures)")
         #expect(try pg.query("SELECT string_agg(id::text, ',' ORDER BY id) FROM orders") == "1,4")
         sink.stop()
     }
