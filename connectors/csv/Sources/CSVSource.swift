@@ -58,6 +58,8 @@ public final class CSVSource: Source {
     private let skip: [String: Set<Int64>]
     private let progressBox = Locked(SourceProgress())
     private var reader: FileReader?
+    /// A file that could not be opened after earlier files' rows were already in the batch.
+    private var openFailure: (any Error)?
 
     /// Opens the source: lists its files and decides, from the checkpoint, which to read and from where.
     public init(context: SourceContext) throws {
@@ -166,13 +168,20 @@ public final class CSVSource: Source {
     }
 
     public func nextBatch(_ batch: inout SourceBatch) throws -> Bool {
+        if let failure = openFailure { throw failure }
         while true {
             if reader == nil {
                 guard !pending.isEmpty else { return false }
                 let next = pending.removeFirst()
-                reader = try FileReader(
-                    path: next.path, resume: next.resume, settings: settings, skip: skip[next.path] ?? [], source: name,
-                    logger: logger)
+                do {
+                    reader = try FileReader(
+                        path: next.path, resume: next.resume, settings: settings, skip: skip[next.path] ?? [],
+                        source: name, logger: logger)
+                } catch  where !batch.isEmpty {
+                    // The rows of the files before it are stored first; the failure ends the next call.
+                    openFailure = error
+                    return true
+                }
             }
             guard let reader else { return false }
             let before = reader.input.rawBytesRead
@@ -198,7 +207,12 @@ public final class CSVSource: Source {
             batch.inputBytes += stats.bytes
             if stats.finished {
                 self.reader = nil
-                if !batch.isEmpty || stats.rows > 0 { return true }
+                // Small files share a batch, so that a folder of many small files is not one stored batch
+                // and one checkpoint (which lists every file) per file: that made runs quadratic.
+                let full =
+                    batch.records.count + batch.deadLetters.count >= settings.maxBatchRows
+                    || batch.inputBytes >= settings.maxBatchBytes
+                if full || (pending.isEmpty && (!batch.isEmpty || stats.rows > 0)) { return true }
                 continue
             }
             return true

@@ -123,14 +123,14 @@ final class FileReader {
         position = Int(resume.offset - bufferBase)
     }
 
-    /// Reads rows into `batch` until it is full or the file ends.
+    /// Reads rows into `batch` until it is full (it may hold rows of earlier files) or the file ends.
     func fill(_ batch: inout SourceBatch, now: Int64) throws -> Stats {
         stats = Stats()
         self.now = now
         let names = ProvenanceHeaders(&batch.records, file: path)
         while !stats.finished {
             if batch.records.count + batch.deadLetters.count >= settings.maxBatchRows
-                || stats.bytes >= settings.maxBatchBytes
+                || batch.inputBytes + stats.bytes >= settings.maxBatchBytes
             {
                 break
             }
