@@ -212,6 +212,18 @@ public final class Broker: @unchecked Sendable {
         return result
     }
 
+    /// The records of a partition from `offset`, about `maxBytes` of batches; a batch that fails its
+    /// checks is reported with the partition it is in.
+    public func readRecords(_ tp: TopicPartition, from offset: Int64, maxBytes: Int) throws -> RecordBlock {
+        let bytes = try read(tp, from: offset, maxBytes: maxBytes)
+        do {
+            return try RecordBatchDecoder.decode(bytes, from: offset)
+        } catch let error as LogError {
+            throw LogError(
+                error.code, "partition \(tp): \(error.message); its segment files are in \(dataDirectory)/\(tp)")
+        }
+    }
+
     /// Whole batches of a partition from `offset`, as `PartitionLog.read` returns them. A read-only
     /// broker first looks for what the writing process appended since.
     public func read(_ tp: TopicPartition, from offset: Int64, maxBytes: Int) throws -> [UInt8] {

@@ -221,14 +221,12 @@ public final class GroupConsumer {
         let share = max(maxBytes / max(plan.count, 1), 64 << 10)
         for (tp, position) in plan {
             guard bytesLeft > 0 && recordsLeft > 0 else { break }
-            let bytes = try broker.read(tp, from: position, maxBytes: min(bytesLeft, share))
-            guard !bytes.isEmpty else { continue }
-            var block = try RecordBatchDecoder.decode(bytes, from: position)
+            var block = try broker.readRecords(tp, from: position, maxBytes: min(bytesLeft, share))
             if block.count > recordsLeft { block.entries.removeLast(block.count - recordsLeft) }
             guard let last = block.entries.last else { continue }
             fetch.from[tp] = position
             fetch.next[tp] = last.offset + 1
-            bytesLeft -= bytes.count
+            bytesLeft -= block.bytes.count
             recordsLeft -= block.count
             fetch.records.append(PartitionRecords(topicPartition: tp, records: block))
         }

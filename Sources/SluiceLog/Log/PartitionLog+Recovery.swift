@@ -47,8 +47,11 @@ extension PartitionLog {
                 indexIntervalBytes: config.indexIntervalBytes
             )
             if let cut = repair.truncation {
+                // A read-only process leaves the file as it is and reads only up to the damage.
                 logger.warning(
-                    "cut off a torn or corrupt tail",
+                    readOnly
+                        ? "ignoring a torn or corrupt tail (the writing process cuts it off)"
+                        : "cut off a torn or corrupt tail",
                     metadata: [
                         "log": "\(name)", "segment": "\(Segment.fileName(base, "log"))", "position": "\(cut.position)",
                         "bytes": "\(cut.bytes)", "reason": "\(cut.reason)", "next_offset": "\(segment.nextOffset)",

@@ -79,9 +79,7 @@ public struct ConsoleConsumer {
                 var progressed = false
                 for partition in 0..<partitions {
                     let tp = TopicPartition(topic, partition)
-                    let bytes = try broker.read(tp, from: positions[Int(partition)], maxBytes: 4 << 20)
-                    guard !bytes.isEmpty else { continue }
-                    let block = try RecordBatchDecoder.decode(bytes, from: positions[Int(partition)])
+                    let block = try broker.readRecords(tp, from: positions[Int(partition)], maxBytes: 4 << 20)
                     guard let last = block.entries.last else { continue }
                     positions[Int(partition)] = last.offset + 1
                     progressed = true

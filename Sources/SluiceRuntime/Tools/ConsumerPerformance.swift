@@ -34,9 +34,7 @@ public struct ConsumerPerformance {
             let tp = TopicPartition(topic, partition)
             var (position, end) = try broker.offsets(tp)
             while position < end && !StopRequest.isRequested {
-                let fetched = try broker.read(tp, from: position, maxBytes: fetchBytes)
-                guard !fetched.isEmpty else { break }
-                let block = try RecordBatchDecoder.decode(fetched, from: position)
+                let block = try broker.readRecords(tp, from: position, maxBytes: fetchBytes)
                 guard let last = block.entries.last else { break }
                 var count = block.count
                 if let maxRecords, records + count >= maxRecords { count = maxRecords - records }
