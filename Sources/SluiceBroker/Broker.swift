@@ -42,6 +42,10 @@ public final class Broker: @unchecked Sendable {
         self.dataDirectory = dataDirectory
         isReadOnly = readOnly
         self.logger = logger
+        guard !dataDirectory.isEmpty else { throw BrokerError(.invalidConfig, "the data directory cannot be empty") }
+        if FileSystem.exists(dataDirectory) && !FileSystem.isDirectory(dataDirectory) {
+            throw BrokerError(.storage, "data directory \(dataDirectory) is a file, not a folder")
+        }
         if readOnly {
             guard FileSystem.isDirectory(dataDirectory) else {
                 throw BrokerError(.storage, "data directory \(dataDirectory) does not exist")

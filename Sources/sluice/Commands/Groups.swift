@@ -97,7 +97,8 @@ struct Groups: ParsableCommand {
         var toOffset: Int64?
 
         @Option(
-            parsing: .unconditional, help: "Move by this many offsets (negative to go back) from the committed offset.")
+            parsing: .unconditional,
+            help: "Move by this many offsets (negative to go back) from the committed offset (the end without one).")
         var shiftBy: Int64?
 
         @Option(help: "Move to the first record at or after this time (ISO 8601).")

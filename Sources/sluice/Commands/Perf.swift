@@ -71,6 +71,9 @@ struct Perf: ParsableCommand {
             try broker.applyRetention()
             try broker.close()
             print(report.summary)
+            if report.records < records {
+                throw CommandFailure.runtime("interrupted after \(report.records) of \(records) records")
+            }
         }
     }
 
