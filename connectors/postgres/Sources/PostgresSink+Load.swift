@@ -75,7 +75,7 @@ extension PostgresSink {
                     let offset = block.entries[index].offset
                     guard let range = block.valueRange(index) else {
                         failures.append(
-                            failure(chunk, offset, "postgres.null_value", "the record has no value (a tombstone)"))
+                            tombstone(chunk, offset))
                         continue
                     }
                     let start = data.count
@@ -237,7 +237,7 @@ extension PostgresSink {
                         let offset = block.entries[index].offset
                         guard let range = block.valueRange(index) else {
                             failed.append(
-                                failure(chunk, offset, "postgres.null_value", "the record has no value (a tombstone)"))
+                                tombstone(chunk, offset))
                             continue
                         }
                         let start = data.count
@@ -278,6 +278,10 @@ extension PostgresSink {
             }
             fields += added
         }
+    }
+
+    private func tombstone(_ chunk: PartitionRecords, _ offset: Int64) -> RecordFailure {
+        failure(chunk, offset, "postgres.null_value", "the record has no value (a tombstone)")
     }
 
     private func failure(_ chunk: PartitionRecords, _ offset: Int64, _ errorClass: String, _ message: String)
