@@ -32,6 +32,18 @@ public protocol Sink: AnyObject {
 
     /// Releases connections and files at the end of the task.
     func stop()
+
+    /// Asks a blocking `write` or `flush` to end as soon as it can, because the run is stopping.
+    ///
+    /// The only call that comes from another thread (the one that handles the stop), possibly while
+    /// `write` or `flush` runs: a sink cancels what it waits on (a running statement, a connection
+    /// attempt) and that call then throws. Nothing written since the last flush may be made durable
+    /// after an interrupt. The default does nothing, for sinks whose calls never block for long.
+    func interrupt()
+}
+
+extension Sink {
+    public func interrupt() {}
 }
 
 /// What a sink task is given when it opens.
