@@ -13,12 +13,15 @@ extension Broker {
 
     /// The names of all topics, internal ones included, in order.
     public func topicNames(includeInternal: Bool = true) -> [String] {
-        topics.withLock { $0.keys.filter { includeInternal || !TopicName.isInternal($0) }.sorted() }
+        topics.withLock { topics in
+            topics.filter { $0.value.phase != .deleting && (includeInternal || !TopicName.isInternal($0.key)) }
+                .keys.sorted()
+        }
     }
 
-    /// The config of `topic`, or nil when it does not exist.
+    /// The config of `topic`, or nil when it does not exist (or is being deleted).
     public func topicConfig(_ topic: String) -> TopicConfig? {
-        topics.withLock { $0[topic]?.config }
+        topics.withLock { topics in topics[topic].flatMap { $0.phase == .deleting ? nil : $0.config } }
     }
 
     /// The partition count of `topic`.
@@ -42,16 +45,57 @@ extension Broker {
                 "a topic needs 1 to \(TopicConfig.maxPartitions) partitions, not \(config.partitions)")
         }
         try topics.withLock { state in
-            guard state[name] == nil else { throw BrokerError(.topicExists, "topic \"\(name)\" already exists") }
-            for partition in 0..<config.partitions {
-                let directory = partitionDirectory(TopicPartition(name, partition))
-                if FileSystem.exists(directory) { try FileSystem.removeTree(directory) }
+            guard state[name] == nil else {
+                throw BrokerError(
+                    .topicExists,
+                    state[name]?.phase == .deleting
+                        ? "topic \"\(name)\" is being deleted" : "topic \"\(name)\" already exists")
             }
-            state[name] = TopicState(config: config, logs: Array(repeating: nil, count: Int(config.partitions)))
+            for partition in 0..<config.partitions {
+                // Opening the broker refused folders the list does not describe; one that appeared since
+                // is not ours to reuse or remove.
+                let directory = partitionDirectory(TopicPartition(name, partition))
+                if FileSystem.exists(directory) {
+                    throw BrokerError(
+                        .storage, "cannot create topic \"\(name)\": \(directory) already exists; move it away first")
+                }
+            }
+            state[name] = TopicState(
+                config: config, logs: Array(repeating: nil, count: Int(config.partitions)), phase: .creating)
             try saveMetadata(state)
         }
-        for partition in 0..<config.partitions { _ = try log(TopicPartition(name, partition)) }
+        try finishCreating(name)
         logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(config.partitions)"])
+    }
+
+    /// Creates the missing partitions of a topic being created (or given more partitions), then marks it
+    /// ready. Also what opening the broker does for a creation a crash interrupted.
+    func finishCreating(_ name: String) throws {
+        guard let count = topicConfig(name)?.partitions else { return }
+        for partition in 0..<count { _ = try log(TopicPartition(name, partition)) }
+        for partition in 0..<count { try FileSystem.syncDirectory(partitionDirectory(TopicPartition(name, partition))) }
+        try FileSystem.syncDirectory(dataDirectory)
+        try topics.withLock { state in
+            guard state[name]?.phase == .creating else { return }
+            state[name]?.phase = .ready
+            try saveMetadata(state)
+        }
+    }
+
+    /// Finishes what a crash interrupted: topics being created get their missing partitions, topics
+    /// being deleted are deleted. Called when the broker opens for writing.
+    func finishInterruptedChanges() throws {
+        let pending = topics.withLock { state in state.filter { $0.value.phase != .ready }.mapValues(\.phase) }
+        for (name, phase) in pending.sorted(by: { $0.key < $1.key }) {
+            logger.warning(
+                "finishing a topic change that was interrupted",
+                metadata: ["topic": "\(name)", "change": "\(phase == .creating ? "create" : "delete")"])
+            if phase == .creating {
+                try finishCreating(name)
+            } else {
+                try finishDeleting(name)
+            }
+        }
     }
 
     /// Creates `name` with `config` when it does not exist yet; returns whether it did.
@@ -85,11 +129,19 @@ extension Broker {
                     .invalidPartitions, "a topic can have at most \(TopicConfig.maxPartitions) partitions")
             }
             guard count > topic.config.partitions else { return }
+            for partition in topic.config.partitions..<count {
+                let directory = partitionDirectory(TopicPartition(name, partition))
+                if FileSystem.exists(directory) {
+                    throw BrokerError(
+                        .storage, "cannot add partition \(partition) to \"\(name)\": \(directory) already exists")
+                }
+            }
             state[name]?.config.partitions = count
             state[name]?.logs.append(contentsOf: Array(repeating: nil, count: Int(count - topic.config.partitions)))
+            state[name]?.phase = .creating
             try saveMetadata(state)
         }
-        for partition in 0..<count { _ = try log(TopicPartition(name, partition)) }
+        try finishCreating(name)
         coordinator.topicsChanged(partitionCounts: [name: count])
     }
 
@@ -121,31 +173,47 @@ extension Broker {
     }
 
     /// Deletes a topic, its partitions' folders and the offsets committed on it.
+    ///
+    /// Crash-safe: the topic is first marked `deleting` in the topic list, then its offsets and folders
+    /// are removed, then it leaves the list; opening the broker after a crash in between finishes the
+    /// deletion. A half-deleted topic is never used again.
     public func deleteTopic(_ name: String) throws {
         guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
         guard !TopicName.isInternal(name) else {
             throw BrokerError(.invalidTopic, "the internal topic \"\(name)\" cannot be deleted")
         }
-        let removed = try topics.withLock { state -> [String] in
-            guard let topic = state[name] else { throw BrokerError(.topicNotFound, "topic \"\(name)\" does not exist") }
-            var removed: [String] = []
-            for partition in 0..<topic.config.partitions {
-                try? topic.logs[Int(partition)]?.close()
-                let directory = partitionDirectory(TopicPartition(name, partition))
-                guard FileSystem.exists(directory) else { continue }
-                // Topic names are ASCII; cut long ones short so that the new name fits in 255 bytes.
-                let trash = dataDirectory + "/" + String(name.prefix(200)) + "-\(partition).deleted"
-                if FileSystem.exists(trash) { try FileSystem.removeTree(trash) }
-                try FileSystem.rename(directory, to: trash)
-                removed.append(trash)
+        try topics.withLock { state in
+            guard state[name] != nil, state[name]?.phase != .deleting else {
+                throw BrokerError(.topicNotFound, "topic \"\(name)\" does not exist")
             }
+            state[name]?.phase = .deleting
+            try saveMetadata(state)
+        }
+        try finishDeleting(name)
+        logger.info("deleted topic", metadata: ["topic": "\(name)"])
+    }
+
+    /// Removes the offsets and folders of a topic marked `deleting`, then the topic from the list.
+    func finishDeleting(_ name: String) throws {
+        let (logs, partitions) = topics.withLock { state -> ([PartitionLog], Int32) in
+            guard let topic = state[name] else { return ([], 0) }
+            return (topic.logs.compactMap { $0 }, topic.config.partitions)
+        }
+        for log in logs { try? log.close() }
+        try offsetStore.deleteOffsets(topic: name)
+        for partition in 0..<partitions {
+            let directory = partitionDirectory(TopicPartition(name, partition))
+            guard FileSystem.exists(directory) else { continue }
+            // Topic names are ASCII; cut long ones short so that the new name fits in 255 bytes.
+            let trash = dataDirectory + "/" + String(name.prefix(200)) + "-\(partition).deleted"
+            if FileSystem.exists(trash) { try FileSystem.removeTree(trash) }
+            try FileSystem.rename(directory, to: trash)
+            try FileSystem.removeTree(trash)
+        }
+        try topics.withLock { state in
             state[name] = nil
             try saveMetadata(state)
-            return removed
         }
-        for directory in removed { try FileSystem.removeTree(directory) }
-        try offsetStore.deleteOffsets(topic: name)
-        logger.info("deleted topic", metadata: ["topic": "\(name)"])
     }
 
     /// Each partition's offsets and segments.

@@ -15,6 +15,8 @@ public final class Broker: @unchecked Sendable {
     struct TopicState {
         var config: TopicConfig
         var logs: [PartitionLog?]
+        /// A change under way (see `TopicMetadata`); `ready` otherwise.
+        var phase: TopicMetadata.Phase = .ready
     }
 
     public let dataDirectory: String
@@ -31,7 +33,6 @@ public final class Broker: @unchecked Sendable {
     let checkpointStore: CompactedStore
     let coordinator: GroupCoordinator
 
-    static let metadataFile = "__topics.json"
     public static let offsetsTopic = "__consumer_offsets"
     /// Where sources keep their positions, as Kafka Connect keeps source offsets.
     public static let checkpointsTopic = "__source_checkpoints"
@@ -59,13 +60,21 @@ public final class Broker: @unchecked Sendable {
                 throw BrokerError(error.errno == 11 ? .directoryInUse : .storage, error.message)
             }
         }
-        var stored = try Self.loadMetadata(dataDirectory)
-        if !readOnly { try Self.removeLeftovers(dataDirectory) }
-        for topic in Self.internalTopics where stored[topic] == nil {
-            stored[topic] = try Self.internalTopicConfig()
-            if !readOnly { try Self.saveMetadata(stored, dataDirectory) }
+        var metadata = try TopicMetadata.load(dataDirectory)
+        if !readOnly {
+            try metadata.checkFolders(dataDirectory)
+            try Self.removeLeftovers(dataDirectory)
+            var changed = false
+            for topic in Self.internalTopics where metadata.topics[topic] == nil {
+                metadata.topics[topic] = TopicMetadata.Entry(config: try Self.internalTopicConfig(), phase: .creating)
+                changed = true
+            }
+            if changed { try metadata.save(dataDirectory) }
         }
-        var states = stored.mapValues { TopicState(config: $0, logs: Array(repeating: nil, count: Int($0.partitions))) }
+        var states = metadata.topics.mapValues {
+            TopicState(
+                config: $0.config, logs: Array(repeating: nil, count: Int($0.config.partitions)), phase: $0.phase)
+        }
         var stores: [String: CompactedStore] = [:]
         for topic in Self.internalTopics {
             let tp = TopicPartition(topic, 0)
@@ -75,8 +84,9 @@ public final class Broker: @unchecked Sendable {
                 log = try Self.openLog(
                     directory: directory,
                     tp: tp,
-                    config: stored[topic]?.logConfig ?? LogConfig(),
+                    config: metadata.topics[topic]?.config.logConfig ?? LogConfig(),
                     readOnly: readOnly,
+                    create: metadata.topics[topic]?.phase == .creating,
                     logger: logger
                 )
             }
@@ -84,9 +94,10 @@ public final class Broker: @unchecked Sendable {
             stores[topic] = try CompactedStore(log: log, logger: logger)
         }
         topics = Locked(states)
-        offsetStore = OffsetStore(store: try stores[Self.offsetsTopic] ?? CompactedStore(log: nil, logger: logger))
+        offsetStore = try OffsetStore(store: try stores[Self.offsetsTopic] ?? CompactedStore(log: nil, logger: logger))
         checkpointStore = try stores[Self.checkpointsTopic] ?? CompactedStore(log: nil, logger: logger)
         coordinator = GroupCoordinator(store: offsetStore, dataDirectory: dataDirectory, logger: logger)
+        if !readOnly { try finishInterruptedChanges() }
     }
 
     /// The broker's own compacted topics: committed offsets and source checkpoints.
@@ -99,15 +110,17 @@ public final class Broker: @unchecked Sendable {
         return config
     }
 
-    static func openLog(directory: String, tp: TopicPartition, config: LogConfig, readOnly: Bool, logger: Logger) throws
-        -> PartitionLog
-    {
+    /// Opens a partition's log; `create` makes a missing one (a topic or partition being created),
+    /// otherwise a missing folder or segment is an error.
+    static func openLog(
+        directory: String, tp: TopicPartition, config: LogConfig, readOnly: Bool, create: Bool, logger: Logger
+    ) throws -> PartitionLog {
         do {
-            if readOnly && !FileSystem.isDirectory(directory) {
-                throw BrokerError(.storage, "partition folder \(directory) does not exist")
-            }
             return try PartitionLog.open(
-                directory: directory, name: tp.description, config: config, readOnly: readOnly, logger: logger)
+                directory: directory, name: tp.description, config: config, readOnly: readOnly, create: create,
+                logger: logger)
+        } catch let error as LogError where error.code == .missing {
+            throw TopicMetadata.missingPartition(tp, error.message)
         } catch let error as LogError {
             throw BrokerError(.storage, "cannot open partition \(tp)", cause: error)
         } catch let error as CoreError {
@@ -126,40 +139,13 @@ public final class Broker: @unchecked Sendable {
 
     // MARK: Metadata
 
-    static func loadMetadata(_ directory: String) throws -> [String: TopicConfig] {
-        let path = directory + "/" + metadataFile
-        guard FileSystem.exists(path) else { return [:] }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(try FileSystem.readFile(path))
-        } catch {
-            throw BrokerError(.storage, "\(path) is not valid JSON (\(error)); restore it from a backup")
-        }
-        guard case .object(let members)? = json["topics"] else {
-            throw BrokerError(.storage, "\(path) has no \"topics\" object")
-        }
-        var result: [String: TopicConfig] = [:]
-        for (name, value) in members {
-            // The name becomes a folder name: one edited by hand must not lead outside the data directory.
-            if let problem = TopicName.problem(name) { throw BrokerError(.storage, "\(path): \(problem)") }
-            result[name] = try TopicConfig(json: value, topic: name)
-        }
-        return result
-    }
-
     /// Writes the topic list atomically; callers hold the `topics` lock.
-    static func saveMetadata(_ configs: [String: TopicConfig], _ directory: String) throws {
-        let members = configs.keys.sorted().compactMap { name in configs[name].map { (name, $0.json) } }
-        let json = JSONValue.object([("version", .number("1")), ("topics", .object(members))])
-        do {
-            try FileSystem.writeAtomically(directory + "/" + metadataFile, Array((json.prettyPrinted() + "\n").utf8))
-        } catch {
-            throw BrokerError(.storage, "cannot save topic metadata", cause: error as? CoreError)
-        }
-    }
-
     func saveMetadata(_ state: [String: TopicState]) throws {
-        try Self.saveMetadata(state.mapValues(\.config), dataDirectory)
+        var metadata = TopicMetadata()
+        for (name, topic) in state {
+            metadata.topics[name] = TopicMetadata.Entry(config: topic.config, phase: topic.phase)
+        }
+        try metadata.save(dataDirectory)
     }
 
     /// Removes partition folders left behind by an interrupted topic deletion.
@@ -194,6 +180,7 @@ public final class Broker: @unchecked Sendable {
                 tp: tp,
                 config: topic.config.logConfig,
                 readOnly: isReadOnly,
+                create: topic.phase == .creating && !isReadOnly,
                 logger: logger
             )
             state[tp.topic]?.logs[Int(tp.partition)] = log

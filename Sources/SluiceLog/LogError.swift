@@ -9,6 +9,7 @@ public struct LogError: Error, CustomStringConvertible, Sendable {
             case io
             case readOnly
             case closed
+            case missing
         }
 
         private let base: Base
@@ -25,6 +26,8 @@ public struct LogError: Error, CustomStringConvertible, Sendable {
         public static let readOnly = Code(base: .readOnly)
         /// A call on a log that was closed or deleted.
         public static let closed = Code(base: .closed)
+        /// A partition folder, or its segments, that should be there and is not.
+        public static let missing = Code(base: .missing)
 
         public var description: String { base.rawValue }
     }

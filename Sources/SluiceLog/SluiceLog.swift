@@ -39,7 +39,12 @@
 /// - Offsets in a partition are dense and increasing: each batch starts at the previous batch's last
 ///   offset plus one.
 /// - The `.log` files are the truth; the indexes are hints. On open the active segment is read batch
-///   by batch (length, magic, offset continuity, CRC) and the first batch that fails, and everything
-///   after it, is cut off and reported. Indexes that do not match their log are rebuilt rather than
-///   trusted.
+///   by batch (length, magic, offset continuity, CRC). A torn tail, what an interrupted append leaves
+///   (a partial header, a batch longer than the bytes left, or bytes that cannot start a batch, with
+///   no valid batch after them), is cut off and reported. Anything else that fails, in the active or
+///   a closed segment, is corruption: opening throws an error naming the file and the byte, and
+///   changes nothing, because cutting there would lose the records after it. Closed segments are
+///   never modified. Indexes that do not match their log are rebuilt rather than trusted.
+/// - A log that exists always has at least one segment; a folder without one is an error, not an
+///   empty log.
 /// - Retention deletes whole closed segments, oldest first, and moves the log start offset.

@@ -118,18 +118,6 @@ import Testing
         #expect(Set(try Support.poll(again, count: 4).map(\.value)) == Set((0..<4).map { "after-v\($0)" }))
     }
 
-    @Test func aCommittedOffsetPastTheEndStartsAtTheEndSoNewRecordsAreRead() throws {
-        let dir = TemporaryDirectory()
-        let broker = try broker(dir, partitions: 1, count: 3)
-        // As after a recovery that cut off records a group had already committed past.
-        try broker.setCommittedOffsets("ahead", [TopicPartition("t", 0): 10])
-        let consumer = try GroupConsumer(broker: broker, options: options("ahead", ["t"]))
-        #expect(try consumer.poll(maxRecords: 10, maxBytes: 1 << 20, timeoutMillis: 0).isEmpty)
-        #expect(consumer.position(TopicPartition("t", 0)) == 3)
-        try Support.produce(broker, "t", count: 2, tag: "new")
-        #expect(Set(try Support.poll(consumer, count: 2).map(\.value)) == ["new-v0", "new-v1"])
-    }
-
     @Test func aGroupNeedsANameAndInternalTopicsTakeNoRecordsFromProducers() throws {
         let dir = TemporaryDirectory()
         let broker = try broker(dir, partitions: 1, count: 0)

@@ -4,8 +4,9 @@ import Testing
 
 @testable import SluiceLog
 
-/// Recovery of a partition log on open: a torn or corrupt tail of the active segment is cut at the
-/// first bad batch, everything before it stays readable, and appends continue at the cut.
+/// Recovery of a partition log on open: a torn tail of the active segment (what an interrupted append
+/// leaves) is cut, everything before it stays readable, and appends continue at the cut; corruption
+/// anywhere is an error that changes nothing.
 @Suite struct RecoveryTests {
     /// One batch of the active segment, as the fixture wrote it.
     struct StoredBatch {
@@ -84,6 +85,26 @@ import Testing
 
         var activeLog: String { LogTestSupport.segmentFile(copy, activeBase, "log") }
 
+        /// Opens the damaged copy.
+        func openDamaged() throws -> PartitionLog {
+            try PartitionLog.open(directory: copy, config: config)
+        }
+
+        /// Opens the damaged copy and expects a `corrupt` error naming the active segment, with every
+        /// file of the copy left exactly as the damage made it.
+        func checkCorrupt(_ label: Comment) throws {
+            let before = try LogTestSupport.snapshot(copy)
+            do {
+                let log = try openDamaged()
+                try log.close()
+                Issue.record("the damaged log opened: \(label)")
+            } catch let error as LogError {
+                #expect(error.code == .corrupt, label)
+                #expect(error.message.contains(activeLog), label)
+            }
+            #expect(try LogTestSupport.snapshot(copy) == before, label)
+        }
+
         /// Opens the damaged copy and checks the contract: the records before `end` are intact, the log
         /// ends at `end`, the file was cut there, and an append gets `end` and survives a reopen.
         func checkRecovered(endingAt end: Int64, cutAt position: Int, _ label: Comment) throws {
@@ -161,35 +182,46 @@ import Testing
         #expect(fixture.active.first?.baseOffset == fixture.activeBase)
     }
 
-    /// Every byte of the last batch flipped: the batch is cut, except for the partition leader epoch,
-    /// which the CRC does not cover (as in Kafka) and which the log does not read.
+    /// Every byte of the last batch flipped. The batch is complete, so a flip that its checks catch
+    /// (CRC, magic, base offset) is corruption: opening throws and leaves the file as it was. Only a
+    /// flip in its length can make it look like what an interrupted append leaves (a batch longer than
+    /// the file, or a length below a header's), and only then is it cut. The partition leader epoch is
+    /// not covered by the CRC (as in Kafka) and the log does not read it.
     @Test func flippedByteInTheLastBatch() throws {
         let fixture = try Fixture()
         let last = try #require(fixture.active.last)
         let epoch = (last.position + 12)..<(last.position + 16)
+        let length = (last.position + 8)..<(last.position + 12)
+        var cut = 0
         for position in last.position..<last.end {
             try fixture.damagedCopy { _ in try LogTestSupport.flipByte(fixture.activeLog, at: position) }
             if epoch.contains(position) {
                 try fixture.checkRecovered(endingAt: last.nextOffset, cutAt: last.end, "epoch byte \(position)")
-            } else {
+            } else if length.contains(position), (try? fixture.openDamaged()) != nil {
                 try fixture.checkRecovered(endingAt: last.baseOffset, cutAt: last.position, "flip at \(position)")
+                cut += 1
+            } else {
+                try fixture.checkCorrupt("flip at \(position)")
             }
         }
+        #expect(cut > 0, "a flip that makes the length run past the end of the file is a torn tail")
     }
 
-    /// A flipped byte in an earlier batch of the active segment cuts that batch and everything after.
+    /// A flipped byte in an earlier batch of the active segment is corruption, wherever it is: valid
+    /// batches follow it, and cutting there would lose them. Opening throws and changes nothing.
     @Test func flippedByteInEarlierBatchesOfTheActiveSegment() throws {
         let fixture = try Fixture()
         for batch in fixture.active.dropLast() {
             for position in stride(from: batch.position, to: batch.end, by: 3) {
                 guard !(12..<16).contains(position - batch.position) else { continue }
                 try fixture.damagedCopy { _ in try LogTestSupport.flipByte(fixture.activeLog, at: position) }
-                try fixture.checkRecovered(endingAt: batch.baseOffset, cutAt: batch.position, "flip at \(position)")
+                try fixture.checkCorrupt("flip at \(position)")
             }
         }
     }
 
-    /// Bytes after the last batch that are not a batch (zeros a crash left, or noise) are cut.
+    /// Bytes after the last batch that cannot start a batch (zeros a crash left, or noise) are cut; a
+    /// whole, valid batch there that does not continue the offsets is corruption.
     @Test func garbageAfterTheLastBatchIsCut() throws {
         let fixture = try Fixture()
         let last = try #require(fixture.active.last)
@@ -198,7 +230,7 @@ import Testing
             [0],
             [UInt8](repeating: 0, count: 4_096),
             (0..<200).map { _ in UInt8.random(in: 0...255, using: &generator) },
-            Array(fixture.activeBytes[last.position..<last.end]),
+            Array(fixture.activeBytes[last.position..<(last.end - 1)]),
         ]
         for tail in tails {
             try fixture.damagedCopy { _ in
@@ -206,6 +238,69 @@ import Testing
             }
             try fixture.checkRecovered(endingAt: last.nextOffset, cutAt: last.end, "\(tail.count) bytes of tail")
         }
+        try fixture.damagedCopy { _ in
+            try LogTestSupport.writeFile(
+                fixture.activeLog, Array(fixture.activeBytes[last.position..<last.end]), at: Int64(last.end))
+        }
+        try fixture.checkCorrupt("a copy of the last batch after it")
+    }
+
+    /// Zeros or noise in the middle of the active segment, with valid batches after them, are
+    /// corruption, although they look like a torn tail where they start.
+    @Test func damageThatLooksTornWithBatchesAfterItIsCorruption() throws {
+        let fixture = try Fixture()
+        let second = fixture.active[1]
+        for damage in [[UInt8](repeating: 0, count: 61), [0x7F, 0xFF, 0xFF, 0xFF]] {
+            try fixture.damagedCopy { _ in
+                try LogTestSupport.writeFile(
+                    fixture.activeLog, damage, at: Int64(second.position + (damage.count == 4 ? 8 : 0)))
+            }
+            try fixture.checkCorrupt("\(damage.count) bytes at \(second.position)")
+        }
+    }
+
+    /// A closed segment is never changed by an open: damage in one whose index must be rebuilt (so it
+    /// is read batch by batch) throws, and the file keeps every byte.
+    @Test func damagedClosedSegmentIsNeverModified() throws {
+        let fixture = try Fixture()
+        let first = LogTestSupport.segmentFile(fixture.copy, 0, "log")
+        for damage in ["cut", "length"] {
+            try fixture.damagedCopy { _ in
+                try FileSystem.removeFile(LogTestSupport.segmentFile(fixture.copy, 0, "index"))
+                let bytes = try FileSystem.readFile(first)
+                let batches = Self.batches(in: bytes)
+                if damage == "cut" {
+                    try LogTestSupport.truncateFile(first, to: Int64(batches[1].position + 20))
+                } else {
+                    try LogTestSupport.writeFile(first, [0, 0, 0, 1], at: Int64(batches[1].position + 8))
+                }
+            }
+            let before = try FileSystem.readFile(first)
+            let error = try #require(throws: LogError.self, "\(damage)") {
+                try PartitionLog.open(directory: fixture.copy, config: fixture.config)
+            }
+            #expect(error.code == .corrupt, "\(damage)")
+            #expect(error.message.contains(first), "\(damage): \(error.message)")
+            #expect(try FileSystem.readFile(first) == before, "\(damage)")
+        }
+    }
+
+    /// Without `create`, a missing folder or one without segments is an error, never a new, empty log.
+    @Test func missingFolderOrSegmentsIsAnErrorWithoutCreate() throws {
+        let fixture = try Fixture()
+        let missing = try #require(throws: LogError.self) {
+            try PartitionLog.open(directory: fixture.directory.file("nothing"), config: fixture.config, create: false)
+        }
+        #expect(missing.code == .missing)
+        #expect(!FileSystem.exists(fixture.directory.file("nothing")))
+        try fixture.damagedCopy { copy in
+            for name in try LogTestSupport.fileNames(copy) { try FileSystem.removeFile(copy + "/" + name) }
+        }
+        let empty = try #require(throws: LogError.self) {
+            try PartitionLog.open(directory: fixture.copy, config: fixture.config, create: false)
+        }
+        #expect(empty.code == .missing)
+        #expect(try LogTestSupport.fileNames(fixture.copy).isEmpty)
     }
 
     /// Missing or damaged index files of the active segment are rebuilt as they were.

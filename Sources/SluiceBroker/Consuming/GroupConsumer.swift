@@ -129,18 +129,19 @@ public final class GroupConsumer {
             let committed = broker.committedOffsets(options.group)
             var starts: [TopicPartition: Int64] = [:]
             for tp in gained {
-                var start = try committed[tp] ?? resetOffset(tp)
+                let start = try committed[tp] ?? resetOffset(tp)
                 let end = try broker.offsets(tp).end
                 if start > end {
-                    // The log lost its tail after the commit (a torn or corrupt tail cut off on recovery):
-                    // the offsets from the end on will be given to new records, which must not be skipped.
-                    broker.logger.warning(
-                        "committed offset is past the end of the partition; reading from the end",
-                        metadata: [
-                            "group": "\(options.group)", "partition": "\(tp)", "committed": "\(start)",
-                            "end": "\(end)",
-                        ])
-                    start = end
+                    // The log lost records the group had consumed and committed: new records would get
+                    // their offsets, and a sink would take its own output from them for leftovers.
+                    throw BrokerError(
+                        .offsetOutOfRange,
+                        "group \"\(options.group)\" committed offset \(start) on partition \(tp), but the "
+                            + "partition ends at \(end): records the group had consumed are gone from "
+                            + "\(broker.partitionDirectory(tp)). Nothing was read or changed. Restore the "
+                            + "folder from a backup, or, to go on from what is there, set the group's offset with "
+                            + "`sluice groups reset-offsets --group \(options.group) --topic \(tp.topic) --to-latest "
+                            + "--execute`")
                 }
                 positions[tp] = start
                 starts[tp] = start

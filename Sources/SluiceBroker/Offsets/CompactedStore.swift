@@ -23,16 +23,26 @@ final class CompactedStore: @unchecked Sendable {
         self.logger = logger
         var loaded: [[UInt8]: [UInt8]] = [:]
         if let log {
-            try log.forEachBlock(from: log.startOffset, maxBytes: 4 << 20) { block in
-                for index in 0..<block.count {
-                    guard let key = block.key(index) else { continue }
-                    loaded[Array(key)] = block.value(index).map(Array.init)
+            do {
+                try log.forEachBlock(from: log.startOffset, maxBytes: 4 << 20) { block in
+                    for index in 0..<block.count {
+                        guard let key = block.key(index) else {
+                            throw BrokerError(
+                                .storage, "\(log.name): the record at offset \(block.entries[index].offset) has no key")
+                        }
+                        loaded[Array(key)] = block.value(index).map(Array.init)
+                    }
+                    return true
                 }
-                return true
+            } catch let error as LogError {
+                throw BrokerError(.storage, "cannot read \(log.name) in \(log.directory)", cause: error)
             }
         }
         entries = Locked(loaded)
     }
+
+    /// The log's name, for messages.
+    var name: String { log?.name ?? "(none)" }
 
     func get(_ key: [UInt8]) -> [UInt8]? {
         entries.withLock { $0[key] }

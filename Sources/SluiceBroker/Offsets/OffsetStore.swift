@@ -25,11 +25,21 @@ final class OffsetStore: @unchecked Sendable {
     /// Moves after every commit.
     let committed = ChangeSignal()
 
-    init(store: CompactedStore) {
+    /// Loads the committed offsets. An entry that does not decode is damage (its batch passed its CRC,
+    /// so it was written wrong or edited): it throws, never reads as "no offset", which would deliver
+    /// everything again.
+    init(store: CompactedStore) throws {
         self.store = store
         var loaded: [Key: Committed] = [:]
         for (key, value) in store.all() {
-            if let key = Self.decodeKey(key), let committed = Self.decodeValue(value) { loaded[key] = committed }
+            guard let decodedKey = Self.decodeKey(key), let committed = Self.decodeValue(value) else {
+                throw BrokerError(
+                    .storage,
+                    "\(store.name) holds a committed offset that cannot be read (key \(String(decoding: key, as: UTF8.self)), "
+                        + "value \(String(decoding: value, as: UTF8.self))); restore the folder from a backup, "
+                        + "or set the group's offsets again with `sluice groups reset-offsets`")
+            }
+            loaded[decodedKey] = committed
         }
         entries = Locked(loaded)
     }

@@ -83,6 +83,8 @@ public struct SourceProgress: Sendable, Equatable {
     public var rowsDeadLettered = 0
     /// Rows skipped because they were stored before a crash.
     public var rowsSkipped = 0
+    /// Files that end inside a row, held back until the row is complete (a writer may still append).
+    public var filesHeldBack = 0
     public var bytesRead: Int64 = 0
     /// All bytes to read, when known.
     public var bytesTotal: Int64 = 0

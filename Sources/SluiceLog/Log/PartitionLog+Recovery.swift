@@ -2,23 +2,29 @@ import Logging
 import SluiceCore
 
 extension PartitionLog {
-    /// Opens the log in `directory`, creating it when it is missing (unless `readOnly`).
+    /// Opens the log in `directory`. With `create` (and not `readOnly`), a missing folder, or one
+    /// without segments, becomes a new, empty log; without it, either is an error (`missing`), since a
+    /// log that existed never loses its last segment.
     ///
     /// Recovery: leftovers of interrupted deletions are removed; every closed segment's index is
     /// checked against its log and rebuilt when it does not match; the active segment is read batch by
-    /// batch (length, magic, offset continuity, CRC) and a torn or corrupt tail is cut off, with a
-    /// warning that says where and why. A read-only open mends nothing on disk and reads only the
-    /// valid part.
+    /// batch (length, magic, offset continuity, CRC) and a torn tail, what an interrupted append
+    /// leaves, is cut off with a warning that says where and why. Corruption, in any segment, throws
+    /// `corrupt` naming the file and changes nothing (see `SegmentScanner`). A read-only open mends
+    /// nothing on disk and reads only up to a torn tail.
     public static func open(
         directory: String,
         name: String? = nil,
         config: LogConfig = LogConfig(),
         readOnly: Bool = false,
+        create: Bool = true,
         logger: Logger = Logger(label: "sluice.log")
     ) throws -> PartitionLog {
         let name = name ?? String(directory.split(separator: "/").last ?? Substring(directory))
         if !FileSystem.isDirectory(directory) {
-            guard !readOnly else { throw LogError(.io, "\(directory) does not exist") }
+            guard create && !readOnly else {
+                throw LogError(.missing, "the partition folder \(directory) does not exist")
+            }
             try FileSystem.createDirectory(directory)
         }
         var bases: [Int64] = []
@@ -32,7 +38,9 @@ extension PartitionLog {
         bases.sort()
         var segments: [Segment] = []
         if bases.isEmpty {
-            guard !readOnly else { throw LogError(.io, "\(directory) holds no segments") }
+            guard create && !readOnly else {
+                throw LogError(.missing, "the partition folder \(directory) holds no segment (.log) files")
+            }
             segments.append(try Segment.create(directory: directory, baseOffset: 0))
             try FileSystem.syncDirectory(directory)
         }
@@ -43,15 +51,14 @@ extension PartitionLog {
                 baseOffset: base,
                 verify: isActive,
                 readOnly: readOnly,
-                maxBatchBytes: config.maxBatchBytes,
                 indexIntervalBytes: config.indexIntervalBytes
             )
             if let cut = repair.truncation {
                 // A read-only process leaves the file as it is and reads only up to the damage.
                 logger.warning(
                     readOnly
-                        ? "ignoring a torn or corrupt tail (the writing process cuts it off)"
-                        : "cut off a torn or corrupt tail",
+                        ? "ignoring a torn tail (the writing process cuts it off)"
+                        : "cut off a torn tail left by an interrupted write",
                     metadata: [
                         "log": "\(name)", "segment": "\(Segment.fileName(base, "log"))", "position": "\(cut.position)",
                         "bytes": "\(cut.bytes)", "reason": "\(cut.reason)", "next_offset": "\(segment.nextOffset)",
@@ -87,7 +94,7 @@ extension PartitionLog {
         guard isReadOnly else { return }
         let (active, config) = state.withLock { ($0.segments[$0.segments.count - 1], $0.config) }
         _ = try state.withLock { _ in
-            try active.catchUp(maxBatchBytes: config.maxBatchBytes, indexIntervalBytes: config.indexIntervalBytes)
+            try active.catchUp(indexIntervalBytes: config.indexIntervalBytes)
         }
         let newBases = try FileSystem.contentsOfDirectory(directory)
             .compactMap { Segment.baseOffset(fromFileName: $0, ext: "log") }
@@ -102,7 +109,6 @@ extension PartitionLog {
                 baseOffset: base,
                 verify: true,
                 readOnly: true,
-                maxBatchBytes: config.maxBatchBytes,
                 indexIntervalBytes: config.indexIntervalBytes
             )
             opened.append(segment)

@@ -59,19 +59,20 @@ final class Segment: @unchecked Sendable {
 
     /// What opening a segment found wrong and mended.
     struct Repair {
-        /// Why the tail was cut, and how many bytes were cut, when it was.
+        /// Why the torn tail was cut, where, and how many bytes were cut, when it was.
         var truncation: (reason: String, position: Int64, bytes: Int64)?
         var indexRebuilt = false
     }
 
     /// Opens an existing segment. A closed segment trusts its batches and checks its index; the active
-    /// one (`verify`) is read batch by batch with CRCs, and a bad tail is cut off unless `readOnly`.
+    /// one (`verify`) is read batch by batch with CRCs, and a torn tail is cut off unless `readOnly`.
+    /// Corruption (see `SegmentScanner`) throws `corrupt` and leaves the file as it is; a closed
+    /// segment is never modified, only its index files are rebuilt.
     static func open(
         directory: String,
         baseOffset: Int64,
         verify: Bool,
         readOnly: Bool,
-        maxBatchBytes: Int,
         indexIntervalBytes: Int
     ) throws -> (Segment, Repair) {
         let path = directory + "/" + fileName(baseOffset, "log")
@@ -86,11 +87,13 @@ final class Segment: @unchecked Sendable {
                 baseOffset: baseOffset,
                 fileSize: fileSize,
                 verifyCRC: verify,
-                maxBatchBytes: maxBatchBytes,
                 indexIntervalBytes: indexIntervalBytes
             )
             if let problem = scan.problem {
-                repair.truncation = (problem, scan.validEnd, fileSize - scan.validEnd)
+                guard verify && problem.kind == .tornTail else {
+                    throw LogError(.corrupt, Self.corruptionMessage(path, problem, scan.validEnd, closed: !verify))
+                }
+                repair.truncation = (problem.reason, scan.validEnd, fileSize - scan.validEnd)
                 if !readOnly { try file.truncate(to: scan.validEnd) }
             }
             segment.size = scan.validEnd
@@ -106,6 +109,16 @@ final class Segment: @unchecked Sendable {
             try segment.loadSummaryFromIndex()
         }
         return (segment, repair)
+    }
+
+    /// What a user reads when a segment is corrupt: the file, the damage, and what to do.
+    static func corruptionMessage(_ path: String, _ problem: SegmentScanner.Problem, _ validEnd: Int64, closed: Bool)
+        -> String
+    {
+        "\(path) is corrupt: \(problem.reason)\(closed ? " (a closed segment)" : ""). Nothing was changed: the "
+            + "records from byte \(validEnd) on would be lost by cutting it. Restore the partition's folder from "
+            + "a backup; or, to give those records up, cut the file at byte \(validEnd) "
+            + "(truncate -s \(validEnd) \(path))\(closed ? " and remove the segments after it" : "") and run again"
     }
 
     /// Checks the last index entry against the log: a batch with that base offset must start there.
@@ -135,7 +148,7 @@ final class Segment: @unchecked Sendable {
 
     /// For a read-only segment that another process appends to: reads the whole batches written after
     /// `size` and takes them in. Returns whether anything new arrived.
-    func catchUp(maxBatchBytes: Int, indexIntervalBytes: Int) throws -> Bool {
+    func catchUp(indexIntervalBytes: Int) throws -> Bool {
         let fileSize = try file.size()
         guard fileSize > size else { return false }
         var start = SegmentScanner.Result(nextOffset: nextOffset)
@@ -150,7 +163,6 @@ final class Segment: @unchecked Sendable {
             baseOffset: baseOffset,
             fileSize: fileSize,
             verifyCRC: true,
-            maxBatchBytes: maxBatchBytes,
             indexIntervalBytes: indexIntervalBytes,
             resuming: start
         )

@@ -47,6 +47,12 @@ public struct RunSummary: Sendable {
             line += "\(Format.count(p.rowsDeadLettered)) dead-lettered"
             if p.rowsSkipped > 0 { line += ", \(Format.count(p.rowsSkipped)) already stored before a crash" }
             line += ", \(Format.bytes(p.bytesRead)), \(Format.count(Int(rate))) rows/s"
+            if p.filesHeldBack > 0 {
+                line +=
+                    "\n    \(p.filesHeldBack) file\(p.filesHeldBack == 1 ? " ends" : "s end") inside a row (no line break "
+                line += "after the last line): held back until it is complete; set files_complete: true if the "
+                line += "files are finished"
+            }
             lines.append(line)
         }
         if !sinks.isEmpty { lines.append("Sinks:") }

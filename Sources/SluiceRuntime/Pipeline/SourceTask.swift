@@ -68,7 +68,7 @@ final class SourceTask: @unchecked Sendable {
         started = Time.monotonicNanos()
         ThreadPriority.lowerCurrentThread(by: Self.niceness)
         let topics = [definition.topic, definition.deadLetterTopic]
-        let stored = broker.sourceCheckpoint(definition.name).flatMap(SourceCheckpoint.init(decoding:))
+        let stored = try storedCheckpoint()
         let inFlight = try storedAfter(stored, topics: topics)
         if !inFlight.isEmpty {
             logger.info(
@@ -158,6 +158,37 @@ final class SourceTask: @unchecked Sendable {
             }
             Time.sleep(millis: 50)
         }
+    }
+
+    /// The source's stored checkpoint, checked against the logs: one that cannot be read, or that says
+    /// more records were stored than a partition now holds (the log lost acknowledged records), is an
+    /// error. Read as "nothing stored", the first would read every file again and the second would skip
+    /// rows whose records are gone.
+    private func storedCheckpoint() throws -> SourceCheckpoint? {
+        guard let bytes = broker.sourceCheckpoint(definition.name) else { return nil }
+        guard let checkpoint = SourceCheckpoint(decoding: bytes) else {
+            throw RuntimeError(
+                "source \"\(definition.name)\": its stored position in \(Broker.checkpointsTopic) cannot be read "
+                    + "(\(String(decoding: bytes.prefix(200), as: UTF8.self))); restore the data directory from a "
+                    + "backup, or forget the position with `sluice sources reset \(definition.name) --execute` "
+                    + "(rows already stored are then recognized and skipped)")
+        }
+        for (topic, ends) in checkpoint.partitionEnds.sorted(by: { $0.key < $1.key }) {
+            guard broker.topicConfig(topic) != nil else { continue }
+            for (partition, stored) in ends.enumerated() where partition < Int(try broker.partitionCount(topic)) {
+                let tp = TopicPartition(topic, Int32(partition))
+                let end = try broker.offsets(tp).end
+                guard stored <= end else {
+                    throw RuntimeError(
+                        "source \"\(definition.name)\": partition \(tp) ends at offset \(end), but the source had "
+                            + "stored records up to offset \(stored): the log lost records it had acknowledged. "
+                            + "Nothing was read. Restore the data directory from a backup; to go on without those "
+                            + "records, forget the source's position with `sluice sources reset \(definition.name) "
+                            + "--execute` (rows still in the topic are recognized and skipped)")
+                }
+            }
+        }
+        return checkpoint
     }
 
     /// The headers of the records this source stored after `checkpoint` (all of them when there is

@@ -43,6 +43,12 @@ extension CSVSource {
                 "encoding", .choice(["utf-8", "latin1"]), default: .string("utf-8"),
                 "The files' encoding; latin1 is transcoded to UTF-8."),
             OptionSpec(
+                "files_complete", .boolean, default: .bool(false),
+                "Whether the files are finished when read. When false, a plain file that ends inside a row (a last "
+                    + "line without its line break, or a quoted field still open) holds that row back until a later "
+                    + "run finds it complete, since a writer may still be appending; when true, it is read as it is "
+                    + "(an open quote is then a bad row). gzip files are always read as complete."),
+            OptionSpec(
                 "max_row_bytes", .integer(min: 1024, max: 1 << 30), default: .number(String(16 << 20)),
                 "Longer rows go to the dead-letter topic (truncated to this size)."),
             OptionSpec(

@@ -7,7 +7,9 @@ import SluiceKit
 /// Each row's value is a JSON object of its fields in header order, typed by `columns`; its key is
 /// the `key` columns' text; its headers say where it came from (`sluice.source.file`, `.line`,
 /// `.offset`). Bad rows (wrong field count, invalid UTF-8, an unconvertible value, an unterminated
-/// quote, a row over `max_row_bytes`) become dead letters with their raw bytes and the reason. The
+/// quote, a row over `max_row_bytes`) become dead letters with their raw bytes and the reason. A plain
+/// file that ends inside a row (a writer still appending) holds that row back until it is complete,
+/// unless `files_complete` says the files are finished. The
 /// checkpoint holds, per file, its identity and the offset and line after the last row handed out;
 /// with the rows stored after it, a restarted source neither repeats nor skips a row.
 /// Runs on the thread the runtime gives it.
@@ -26,6 +28,7 @@ public final class CSVSource: Source {
         var maxRowBytes: Int
         var maxBatchRows: Int
         var maxBatchBytes: Int
+        var filesComplete: Bool
 
         init(_ options: ConnectorOptions) {
             pattern = options.string("path") ?? ""
@@ -47,6 +50,7 @@ public final class CSVSource: Source {
             maxRowBytes = Int(options.integer("max_row_bytes") ?? Int64(16 << 20))
             maxBatchRows = Int(options.integer("max_batch_rows") ?? 20_000)
             maxBatchBytes = Int(options.integer("max_batch_bytes") ?? Int64(8 << 20))
+            filesComplete = options.bool("files_complete") ?? false
         }
     }
 
@@ -194,7 +198,7 @@ public final class CSVSource: Source {
                 fingerprintBytes: fingerprintBytes,
                 offset: reader.offset,
                 line: reader.line,
-                complete: stats.finished
+                complete: stats.finished && !stats.heldBack
             )
             progressBox.withLock { progress in
                 progress.rowsRead += stats.rows
@@ -202,6 +206,7 @@ public final class CSVSource: Source {
                 progress.rowsSkipped += stats.skipped
                 progress.bytesRead += reader.input.rawBytesRead - before
                 if stats.finished { progress.filesDone += 1 }
+                if stats.heldBack { progress.filesHeldBack += 1 }
             }
             batch.inputRows += stats.rows
             batch.inputBytes += stats.bytes

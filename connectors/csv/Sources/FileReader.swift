@@ -12,6 +12,9 @@ final class FileReader {
         var skipped = 0
         var bytes = 0
         var finished = false
+        /// The file ended inside a row (a last line without its line break, or an open quoted field),
+        /// which is held back until the rest arrives: `offset` stays at the row's start.
+        var heldBack = false
     }
 
     let path: String
@@ -30,6 +33,9 @@ final class FileReader {
     /// The line the next row starts on.
     private(set) var line: Int64 = 1
     private var eof = false
+    /// Whether a row the file ends inside waits for the rest (a plain file a writer may still append
+    /// to) instead of being read as it is.
+    private let holdIncompleteRow: Bool
     private var parser: CSVParser
     private var encoder: RowEncoder?
     private var rowsToSkip: Int
@@ -51,6 +57,7 @@ final class FileReader {
     ) throws {
         self.path = path
         input = try InputFile(path: path)
+        holdIncompleteRow = !settings.filesComplete && !input.isGzip
         self.settings = settings
         self.skip = skip
         self.source = source
@@ -140,7 +147,12 @@ final class FileReader {
             switch outcome {
             case .full: return stats
             case .endOfFile: stats.finished = true
-            case .needMore: try readMore(&batch)
+            case .incompleteRow:
+                stats.finished = true
+                stats.heldBack = true
+            case .needMore:
+                try readMore(&batch)
+                if stats.heldBack { stats.finished = true }
             case .resume: try jumpToResumePoint()
             }
         }
@@ -151,6 +163,8 @@ final class FileReader {
         case full
         case needMore
         case endOfFile
+        /// The file ends inside a row, which waits for the rest.
+        case incompleteRow
         /// The header is known; move to where a resumed file stopped.
         case resume
     }
@@ -188,8 +202,30 @@ final class FileReader {
             && stats.bytes < settings.maxBatchBytes
         {
             if bufferBase == 0 && position == 0 && !eof && raw.count < 3 { return .needMore }
-            switch parser.parseRow(raw, from: position, final: eof) {
-            case .needMore: return .needMore
+            switch parser.parseRow(raw, from: position, final: eof && !holdIncompleteRow) {
+            case .needMore:
+                guard eof else { return .needMore }
+                guard position < raw.count else { return .endOfFile }
+                // A row that ends with a lone CR at the end of the file is complete (its LF, if one
+                // follows, would make a blank line); anything else waits for the rest.
+                guard raw[raw.count - 1] == 0x0D else { return .incompleteRow }
+                switch parser.parseRow(raw, from: position, final: true) {
+                case .row(let end, let next, let lineBreaks) where next == raw.count:
+                    if rowsToSkip > 0 {
+                        rowsToSkip -= 1
+                    } else {
+                        try handleRow(raw, end, &batch, names, parser)
+                    }
+                    stats.bytes += next - position
+                    position = next
+                    line += Int64(lineBreaks)
+                case .blank(let next, let lineBreaks) where next == raw.count:
+                    stats.bytes += next - position
+                    position = next
+                    line += Int64(lineBreaks)
+                default:
+                    return .incompleteRow
+                }
             case .endOfInput: return .endOfFile
             case .blank(let next, let lineBreaks):
                 stats.bytes += next - position
@@ -304,6 +340,14 @@ final class FileReader {
             filled = try input.read(into: &storage, at: 0)
             if filled == 0 {
                 eof = true
+                if holdIncompleteRow {
+                    // The long row is not complete yet: it waits, from its start, for the rest.
+                    try input.seek(to: rowOffset)
+                    bufferBase = rowOffset
+                    line = rowLine
+                    stats.heldBack = true
+                    return
+                }
                 end = 0
                 break
             }
