@@ -17,8 +17,10 @@ import Testing
         let options = try JSONValue.parse(try FileSystem.readFile("\(EndToEnd.corpus)/\(name).options.json"))
         guard case .object(var members) = options else { throw CoreError(.invalidData, "options are not an object") }
         members =
-            [("type", .string("csv")), ("path", .string("\(EndToEnd.corpus)/\(name).csv")), ("topic", .string("rows"))]
-            + members
+            [
+                ("type", .string("csv")), ("path", .string("\(EndToEnd.corpus)/\(name).csv")), ("topic", .string("rows")),
+                ("files_complete", .bool(true)),
+            ] + members
         let config = JSONValue.object([
             ("data_dir", .string("data")), ("sources", .object([("corpus", .object(members))])),
         ])

@@ -22,7 +22,12 @@ public final class GroupConsumer {
         public var topics: [String]
         public var strategy: AssignmentStrategy = .range
         public var autoOffsetReset: OffsetReset = .earliest
+        /// How long the group waits for a sign of life; a background thread heartbeats every second or
+        /// so (a third of this when shorter), so a long write does not cost the member its partitions.
         public var sessionTimeoutMs: Int64 = 45_000
+        /// How long the group waits for the next poll, as Kafka's `max.poll.interval.ms`: a member stuck
+        /// longer than this in one batch is evicted, and its batch is not committed.
+        public var maxPollIntervalMs: Int64 = 300_000
         /// Stable member id; a random one when nil.
         public var memberId: String?
         /// The most records and bytes a read-ahead takes; nil: as many as the poll that starts it asked
@@ -56,14 +61,29 @@ public final class GroupConsumer {
     private var cursor = 0
     private var closed = false
     private var prefetch: (thread: WorkerThread, result: Locked<Prefetched>)?
+    /// How many times the member found it had been evicted and joined again.
+    private var rejoins = 0
+    private let heartbeatStop = ChangeSignal()
+    private var heartbeatThread: WorkerThread?
 
-    /// Joins the group.
+    /// Joins the group and starts the background heartbeat.
     public init(broker: Broker, options: Options) throws {
         guard !options.group.isEmpty else { throw BrokerError(.invalidConfig, "a consumer group name cannot be empty") }
         self.broker = broker
         self.options = options
         memberId = options.memberId ?? "\(options.group)-\(UInt32.random(in: 0...UInt32.max))"
         try join()
+        let (coordinator, group, member, stop) = (broker.coordinator, options.group, memberId, heartbeatStop)
+        let interval = Int(max(10, min(1_000, options.sessionTimeoutMs / 3)))
+        heartbeatThread = WorkerThread(name: "heartbeat-\(memberId)") {
+            var seen = stop.current
+            while true {
+                let now = stop.wait(since: seen, timeoutMillis: interval)
+                if now != seen { return }
+                seen = now
+                _ = coordinator.keepAlive(group: group, member: member)
+            }
+        }
     }
 
     deinit {
@@ -79,6 +99,7 @@ public final class GroupConsumer {
             topics: options.topics,
             strategy: options.strategy,
             sessionTimeoutMs: options.sessionTimeoutMs,
+            maxPollIntervalMs: options.maxPollIntervalMs,
             partitionCounts: counts
         )
         apply(view)
@@ -98,8 +119,10 @@ public final class GroupConsumer {
                 "consumer was evicted from its group; joining again", metadata: ["group": "\(options.group)"])
             positions.removeAll()
             pendingGain.removeAll()
+            discardPrefetch()
             let lost = assignment
             assignment = []
+            rejoins += 1
             try join()
             if !lost.isEmpty { try onPartitionsRevoked?(lost) }
             return
@@ -321,11 +344,25 @@ public final class GroupConsumer {
         prefetch = nil
     }
 
+    /// Moves each time the member learns it was evicted and joins again. A batch polled before it moved
+    /// belongs to a membership that was fenced.
+    public var membershipEpoch: Int { rejoins }
+
+    /// Whether the member is still in its group and owns `partitions`: false once it was evicted (its
+    /// session or poll interval ran out), even before it learns so on its next poll. A caller that has
+    /// been busy with a batch checks this before making the batch durable.
+    public func owns(_ partitions: Set<TopicPartition>) -> Bool {
+        broker.coordinator.owns(group: options.group, member: memberId, partitions: partitions)
+    }
+
     /// Commits `offsets` (the next offset to read, per partition) for this member. A commit refused
     /// because the group moved to a new generation is retried in the newest one for the partitions the
-    /// member still owns; partitions it no longer owns throw `notOwner`.
+    /// member still owns; partitions it no longer owns throw `notOwner`. A member that was evicted is
+    /// fenced: its commit throws `unknownMember`, even when it joins again and gets the partitions back,
+    /// because another member may have delivered them in the meantime.
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
         guard !offsets.isEmpty else { return }
+        let rejoinsBefore = rejoins
         // Each refusal means the group moved on between the heartbeat and the commit (members joining or
         // leaving one after another, as at the start and end of a run); the next try is in the newest
         // generation. The bound only guards against a group that never settles.
@@ -336,6 +373,12 @@ public final class GroupConsumer {
                 return
             } catch let error as BrokerError where error.code == .staleGeneration && attempt < 100 {
                 try heartbeat()
+                guard rejoins == rejoinsBefore else {
+                    throw BrokerError(
+                        .unknownMember,
+                        "member \(memberId) was evicted from group \"\(options.group)\" before it committed; "
+                            + "its batch is not committed and will be delivered again")
+                }
             }
         }
     }
@@ -344,6 +387,8 @@ public final class GroupConsumer {
     public func close() {
         guard !closed else { return }
         closed = true
+        heartbeatStop.notify()
+        heartbeatThread?.join()
         discardPrefetch()
         broker.coordinator.leave(group: options.group, member: memberId)
     }

@@ -15,8 +15,13 @@ public struct ConsumerGroupState: Sendable {
     public struct Member: Sendable, Equatable {
         public var id: String
         public var topics: [String]
+        /// How long the group waits for a heartbeat (from a poll or the member's background heartbeat).
         public var sessionTimeoutMs: Int64
+        /// How long the group waits for a poll, as Kafka's `max.poll.interval.ms`: a member that is alive
+        /// but stuck (a write that never ends) gives its partitions up after this.
+        public var maxPollIntervalMs: Int64
         public var lastHeartbeat: Int64
+        public var lastPoll: Int64
     }
 
     /// What a member is told on join and heartbeat.
@@ -60,28 +65,53 @@ public struct ConsumerGroupState: Sendable {
 
     public var isEmpty: Bool { members.isEmpty }
 
+    /// Whether `id` is still a member and owns every partition of `partitions` (whatever the generation:
+    /// a member keeps what it owns until it releases it). What a member that has been busy checks before
+    /// making its work durable: one that was evicted in the meantime must not.
+    public func owns(member id: String, _ partitions: some Sequence<TopicPartition>) -> Bool {
+        guard members[id] != nil else { return false }
+        return partitions.allSatisfy { owners[$0] == id }
+    }
+
     /// A member joins (or rejoins with new topics). `partitionCounts` gives the size of its topics.
     public mutating func join(
         member id: String,
         topics: [String],
         sessionTimeoutMs: Int64,
+        maxPollIntervalMs: Int64 = 300_000,
         partitionCounts counts: [String: Int32],
         now: Int64
     ) -> MemberView {
         updatePartitionCounts(counts)
         for (topic, count) in counts where partitionCounts[topic] == nil { partitionCounts[topic] = count }
-        let member = Member(id: id, topics: topics.sorted(), sessionTimeoutMs: sessionTimeoutMs, lastHeartbeat: now)
+        let member = Member(
+            id: id, topics: topics.sorted(), sessionTimeoutMs: sessionTimeoutMs, maxPollIntervalMs: maxPollIntervalMs,
+            lastHeartbeat: now, lastPoll: now)
         let known = members[id]
         members[id] = member
-        if known?.topics != member.topics || known?.sessionTimeoutMs != member.sessionTimeoutMs { rebalance() }
+        if known?.topics != member.topics || known?.sessionTimeoutMs != member.sessionTimeoutMs
+            || known?.maxPollIntervalMs != member.maxPollIntervalMs
+        {
+            rebalance()
+        }
         return view(for: id)
     }
 
-    /// A member reports it is alive and asks what it owns. Nil when the group does not know it.
+    /// A member polls: it is alive and making progress, and asks what it owns. Nil when the group does
+    /// not know it.
     public mutating func heartbeat(member id: String, now: Int64) -> MemberView? {
         guard members[id] != nil else { return nil }
         members[id]?.lastHeartbeat = now
+        members[id]?.lastPoll = now
         return view(for: id)
+    }
+
+    /// A member's background heartbeat: it is alive, though perhaps busy with a long write. Keeps its
+    /// session, not its poll interval. False when the group does not know it.
+    public mutating func keepAlive(member id: String, now: Int64) -> Bool {
+        guard members[id] != nil else { return false }
+        members[id]?.lastHeartbeat = now
+        return true
     }
 
     /// A member gives up partitions it was asked to revoke (or any it owns).
@@ -97,9 +127,11 @@ public struct ConsumerGroupState: Sendable {
         rebalance()
     }
 
-    /// Evicts members whose session timed out. Returns their ids.
+    /// Evicts members whose session timed out or who stopped polling. Returns their ids.
     public mutating func expireMembers(now: Int64) -> [String] {
-        let expired = members.values.filter { now - $0.lastHeartbeat > $0.sessionTimeoutMs }.map(\.id).sorted()
+        let expired = members.values.filter {
+            now - $0.lastHeartbeat > $0.sessionTimeoutMs || now - $0.lastPoll > $0.maxPollIntervalMs
+        }.map(\.id).sorted()
         guard !expired.isEmpty else { return [] }
         for id in expired {
             members[id] = nil

@@ -27,6 +27,7 @@ final class GroupCoordinator: @unchecked Sendable {
         topics: [String],
         strategy: AssignmentStrategy,
         sessionTimeoutMs: Int64,
+        maxPollIntervalMs: Int64 = 300_000,
         partitionCounts: [String: Int32]
     ) -> ConsumerGroupState.MemberView {
         let now = clock()
@@ -34,8 +35,8 @@ final class GroupCoordinator: @unchecked Sendable {
             var state = groups[group] ?? ConsumerGroupState(group: group, strategy: strategy)
             expire(&state, now: now)
             let view = state.join(
-                member: member, topics: topics, sessionTimeoutMs: sessionTimeoutMs, partitionCounts: partitionCounts,
-                now: now)
+                member: member, topics: topics, sessionTimeoutMs: sessionTimeoutMs,
+                maxPollIntervalMs: maxPollIntervalMs, partitionCounts: partitionCounts, now: now)
             groups[group] = state
             return view
         }
@@ -59,6 +60,37 @@ final class GroupCoordinator: @unchecked Sendable {
         // A heartbeat hands over released partitions, and may evict members: the file must follow.
         if changed { writeMembers(group) }
         return view
+    }
+
+    /// A member's background heartbeat (see `ConsumerGroupState.keepAlive`); false when the group no
+    /// longer knows the member. Also evicts members that timed out.
+    func keepAlive(group: String, member: String) -> Bool {
+        let now = clock()
+        let (known, changed) = groups.withLock { groups -> (Bool, Bool) in
+            guard var state = groups[group] else { return (false, false) }
+            let before = state.generation
+            expire(&state, now: now)
+            let known = state.keepAlive(member: member, now: now)
+            groups[group] = state
+            return (known, state.generation != before)
+        }
+        if changed { writeMembers(group) }
+        return known
+    }
+
+    /// Whether the member is still in the group and owns `partitions` (see `ConsumerGroupState.owns`).
+    /// Evicts members that timed out first.
+    func owns(group: String, member: String, partitions: Set<TopicPartition>) -> Bool {
+        let now = clock()
+        let (owns, changed) = groups.withLock { groups -> (Bool, Bool) in
+            guard var state = groups[group] else { return (false, false) }
+            let before = state.generation
+            expire(&state, now: now)
+            groups[group] = state
+            return (state.owns(member: member, partitions), state.generation != before)
+        }
+        if changed { writeMembers(group) }
+        return owns
     }
 
     func release(group: String, member: String, partitions: Set<TopicPartition>) {

@@ -8,10 +8,12 @@ import Synchronization
 /// and finish cleanly; a second signal ends the process at once.
 public enum StopRequest {
     private static let flag = Atomic<Int>(0)
+    private static let firstSignal = Atomic<Int32>(0)
 
     /// Installs the handlers for SIGINT and SIGTERM.
     public static func installHandlers() {
         let handler: @convention(c) (Int32) -> Void = { signal in
+            _ = StopRequest.firstSignal.compareExchange(expected: 0, desired: signal, ordering: .relaxed)
             if StopRequest.flag.add(1, ordering: .relaxed).newValue > 1 { _exit(128 + signal) }
         }
         signal(SIGINT, handler)
@@ -21,6 +23,13 @@ public enum StopRequest {
 
     /// Whether a stop was requested.
     public static var isRequested: Bool { flag.load(ordering: .relaxed) > 0 }
+
+    /// The signal that asked for the stop (SIGINT or SIGTERM), or nil: a command that stops for it exits
+    /// with 128 plus its number, as shells expect.
+    public static var signalNumber: Int32? {
+        let value = firstSignal.load(ordering: .relaxed)
+        return value == 0 ? nil : value
+    }
 
     /// Asks for a stop from inside the process.
     public static func request() {

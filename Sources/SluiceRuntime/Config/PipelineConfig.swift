@@ -41,6 +41,10 @@ public struct SinkDefinition: Sendable {
     public var deadLetterTopic: String
     /// Where a group without committed offsets starts: `earliest` or `latest`.
     public var startFrom: String
+    public var sessionTimeoutMs: Int64
+    public var maxPollIntervalMs: Int64
+    /// The run fails when a task dead-letters more than this share of its records (100: never).
+    public var maxDeadLetterPercent: Int
     /// The connector's own options, validated.
     public var options: ConnectorOptions
 
@@ -59,6 +63,9 @@ public struct SinkDefinition: Sendable {
         retryTimeoutMs = Int(options.integer("retry_timeout_ms") ?? 300_000)
         deadLetterTopic = options.string("dead_letter_topic") ?? name + ".dlq"
         startFrom = options.string("start_from") ?? "earliest"
+        sessionTimeoutMs = options.integer("session_timeout_ms") ?? 45_000
+        maxPollIntervalMs = options.integer("max_poll_interval_ms") ?? 300_000
+        maxDeadLetterPercent = Int(options.integer("max_dead_letter_percent") ?? 90)
     }
 }
 
@@ -123,5 +130,17 @@ public enum CommonOptions {
         OptionSpec(
             "start_from", .choice(["earliest", "latest"]), default: .string("earliest"),
             "Where a group without committed offsets starts reading."),
+        OptionSpec(
+            "session_timeout_ms", .integer(min: 100, max: 3_600_000), default: .number("45000"),
+            "A task that shows no sign of life for this long loses its partitions; tasks heartbeat in the "
+                + "background, also while they write."),
+        OptionSpec(
+            "max_poll_interval_ms", .integer(min: 1_000, max: 86_400_000), default: .number("300000"),
+            "A task stuck this long on one batch (a write that never returns) loses its partitions, and that "
+                + "batch is not committed (as Kafka's max.poll.interval.ms)."),
+        OptionSpec(
+            "max_dead_letter_percent", .integer(min: 0, max: 100), default: .number("90"),
+            "Stop the run when a task has dead-lettered more than this percentage of its records (counted from "
+                + "its 100th record): a sink that rejects most records is misconfigured; 100 never stops."),
     ]
 }

@@ -40,6 +40,18 @@ public struct Pipeline: Sendable {
             WorkerThread(name: "source-\(task.definition.name)") { try task.run() }
         }
         let maintenance = Maintenance(broker: broker, logger: logger)
+        let finished = ChangeSignal()
+        // Ends what the sinks wait on (a statement, a connection) as soon as the run is asked to stop.
+        let stopWatcher = WorkerThread(name: "stop-watcher") {
+            var seen = finished.current
+            while !stop.isRequested {
+                let now = finished.wait(since: seen, timeoutMillis: 50)
+                if now != seen { return }
+                seen = now
+            }
+            for task in sinkTasks { task.interrupt() }
+            broker.appended.notify()
+        }
         let reporter = progress.map { emit in
             ProgressReporter(intervalMillis: progressIntervalMillis) {
                 emit(
@@ -48,6 +60,8 @@ public struct Pipeline: Sendable {
             }
         }
         defer {
+            finished.notify()
+            stopWatcher.join()
             reporter?.stop()
             maintenance.stop()
         }
@@ -55,8 +69,9 @@ public struct Pipeline: Sendable {
         var failures: [String] = []
         for (task, thread) in zip(sourceTasks, sourceThreads) {
             if let error = thread.join() {
-                failures.append("source \"\(task.definition.name)\": \(Self.describe(error))")
                 stop.request()
+                if (error as? RuntimeError)?.isInterruption == true { continue }
+                failures.append("source \"\(task.definition.name)\": \(Self.describe(error))")
             }
         }
         for task in sinkTasks { task.inputFinished.withLock { $0 = true } }
@@ -68,12 +83,15 @@ public struct Pipeline: Sendable {
         broker.appended.notify()
         for (task, thread) in zip(sinkTasks, sinkThreads) {
             if let error = thread.join() {
+                if (error as? RuntimeError)?.isInterruption == true { continue }
                 failures.append(
                     Self.describe(error) + (error is RuntimeError ? "" : " (sink \"\(task.definition.name)\")"))
             }
         }
-        if StopRequest.isRequested && failures.isEmpty {
-            failures.append("interrupted; run again to continue where this run stopped")
+        if StopRequest.isRequested {
+            // What failed because of the stop (a statement cancelled) is not a failure of its own.
+            for failure in failures { logger.info("while stopping", metadata: ["error": "\(failure)"]) }
+            throw RuntimeError.interrupted
         }
         guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n")) }
         try broker.applyRetention()

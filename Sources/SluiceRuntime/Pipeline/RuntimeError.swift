@@ -1,10 +1,22 @@
 /// A failure while running a pipeline, with what to do about it.
 public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     public let message: String
+    /// The run was asked to stop (a signal) and this task stopped where it was; not a failure of its own.
+    public let isInterruption: Bool
 
     public init(_ message: String) {
         self.message = message
+        isInterruption = false
     }
+
+    private init(interruption message: String) {
+        self.message = message
+        isInterruption = true
+    }
+
+    /// What a run that was asked to stop ends with.
+    public static let interrupted = RuntimeError(
+        interruption: "interrupted; run again to continue where this run stopped")
 
     public var description: String { message }
 }

@@ -37,6 +37,12 @@ final class SinkTask: @unchecked Sendable {
     let failed = Locked(false)
     /// Partitions given up while a batch was being gathered; their records leave the batch.
     private var revokedWhileGathering: Set<TopicPartition> = []
+    /// The connector instance while the task runs, for `interrupt()` from the stopping thread.
+    private let liveSink = Locked<(any Sink)?>(nil)
+
+    /// The member was evicted from its group while it worked on a batch: the batch is dropped, not made
+    /// durable or committed, and delivered again once the member has joined again.
+    struct Fenced: Error {}
 
     init(
         definition: SinkDefinition,
@@ -81,9 +87,15 @@ final class SinkTask: @unchecked Sendable {
         } catch {
             throw RuntimeError("sink \"\(definition.name)\": \(Pipeline.describe(error))")
         }
-        defer { sink.stop() }
+        liveSink.withLock { $0 = sink }
+        defer {
+            liveSink.withLock { $0 = nil }
+            sink.stop()
+        }
         var options = GroupConsumer.Options(group: definition.group, topics: definition.topics)
         options.memberId = memberId
+        options.sessionTimeoutMs = definition.sessionTimeoutMs
+        options.maxPollIntervalMs = definition.maxPollIntervalMs
         options.fetchMaxRecords = definition.maxBatchRecords
         options.fetchMaxBytes = definition.maxBatchBytes
         options.autoOffsetReset = definition.startFrom == "latest" ? .latest : .earliest
@@ -98,16 +110,41 @@ final class SinkTask: @unchecked Sendable {
         while !stopRequested.withLock({ $0 }) {
             let batch = try nextBatch(consumer)
             guard !batch.partitions.isEmpty else { continue }
-            try deliver(batch, sink: sink, consumer: consumer, deadLetters: deadLetters)
+            let epoch = consumer.membershipEpoch
             var offsets: [TopicPartition: Int64] = [:]
             for chunk in batch.partitions {
                 if let next = chunk.nextOffset {
                     offsets[chunk.topicPartition] = max(offsets[chunk.topicPartition] ?? 0, next)
                 }
             }
-            try consumer.commit(offsets)
+            let owned = Set(offsets.keys)
+            let stillOwner = { consumer.membershipEpoch == epoch && consumer.owns(owned) }
+            do {
+                try deliver(batch, sink: sink, consumer: consumer, deadLetters: deadLetters, stillOwner: stillOwner)
+                guard stillOwner() else { throw Fenced() }
+                try consumer.commit(offsets)
+            } catch is Fenced {
+                logger.warning(
+                    """
+                    the task was evicted from its group while it worked on a batch (it took longer than \
+                    max_poll_interval_ms, or missed its session); the batch is not committed and will be \
+                    delivered again
+                    """,
+                    metadata: ["sink": "\(definition.name)", "task": "\(index)", "records": "\(batch.count)"])
+                continue
+            } catch let error as BrokerError where error.code == .unknownMember {
+                logger.warning(
+                    "the task was evicted from its group before it committed; the batch will be delivered again",
+                    metadata: ["sink": "\(definition.name)", "task": "\(index)", "error": "\(error.message)"])
+                continue
+            }
             counters.withLock { $0.commits += 1 }
         }
+    }
+
+    /// Asks the connector to end a blocking call at once (the run is stopping). From any thread.
+    func interrupt() {
+        liveSink.withLock { $0?.interrupt() }
     }
 
     /// Polls until the batch is full, or `batch_wait_ms` passed since its first records arrived, or
@@ -160,13 +197,30 @@ final class SinkTask: @unchecked Sendable {
         return SinkBatch(partitions: chunks)
     }
 
-    /// Writes, flushes and dead-letters one batch, retrying transient failures.
-    private func deliver(_ batch: SinkBatch, sink: any Sink, consumer: GroupConsumer, deadLetters: Producer) throws {
+    /// Writes, flushes and dead-letters one batch, retrying transient failures. Before the batch is made
+    /// durable, `stillOwner` must hold (the member was not evicted meanwhile), or it is dropped (`Fenced`).
+    /// A stop ends the retries at once.
+    private func deliver(
+        _ batch: SinkBatch, sink: any Sink, consumer: GroupConsumer, deadLetters: Producer,
+        stillOwner: () -> Bool
+    ) throws {
         let started = Time.monotonicNanos()
         var attempt = 0
         while true {
             do {
                 let failures = try sink.write(batch)
+                guard stillOwner() else {
+                    sink.abort()
+                    throw Fenced()
+                }
+                if let problem = deadLetterLimitExceeded(by: failures, of: batch.count) {
+                    sink.abort()
+                    throw RuntimeError(problem)
+                }
+                if stop.isRequested {
+                    sink.abort()
+                    throw RuntimeError.interrupted
+                }
                 try sink.flush()
                 if !failures.isEmpty { try deadLetter(failures, batch, deadLetters) }
                 counters.withLock {
@@ -177,6 +231,7 @@ final class SinkTask: @unchecked Sendable {
                 return
             } catch let error as ConnectorError where error.kind == .transient {
                 sink.abort()
+                if stop.isRequested { throw RuntimeError.interrupted }
                 let elapsed = Int((Time.monotonicNanos() - started) / 1_000_000)
                 if elapsed >= definition.retryTimeoutMs {
                     throw RuntimeError(
@@ -193,22 +248,43 @@ final class SinkTask: @unchecked Sendable {
                         "retry_in_ms": "\(delay)",
                     ])
                 try sleep(millis: delay, heartbeating: consumer)
+                if stop.isRequested { throw RuntimeError.interrupted }
                 attempt += 1
             } catch let error as ConnectorError {
                 sink.abort()
+                if stop.isRequested { throw RuntimeError.interrupted }
                 throw RuntimeError("sink \"\(definition.name)\": \(error.message)")
             }
         }
     }
 
-    /// Sleeps, heartbeating every second so that a long backoff does not cost the task its partitions.
+    /// Whether `failures` out of `count` more records take the task past `max_dead_letter_percent` (once
+    /// it has seen 100 records); the error to stop with when they do.
+    private func deadLetterLimitExceeded(by failures: [RecordFailure], of count: Int) -> String? {
+        guard let first = failures.first, definition.maxDeadLetterPercent < 100 else { return nil }
+        let (consumed, deadLettered) = counters.withLock { ($0.consumed + count, $0.deadLettered + failures.count) }
+        guard consumed >= 100, deadLettered * 100 > consumed * definition.maxDeadLetterPercent else { return nil }
+        return "sink \"\(definition.name)\" could not deliver \(Format.count(deadLettered)) of "
+            + "\(Format.count(consumed)) records (\(deadLettered * 100 / consumed)%), more than max_dead_letter_percent "
+            + "(\(definition.maxDeadLetterPercent)%); the first: \(first.error.message) (\(first.topicPartition) offset "
+            + "\(first.offset)). Nothing of this batch was committed. Fix the cause, or raise "
+            + "sinks.\(definition.name).max_dead_letter_percent if so many bad records are expected"
+    }
+
+    /// Sleeps, heartbeating every second so that a long backoff does not cost the task its partitions, and
+    /// waking within 50 ms when the run stops.
     private func sleep(millis: Int, heartbeating consumer: GroupConsumer) throws {
         var left = millis
+        var sinceHeartbeat = 0
         while left > 0 && !stop.isRequested {
-            let step = min(left, 1000)
+            let step = min(left, 50)
             Time.sleep(millis: step)
             left -= step
-            try consumer.heartbeat()
+            sinceHeartbeat += step
+            if sinceHeartbeat >= 1000 {
+                try consumer.heartbeat()
+                sinceHeartbeat = 0
+            }
         }
     }
 

@@ -31,7 +31,9 @@ public struct OffsetResetPlan: Sendable {
         spec: OffsetResetSpec
     ) throws -> OffsetResetPlan {
         let count = try broker.partitionCount(topic)
-        let chosen = partitions ?? Array(0..<count)
+        var seen = Set<Int32>()
+        // A partition named twice (orders:0,0) is planned once.
+        let chosen = (partitions ?? Array(0..<count)).filter { seen.insert($0).inserted }
         let committed = broker.committedOffsets(group)
         var rows: [Row] = []
         for partition in chosen {
@@ -47,7 +49,9 @@ public struct OffsetResetPlan: Sendable {
             case .toEarliest: target = start
             case .toLatest: target = end
             case .toOffset(let offset): target = offset
-            case .shiftBy(let delta): target = (current ?? end) + delta
+            case .shiftBy(let delta):
+                let (sum, overflow) = (current ?? end).addingReportingOverflow(delta)
+                target = overflow ? (delta < 0 ? Int64.min : Int64.max) : sum
             case .toDatetime(let millis): target = try broker.log(tp).offset(forTimestamp: millis)
             }
             target = min(max(target, start), end)
@@ -59,6 +63,6 @@ public struct OffsetResetPlan: Sendable {
     /// Commits the planned offsets.
     public func execute(broker: Broker) throws {
         try broker.setCommittedOffsets(
-            group, Dictionary(uniqueKeysWithValues: rows.map { ($0.topicPartition, $0.new) }))
+            group, Dictionary(rows.map { ($0.topicPartition, $0.new) }, uniquingKeysWith: { _, last in last }))
     }
 }

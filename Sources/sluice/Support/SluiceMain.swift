@@ -36,7 +36,7 @@ enum SluiceMain {
             exit(2)
         } catch let error as RuntimeError {
             printError(error.message)
-            exit(1)
+            exit(error.isInterruption ? 128 + (StopRequest.signalNumber ?? SIGINT) : 1)
         } catch let error as ConnectorError {
             printError(error.message)
             exit(error.kind == .fatal ? 1 : 1)
