@@ -93,10 +93,17 @@ public final class Broker: @unchecked Sendable {
             states[topic]?.logs[0] = log
             stores[topic] = try CompactedStore(log: log, logger: logger)
         }
+        // Internal topics created just now are complete once their logs are open.
+        var createdInternal = false
+        for topic in Self.internalTopics where states[topic]?.phase == .creating && !readOnly {
+            states[topic]?.phase = .ready
+            createdInternal = true
+        }
         topics = Locked(states)
         offsetStore = try OffsetStore(store: try stores[Self.offsetsTopic] ?? CompactedStore(log: nil, logger: logger))
         checkpointStore = try stores[Self.checkpointsTopic] ?? CompactedStore(log: nil, logger: logger)
         coordinator = GroupCoordinator(store: offsetStore, dataDirectory: dataDirectory, logger: logger)
+        if createdInternal { try topics.withLock { try saveMetadata($0) } }
         if !readOnly { try finishInterruptedChanges() }
     }
 

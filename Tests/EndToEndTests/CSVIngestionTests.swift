@@ -18,7 +18,8 @@ import Testing
         guard case .object(var members) = options else { throw CoreError(.invalidData, "options are not an object") }
         members =
             [
-                ("type", .string("csv")), ("path", .string("\(EndToEnd.corpus)/\(name).csv")), ("topic", .string("rows")),
+                ("type", .string("csv")), ("path", .string("\(EndToEnd.corpus)/\(name).csv")),
+                ("topic", .string("rows")),
                 ("files_complete", .bool(true)),
             ] + members
         let config = JSONValue.object([

@@ -73,7 +73,8 @@ import Testing
     static let spec = ConnectorSpec(
         type: "scripted", kind: .sink, summary: "A test sink with a slow first write.",
         options: [
-            OptionSpec("first_write_ms", .integer(min: 0, max: 60_000), default: .number("0"), "Sleep of the first write."),
+            OptionSpec(
+                "first_write_ms", .integer(min: 0, max: 60_000), default: .number("0"), "Sleep of the first write."),
             OptionSpec("fail_all", .boolean, default: .bool(false), "Fail every record."),
         ])
 

@@ -75,8 +75,10 @@ public final class GroupConsumer {
         try join()
         let (coordinator, group, member, stop) = (broker.coordinator, options.group, memberId, heartbeatStop)
         let interval = Int(max(10, min(1_000, options.sessionTimeoutMs / 3)))
+        // Read before the thread starts: a close that comes before the thread runs must still end it.
+        let initial = stop.current
         heartbeatThread = WorkerThread(name: "heartbeat-\(memberId)") {
-            var seen = stop.current
+            var seen = initial
             while true {
                 let now = stop.wait(since: seen, timeoutMillis: interval)
                 if now != seen { return }

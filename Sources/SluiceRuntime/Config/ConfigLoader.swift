@@ -17,13 +17,19 @@ public struct ConfigLoader {
     }
 
     /// Loads the file at `path`. Relative paths inside it are taken from the file's folder.
+    /// A pipe or FIFO (`sluice validate <(cat config.json)`) is read to its end.
     public func load(path: String) throws -> PipelineConfig {
-        guard FileSystem.exists(path) else {
+        switch FileSystem.kind(path) {
+        case .missing:
             throw ConfigError([ConfigProblem("", "config file \(path) does not exist")])
+        case .regularFile, .fifo:
+            break
+        case let kind:
+            throw ConfigError([ConfigProblem("", "config file \(path) is \(kind.phrase), not a file")])
         }
         let bytes: [UInt8]
         do {
-            bytes = try FileSystem.readFile(path)
+            bytes = try FileSystem.readInput(path)
         } catch {
             throw ConfigError([ConfigProblem("", "cannot read \(path): \(error)")])
         }

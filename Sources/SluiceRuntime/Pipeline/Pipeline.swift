@@ -42,8 +42,9 @@ public struct Pipeline: Sendable {
         let maintenance = Maintenance(broker: broker, logger: logger)
         let finished = ChangeSignal()
         // Ends what the sinks wait on (a statement, a connection) as soon as the run is asked to stop.
+        let initial = finished.current
         let stopWatcher = WorkerThread(name: "stop-watcher") {
-            var seen = finished.current
+            var seen = initial
             while !stop.isRequested {
                 let now = finished.wait(since: seen, timeoutMillis: 50)
                 if now != seen { return }

@@ -101,11 +101,12 @@ public final class CSVSource: Source {
         followMovedFiles(paths)
         var progress = SourceProgress()
         for path in paths {
-            guard FileSystem.isRegularFile(path) else {
+            let kind = FileSystem.kind(path)
+            guard kind == .regularFile else {
                 throw ConnectorError.fatal(
                     "csv.path",
-                    "\(context.options.path(of: "path")): \(path) is not a regular file (a FIFO, socket or device); "
-                        + "the csv source reads files that are complete on disk")
+                    "\(context.options.path(of: "path")): \(path) is \(kind.phrase), not a regular file; "
+                        + "the csv source reads files on disk")
             }
             let decision = try decide(path)
             guard let decision else { continue }

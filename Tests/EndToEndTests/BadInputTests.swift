@@ -1,0 +1,121 @@
+import Foundation
+import Glibc
+import SluiceCore
+import SluiceTestSupport
+import Testing
+
+/// Inputs from the reliability review that crashed, hung or misled: a partition named twice, a config
+/// read from a pipe or a FIFO, symbolic links that lead nowhere, and a stop while a sink retries.
+@Suite struct BadInputTests {
+    static let config = """
+        {"topics": {"orders": {"partitions": 2}},
+         "sources": {"orders": {"type": "csv", "path": "in.csv", "key": ["id"]}},
+         "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out"}}}
+        """
+
+    static func populated() throws -> TemporaryDirectory {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id,name\n1,a\n2,b\n3,c\n", to: "in.csv", in: dir.path)
+        try EndToEnd.write(config, to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run", "config.json"], in: dir.path)
+        return dir
+    }
+
+    @Test func resetOffsetsTakesAPartitionNamedTwiceOnce() throws {
+        let dir = try Self.populated()
+        for arguments in [
+            ["--topic", "orders:0,0", "--to-earliest"], ["--topic", "orders:1,0,1", "--to-latest"],
+            ["--topic", "orders", "--shift-by", "9223372036854775807"],
+            ["--topic", "orders", "--shift-by", "-9223372036854775808"],
+        ] {
+            let result = try EndToEnd.sluice(
+                ["groups", "reset-offsets", "--group", "files"] + arguments + ["--execute"], in: dir.path)
+            #expect(!result.stderr.contains("Fatal error"), "\(arguments)")
+        }
+        let listed = try EndToEnd.sluice(
+            ["groups", "reset-offsets", "--group", "files", "--topic", "orders:0,0", "--to-earliest"], in: dir.path)
+        #expect(listed.stdout.split(separator: "\n").filter { $0.hasPrefix("files") }.count == 1)
+        let bad = try EndToEnd.sluice(
+            ["groups", "reset-offsets", "--group", "files", "--topic", "orders:7", "--to-earliest"], in: dir.path,
+            expect: 2)
+        #expect(bad.stderr.contains("partitions 0 to 1"))
+    }
+
+    /// `sluice validate <(cat config.json)` reads a pipe; here the pipe is the command's standard input.
+    @Test func aConfigFromAPipeIsReadToItsEnd() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id\n1\n", to: "in.csv", in: dir.path)
+        let result = try EndToEnd.sluice(["validate", "/dev/stdin"], in: dir.path, stdin: Self.config)
+        #expect(result.stdout.contains("is valid"))
+    }
+
+    @Test func aConfigFromAFIFOIsReadOnceWritten() throws {
+        let dir = TemporaryDirectory()
+        let fifo = dir.file("config.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let writer = WorkerThread(name: "fifo-writer") {
+            Time.sleep(millis: 300)
+            let handle = try #require(FileHandle(forWritingAtPath: fifo))
+            handle.write(Data(Self.config.utf8))
+            try handle.close()
+        }
+        let result = try EndToEnd.sluice(["validate", "config.fifo"], in: dir.path)
+        #expect(writer.join() == nil)
+        #expect(result.stdout.contains("is valid"))
+    }
+
+    @Test func aFIFOThatNobodyWritesIsAnErrorNotAHang() throws {
+        let dir = TemporaryDirectory()
+        let fifo = dir.file("nobody")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let error = try #require(throws: CoreError.self) { try FileSystem.readInput(fifo, waitMillis: 300) }
+        #expect(error.message.contains("nothing wrote to it"))
+    }
+
+    @Test func brokenSymbolicLinksAreNamedForWhatTheyAre() throws {
+        let dir = TemporaryDirectory()
+        #expect(symlink(dir.file("nowhere.csv"), dir.file("dangling.csv")) == 0)
+        #expect(symlink(dir.file("loop-b.csv"), dir.file("loop-a.csv")) == 0)
+        #expect(symlink(dir.file("loop-a.csv"), dir.file("loop-b.csv")) == 0)
+        for (name, phrase) in [
+            ("dangling.csv", "a symbolic link to a file that does not exist"), ("loop-a.csv", "a symbolic link loop"),
+        ] {
+            try EndToEnd.write(
+                #"{"sources": {"in": {"type": "csv", "path": "\#(name)"}}}"#, to: "config.json", in: dir.path)
+            let run = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 1)
+            #expect(run.stderr.contains(phrase), "\(name): \(run.stderr)")
+            #expect(!run.stderr.contains("FIFO"), "\(name)")
+            let validate = try EndToEnd.sluice(["validate", name], in: dir.path, expect: 2)
+            #expect(validate.stderr.contains(phrase), "\(name): \(validate.stderr)")
+        }
+    }
+
+    /// A stop while a sink retries a transient failure ends the run at once, with "interrupted" and
+    /// 128 + the signal, instead of a tight loop of retries.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aStopWhileASinkRetriesEndsTheRunAtOnce(signal: Int32) throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id,name\n1,a\n2,b\n", to: "in.csv", in: dir.path)
+        try EndToEnd.write(
+            """
+            {"sources": {"orders": {"type": "csv", "path": "in.csv"}},
+             "sinks": {"pg": {"type": "postgres", "topics": ["orders"], "table": "orders",
+                              "connection": "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=2",
+                              "retry_initial_ms": 200, "retry_max_ms": 400}}}
+            """, to: "config.json", in: dir.path)
+        let (process, out, err) = try SluiceBinary.start(["run", "config.json"], in: dir.path)
+        let collector = OutputCollector(out: out, err: err)
+        Time.sleep(millis: 2_500)
+        #expect(process.isRunning, "the sink keeps retrying a refused connection")
+        let sent = Time.monotonicNanos()
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        let seconds = Double(Time.monotonicNanos() - sent) / 1e9
+        let (_, stderr) = collector.finish()
+        #expect(seconds < 1.0, "exited \(seconds) s after the signal")
+        #expect(process.terminationStatus == 128 + signal)
+        #expect(stderr.contains("interrupted"))
+        let retries = stderr.components(separatedBy: "retrying").count - 1
+        #expect(retries < 20, "\(retries) retry messages: \(stderr.suffix(2_000))")
+    }
+}
