@@ -168,7 +168,7 @@ final class SourceTask: @unchecked Sendable {
         guard let bytes = broker.sourceCheckpoint(definition.name) else { return nil }
         guard let checkpoint = SourceCheckpoint(decoding: bytes) else {
             throw RuntimeError(
-                "source \"\(definition.name)\": its stored position in \(Broker.checkpointsTopic) cannot be read "
+                "its stored position in \(Broker.checkpointsTopic) cannot be read "
                     + "(\(String(decoding: bytes.prefix(200), as: UTF8.self))); restore the data directory from a "
                     + "backup, or forget the position with `sluice sources reset \(definition.name) --execute` "
                     + "(rows already stored are then recognized and skipped)")
@@ -180,7 +180,7 @@ final class SourceTask: @unchecked Sendable {
                 let end = try broker.offsets(tp).end
                 guard stored <= end else {
                     throw RuntimeError(
-                        "source \"\(definition.name)\": partition \(tp) ends at offset \(end), but the source had "
+                        "partition \(tp) ends at offset \(end), but the source had "
                             + "stored records up to offset \(stored): the log lost records it had acknowledged. "
                             + "Nothing was read. Restore the data directory from a backup; to go on without those "
                             + "records, forget the source's position with `sluice sources reset \(definition.name) "
