@@ -20,6 +20,11 @@ let package = Package(
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
         .library(name: "SluiceKit", targets: ["SluiceKit"]),
+        // For the fuzz harnesses in Fuzz/, a separate package built with -sanitize=fuzzer.
+        .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        .library(name: "SluiceLog", targets: ["SluiceLog"]),
+        .library(name: "SluiceCSV", targets: ["SluiceCSV"]),
+        .library(name: "SluiceRuntime", targets: ["SluiceRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

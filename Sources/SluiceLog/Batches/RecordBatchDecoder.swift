@@ -96,6 +96,15 @@ public enum RecordBatchDecoder {
             _ = try record.byte()
             let timestampDelta = try record.varint()
             let offsetDelta = try record.varint()
+            // A record outside its batch's offsets would be read out of order, or make a reader skip
+            // past the end of the log.
+            guard offsetDelta >= 0, offsetDelta <= Int64(header.lastOffsetDelta) else {
+                throw LogError(
+                    .corrupt,
+                    "a record in the batch at offset \(header.baseOffset) has offset delta \(offsetDelta), "
+                        + "outside the batch's 0...\(header.lastOffsetDelta)"
+                )
+            }
             let key = try record.lengthPrefixed()
             let value = try record.lengthPrefixed()
             let headerCount = try record.varint()

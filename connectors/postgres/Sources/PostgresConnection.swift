@@ -4,13 +4,16 @@ import SluiceCore
 
 /// One libpq connection (`PGconn`), freed when the object goes away, and the state machine that keeps
 /// track of it. Every call blocks on the network and belongs on the sink task's own thread; not
-/// thread-safe. Connection strings may hold passwords: they are given to libpq and never printed;
+/// thread-safe, except `interruption`, which another thread raises to end any wait at once (see
+/// PostgresConnection+Statements.swift). Connection strings may hold passwords: they are given to libpq and never printed;
 /// messages name the server by host, port, database and user only.
 final class PostgresConnection {
     /// A connection string or URL; empty for libpq's `PG*` environment variables and defaults.
     let connectionString: String
-    private var handle: OpaquePointer?
+    private(set) var handle: OpaquePointer?
     private(set) var state = ConnectionState()
+    /// Raised by another thread to end whatever the connection waits for; see `Interruption`.
+    let interruption = Interruption()
 
     init(connectionString: String) {
         self.connectionString = connectionString
@@ -55,22 +58,86 @@ final class PostgresConnection {
         }
     }
 
-    /// Opens the connection. The corresponding C function is `PQconnectdb`.
+    /// Opens the connection without blocking the thread: `poll` waits on its socket, so an interrupt
+    /// ends the attempt at once, and it gives up after `connect_timeout`. The connection is then put in
+    /// non-blocking mode, for the same reason. The corresponding C functions are
+    /// `PQconnectStartParams`, `PQconnectPoll` and `PQsetnonblocking`.
     func connect() throws {
-        if let handle { PQfinish(handle) }
-        handle = nil
-        let connection = PQconnectdb(connectionString)
-        guard let connection, PQstatus(connection) == CONNECTION_OK else {
-            let message = connection.flatMap { PQerrorMessage($0) }.map { String(cString: $0) } ?? "out of memory"
-            if let connection { PQfinish(connection) }
+        close()
+        if interruption.isRaised { throw PostgresError.interrupted }
+        // The connection string is expanded in place of `dbname`; the encoding after it overrides it.
+        let connection = Self.withCStrings(["dbname", "client_encoding"]) { keywords in
+            Self.withCStrings([connectionString, "UTF8"]) { values in PQconnectStartParams(keywords, values, 1) }
+        }
+        guard let connection else {
+            state.lost()
+            throw connectionError("out of memory")
+        }
+        let limit = Self.connectTimeout(connection)
+        let deadline = limit.map { Time.monotonicNanos() + UInt64($0) * 1_000_000_000 }
+        var polling = PQstatus(connection) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING
+        while polling == PGRES_POLLING_READING || polling == PGRES_POLLING_WRITING {
+            let reading = polling == PGRES_POLLING_READING
+            switch Self.wait(
+                socket: PQsocket(connection), read: reading, write: !reading, until: deadline, interruption)
+            {
+            case .ready:
+                polling = PQconnectPoll(connection)
+            case .interrupted:
+                PQfinish(connection)
+                state.lost()
+                throw PostgresError.interrupted
+            case .timedOut:
+                PQfinish(connection)
+                state.lost()
+                throw connectionError(
+                    "timeout expired: no answer within \(limit ?? 0) s; connect_timeout in the connection sets how long "
+                        + "to wait")
+            }
+        }
+        guard polling == PGRES_POLLING_OK, PQsetnonblocking(connection, 1) == 0 else {
+            let message = PQerrorMessage(connection).map { String(cString: $0) } ?? "unknown error"
+            PQfinish(connection)
             state.lost()
             throw connectionError(message)
         }
         handle = connection
-        _ = PQsetClientEncoding(connection, "UTF8")
         // Notices ("table … does not exist, skipping") are not errors; libpq would print them to stderr.
         _ = PQsetNoticeProcessor(connection, { _, _ in }, nil)
         state.connected()
+    }
+
+    /// How long a connection attempt may take, in seconds: `connect_timeout` as libpq reads it (from the
+    /// connection string or `PGCONNECT_TIMEOUT`; 1 counts as 2, 0 or less as no limit), and
+    /// `defaultConnectTimeout` when neither names one. The corresponding C function is `PQconninfo`.
+    static func connectTimeout(_ connection: OpaquePointer) -> Int? {
+        guard let options = PQconninfo(connection) else { return defaultConnectTimeout }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "connect_timeout", let value = option.pointee.val,
+                let seconds = Int(String(cString: value).trimmingSpaces())
+            {
+                return seconds <= 0 ? nil : max(seconds, 2)
+            }
+            option += 1
+        }
+        return defaultConnectTimeout
+    }
+
+    /// Seconds a connection attempt may take when the connection does not say (libpq would wait for
+    /// as long as the operating system does, minutes for a host that drops packets).
+    static let defaultConnectTimeout = 30
+
+    /// Calls `body` with `strings` as a NULL-terminated array of C strings.
+    private static func withCStrings<Result>(
+        _ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> Result
+    ) -> Result {
+        let copies = strings.map { strdup($0) } + [nil]
+        defer { for copy in copies { free(copy) } }
+        return copies.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { buffer in
+            body(buffer.baseAddress)
+        }
     }
 
     /// Why `connectionString` is not one libpq can read, or nil when it can. libpq's own message may
@@ -150,92 +217,8 @@ final class PostgresConnection {
         state.closed()
     }
 
-    // MARK: Statements
-
-    /// Runs one statement; returns the rows of text it produced (for queries).
-    /// The corresponding C functions are `PQexec` and `PQexecParams` (with parameters).
-    @discardableResult
-    func execute(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
-        guard let handle else {
-            throw PostgresError(sqlState: "", message: "not connected", context: nil, connectionLost: true)
-        }
-        let result: OpaquePointer?
-        if parameters.isEmpty {
-            result = PQexec(handle, sql)
-        } else {
-            var copies = parameters.map { $0.map { strdup($0) } ?? nil }
-            defer { for copy in copies { free(copy) } }
-            result = copies.withUnsafeMutableBufferPointer { buffer in
-                buffer.baseAddress?.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) {
-                    values in
-                    PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
-                }
-            }
-        }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(result) }
-        var rows: [[String?]] = []
-        for row in 0..<PQntuples(result) {
-            rows.append(
-                (0..<PQnfields(result)).map { column in
-                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
-                })
-        }
-        return rows
-    }
-
-    /// Runs `COPY … FROM STDIN` and sends `data` (text format rows) in one go.
-    func copy(_ sql: String, _ data: UnsafeRawBufferPointer) throws {
-        try beginCopy(sql)
-        let sent = sendCopyData(data)
-        try endCopy(abortWith: sent ? nil : "the client could not send the data")
-    }
-
-    /// Starts `COPY … FROM STDIN`; rows follow with `sendCopyData`, then `endCopy`.
-    func beginCopy(_ sql: String) throws {
-        guard let handle else {
-            throw PostgresError(sqlState: "", message: "not connected", context: nil, connectionLost: true)
-        }
-        let start = PQexec(handle, sql)
-        defer { PQclear(start) }
-        if PQresultStatus(start) != PGRES_COPY_IN { throw failure(start) }
-    }
-
-    /// Sends COPY data; the server works on it while the caller prepares more. Returns false when the
-    /// connection failed (the error comes from `endCopy`). The corresponding C function is `PQputCopyData`.
-    func sendCopyData(_ data: UnsafeRawBufferPointer) -> Bool {
-        guard let handle, let base = data.baseAddress else { return handle != nil }
-        var offset = 0
-        let chunk = 1 << 20
-        while offset < data.count {
-            let count = min(chunk, data.count - offset)
-            guard PQputCopyData(handle, base.assumingMemoryBound(to: CChar.self) + offset, Int32(count)) == 1 else {
-                return false
-            }
-            offset += count
-        }
-        return true
-    }
-
-    /// Ends the COPY, or abandons it with `abortWith`, and throws what the server reported.
-    /// The corresponding C functions are `PQputCopyEnd` and `PQgetResult`.
-    func endCopy(abortWith reason: String? = nil) throws {
-        guard let handle else {
-            throw PostgresError(sqlState: "", message: "not connected", context: nil, connectionLost: true)
-        }
-        _ = PQputCopyEnd(handle, reason)
-        var firstFailure: PostgresError?
-        while let result = PQgetResult(handle) {
-            if PQresultStatus(result) != PGRES_COMMAND_OK && firstFailure == nil { firstFailure = failure(result) }
-            PQclear(result)
-        }
-        if let firstFailure { throw firstFailure }
-        if PQstatus(handle) != CONNECTION_OK { throw failure(nil) }
-    }
-
-    /// The error of a failed result, and the state machine's view of it.
-    private func failure(_ result: OpaquePointer?) -> PostgresError {
+    /// The error of a failed result (or of the connection, for nil), and the state machine's view of it.
+    func failure(_ result: OpaquePointer?) -> PostgresError {
         func field(_ code: Character) -> String? {
             guard let result, let value = PQresultErrorField(result, Int32(code.asciiValue ?? 0)) else { return nil }
             return String(cString: value)

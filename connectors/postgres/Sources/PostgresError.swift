@@ -8,6 +8,14 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     var context: String?
     /// Whether the connection itself is gone.
     var connectionLost: Bool
+    /// Whether `interrupt()` ended the call, because the run is stopping.
+    var interrupted = false
+
+    /// The call ended because another thread interrupted it; the connection was dropped, so nothing of
+    /// its transaction was committed.
+    static let interrupted = PostgresError(
+        sqlState: "", message: "interrupted: the run is stopping; nothing of this batch was committed",
+        connectionLost: true, interrupted: true)
 
     var description: String {
         var text = sqlState.isEmpty ? message : "\(message) (SQLSTATE \(sqlState))"

@@ -79,6 +79,7 @@ public final class PostgresSink: Sink {
 
     public func write(_ batch: SinkBatch) throws -> [RecordFailure] {
         do {
+            if connection.interruption.isRaised { throw connection.abandon() }
             var failures: [RecordFailure] = []
             var byTopic: [String: [PartitionRecords]] = [:]
             var order: [String] = []
@@ -97,6 +98,7 @@ public final class PostgresSink: Sink {
 
     public func flush() throws {
         do {
+            if connection.interruption.isRaised { throw connection.abandon() }
             try connection.commit()
         } catch let error as PostgresError {
             throw classify(error)
@@ -114,8 +116,21 @@ public final class PostgresSink: Sink {
         connection.close()
     }
 
+    /// Ends a blocked `write` or `flush` at once; called from another thread when the run stops (see
+    /// `Sink.interrupt()`). A wait for the server (a statement, a COPY, a connection attempt) ends, a
+    /// running statement is cancelled with `PQcancel` and the connection is dropped, so nothing written
+    /// since the last flush is ever committed; the call throws a transient `postgres.interrupted`
+    /// error. Every later `write` and `flush` throws the same at once; `abort` and `stop` let go.
+    public func interrupt() {
+        connection.interruption.raise()
+    }
+
     /// A PostgreSQL failure as a connector error, with what to do about the fatal ones.
     func classify(_ error: PostgresError) -> ConnectorError {
+        if error.interrupted {
+            stagingCreated.removeAll()
+            return .transient("postgres.interrupted", "\(connection.target): \(error.message)")
+        }
         switch error.kind {
         case .transient:
             if error.connectionLost { stagingCreated.removeAll() }
