@@ -110,9 +110,23 @@ extension Broker {
         }
     }
 
-    /// Raises the partition count of a topic; lowering it is refused, as Kafka refuses it.
-    public func setPartitionCount(_ name: String, to count: Int32) throws {
+    /// Raises the partition count of a topic; lowering it is refused, as Kafka refuses it. Raising the
+    /// count of a topic written by key (`isWrittenByKey`) is refused too unless `allowKeyRemap`: keys
+    /// then move to other partitions, and a key's newer records can be delivered before its older ones.
+    public func setPartitionCount(_ name: String, to count: Int32, allowKeyRemap: Bool = false) throws {
         guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        if let current = topicConfig(name)?.partitions, count > current, !allowKeyRemap, !TopicName.isInternal(name),
+            try isWrittenByKey(name)
+        {
+            throw BrokerError(
+                .invalidPartitions,
+                "topic \"\(name)\" is written by key; raising its partitions from \(current) to \(count) sends "
+                    + "each key's new records to another partition than its older ones, so a sink can apply a "
+                    + "key's newer records before its older ones (an upsert can end with an older value). Nothing "
+                    + "was changed. To raise it anyway, pass --allow-key-remap to `sluice topics alter` (or set "
+                    + "\"allow_key_remap\": true on the topic in the config); to keep each key's order, create "
+                    + "a new topic with more partitions and move to it")
+        }
         try topics.withLock { state in
             guard let topic = state[name] else { throw BrokerError(.topicNotFound, "topic \"\(name)\" does not exist") }
             guard !TopicName.isInternal(name) else {
@@ -143,6 +157,21 @@ extension Broker {
         }
         try finishCreating(name)
         coordinator.topicsChanged(partitionCounts: [name: count])
+    }
+
+    /// Whether records of `topic` are placed by key: its source declared key columns, or the last batch
+    /// of one of its partitions holds a record with a key.
+    public func isWrittenByKey(_ name: String) throws -> Bool {
+        guard let config = topicConfig(name) else { return false }
+        if let schema = config.schema, case .array(let key)? = schema["key"], !key.isEmpty { return true }
+        for partition in 0..<config.partitions {
+            let tp = TopicPartition(name, partition)
+            let (start, end) = try offsets(tp)
+            guard end > start else { continue }
+            let block = try readRecords(tp, from: end - 1, maxBytes: 1)
+            if (0..<block.count).contains(where: { block.key($0) != nil }) { return true }
+        }
+        return false
     }
 
     /// Replaces the setting overrides of a topic (the partition count stays).

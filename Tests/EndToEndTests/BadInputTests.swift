@@ -118,4 +118,22 @@ import Testing
         let retries = stderr.components(separatedBy: "retrying").count - 1
         #expect(retries < 20, "\(retries) retry messages: \(stderr.suffix(2_000))")
     }
+
+    /// The config raises the partitions of a topic written by key: refused with exit 2 and the config
+    /// path, until the topic says `allow_key_remap`.
+    @Test func raisingAKeyedTopicsPartitionsInTheConfigNeedsPermission() throws {
+        let dir = try Self.populated()
+        let raised = Self.config.replacingOccurrences(of: #""partitions": 2"#, with: #""partitions": 4"#)
+        try EndToEnd.write(raised, to: "config.json", in: dir.path)
+        let refused = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 2)
+        #expect(refused.stderr.contains("topics.orders.partitions"))
+        #expect(refused.stderr.contains("written by key"))
+        let allowed = raised.replacingOccurrences(
+            of: #""partitions": 4"#, with: #""partitions": 4, "allow_key_remap": true"#)
+        try EndToEnd.write(allowed, to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run", "config.json"], in: dir.path)
+        let altered = try EndToEnd.sluice(["topics", "alter", "orders", "--partitions", "5"], in: dir.path, expect: 2)
+        #expect(altered.stderr.contains("--allow-key-remap"))
+        try EndToEnd.sluice(["topics", "alter", "orders", "--partitions", "5", "--allow-key-remap"], in: dir.path)
+    }
 }

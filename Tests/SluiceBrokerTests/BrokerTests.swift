@@ -47,7 +47,7 @@ import Testing
         #expect(described.allSatisfy { $0.endOffset == 0 || $0.sizeInBytes > 0 })
 
         // Raising works, the same count is a no-op, lowering is refused.
-        try broker.setPartitionCount("orders", to: 5)
+        try broker.setPartitionCount("orders", to: 5, allowKeyRemap: true)
         #expect(try broker.partitionCount("orders") == 5)
         #expect(try broker.describeTopic("orders").map(\.endOffset).suffix(2) == [0, 0])
         #expect(try broker.describeTopic("orders").prefix(3).map(\.endOffset) == described.map(\.endOffset))
@@ -297,5 +297,31 @@ import Testing
         _ = try Broker(dataDirectory: dir.path)
         #expect(!FileSystem.exists(dir.file("gone-0.deleted")))
         #expect(FileSystem.isDirectory(dir.file("t-0")))
+    }
+
+    /// Raising the partitions of a topic written by key would send a key's new records to another
+    /// partition than its older ones: refused unless allowed; a topic without keys is raised freely.
+    @Test func raisingThePartitionsOfAKeyedTopicNeedsPermission() throws {
+        let dir = TemporaryDirectory()
+        let broker = try Broker(dataDirectory: dir.path)
+        try broker.createTopic("kv", config: TopicConfig(partitions: 3))
+        try broker.createTopic("plain", config: TopicConfig(partitions: 3))
+        try broker.createTopic("declared", config: TopicConfig(partitions: 1))
+        try Support.produce(broker, "kv", count: 30)
+        try Support.produce(broker, "plain", count: 30, keyed: false)
+        try broker.setTopicSchema("declared", .object([("types", .object([])), ("key", .array([.string("id")]))]))
+
+        for topic in ["kv", "declared"] {
+            #expect(try broker.isWrittenByKey(topic))
+            let error = brokerError { try broker.setPartitionCount(topic, to: 6) }
+            #expect(error?.code == .invalidPartitions)
+            #expect(error?.message.contains("--allow-key-remap") == true)
+            #expect(broker.topicConfig(topic)?.partitions != 6)
+            try broker.setPartitionCount(topic, to: 6, allowKeyRemap: true)
+            #expect(broker.topicConfig(topic)?.partitions == 6)
+        }
+        #expect(try !broker.isWrittenByKey("plain"))
+        try broker.setPartitionCount("plain", to: 6)
+        #expect(broker.topicConfig("plain")?.partitions == 6)
     }
 }

@@ -12,12 +12,14 @@ import Testing
         reset: GroupConsumer.OffsetReset = .earliest,
         strategy: AssignmentStrategy = .range,
         sessionTimeoutMs: Int64 = 45_000,
+        maxPollIntervalMs: Int64 = 300_000,
         memberId: String? = nil
     ) -> GroupConsumer.Options {
         var options = GroupConsumer.Options(group: group, topics: topics)
         options.autoOffsetReset = reset
         options.strategy = strategy
         options.sessionTimeoutMs = sessionTimeoutMs
+        options.maxPollIntervalMs = maxPollIntervalMs
         options.memberId = memberId
         return options
     }
@@ -314,11 +316,13 @@ import Testing
         #expect(b.position(t2) ?? 0 >= offsets[t2] ?? 0)
     }
 
+    /// A member that stops polling for longer than its poll interval is evicted (its background heartbeat
+    /// does not keep it), and its commit is refused.
     @Test func anEvictedMembersCommitIsRefused() throws {
         let dir = TemporaryDirectory()
         let broker = try broker(dir, partitions: 2, count: 20)
         let stale = try GroupConsumer(
-            broker: broker, options: options("evict", ["t"], sessionTimeoutMs: 50, memberId: "s"))
+            broker: broker, options: options("evict", ["t"], maxPollIntervalMs: 50, memberId: "s"))
         let batches = try stale.poll(maxRecords: 5, maxBytes: 1 << 20, timeoutMillis: 100)
         let offsets = Support.nextOffsets(batches)
         #expect(!offsets.isEmpty)
@@ -377,7 +381,7 @@ import Testing
             for consumer in [a, b] { seen += try Support.poll(consumer, count: 1, maxEmptyPolls: 1) }
         }
         let generation = a.generation
-        try broker.setPartitionCount("t", to: 4)
+        try broker.setPartitionCount("t", to: 4, allowKeyRemap: true)
         try Support.produce(broker, "t", count: 40, tag: "wide")
         var rounds = 0
         while seen.count < 50 && rounds < 40 {

@@ -172,7 +172,7 @@ import Testing
         try broker.createTopic("growing", config: TopicConfig(partitions: 2))
         let producer = try Producer(broker: broker, topic: "growing")
         try producer.send(BrokerTestSupport.block(20))
-        try broker.setPartitionCount("growing", to: 7)
+        try broker.setPartitionCount("growing", to: 7, allowKeyRemap: true)
         let results = try producer.send(BrokerTestSupport.block(200, tag: "later"))
         #expect(Set(results.map(\.partition)).isSubset(of: Set(0..<7)))
         #expect(results.contains { $0.partition >= 2 })

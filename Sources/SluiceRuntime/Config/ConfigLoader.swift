@@ -65,7 +65,8 @@ public struct ConfigLoader {
                 } else {
                     problems.append(ConfigProblem("data_dir", "expected a folder path as a string"))
                 }
-            case "topics": config.topics = loadTopics(value, problems: &problems)
+            case "topics":
+                config.topics = loadTopics(value, keyRemapAllowed: &config.keyRemapAllowed, problems: &problems)
             case "sources": config.sources = loadSources(value, base: base, problems: &problems)
             case "sinks": config.sinks = loadSinks(value, base: base, problems: &problems)
             default:
@@ -165,9 +166,9 @@ public struct ConfigLoader {
 
     // MARK: Sections
 
-    private func loadTopics(_ value: JSONValue, problems: inout [ConfigProblem]) -> [(
-        name: String, config: TopicConfig
-    )] {
+    private func loadTopics(
+        _ value: JSONValue, keyRemapAllowed: inout Set<String>, problems: inout [ConfigProblem]
+    ) -> [(name: String, config: TopicConfig)] {
         guard case .object(let members) = value else {
             problems.append(ConfigProblem("topics", "expected an object of topics by name"))
             return []
@@ -198,8 +199,16 @@ public struct ConfigLoader {
                     }
                     continue
                 }
+                if key == "allow_key_remap" {
+                    guard case .bool(let allowed) = item else {
+                        problems.append(ConfigProblem(path + "." + key, "expected true or false"))
+                        continue
+                    }
+                    if allowed { keyRemapAllowed.insert(name) }
+                    continue
+                }
                 if TopicConfig.setting(named: key) == nil {
-                    let names = ["partitions"] + TopicConfig.settings.map(\.name)
+                    let names = ["partitions", "allow_key_remap"] + TopicConfig.settings.map(\.name)
                     let hint = Suggestion.closest(to: key, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
                     problems.append(ConfigProblem(path + "." + key, "unknown topic setting\(hint)"))
                     continue

@@ -9,6 +9,8 @@ public struct PipelineConfig: Sendable {
     public var dataDirectory: String
     /// Topics the file declares, in file order.
     public var topics: [(name: String, config: TopicConfig)]
+    /// Declared topics whose partitions may be raised although they are written by key.
+    public var keyRemapAllowed: Set<String> = []
     public var sources: [SourceDefinition]
     public var sinks: [SinkDefinition] = []
 

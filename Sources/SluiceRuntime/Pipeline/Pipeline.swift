@@ -168,7 +168,12 @@ public struct Pipeline: Sendable {
         for (name, declared) in config.topics {
             if let existing = broker.topicConfig(name) {
                 if declared.partitions > existing.partitions {
-                    try broker.setPartitionCount(name, to: declared.partitions)
+                    do {
+                        try broker.setPartitionCount(
+                            name, to: declared.partitions, allowKeyRemap: config.keyRemapAllowed.contains(name))
+                    } catch let error as BrokerError where error.code == .invalidPartitions {
+                        throw ConfigError([ConfigProblem("topics.\(name).partitions", error.message)])
+                    }
                 } else if declared.partitions < existing.partitions {
                     logger.warning(
                         "the topic has more partitions than the config asks for; partitions are never removed",

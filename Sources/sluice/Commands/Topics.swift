@@ -112,10 +112,13 @@ struct Topics: ParsableCommand {
             abstract: "Raise a topic's partition count or change its settings.",
             discussion: """
                 The partition count can be raised, never lowered. Keyed records written before the \
-                change stay where they are; new ones go to toPositive(murmur2(key)) % new-count.
+                change stay where they are; new ones go to toPositive(murmur2(key)) % new-count, so a key's \
+                new records land on another partition than its older ones and a sink may apply them out of \
+                order. For a topic written by key this is refused unless --allow-key-remap is given.
 
                 Examples:
                   sluice topics alter orders --partitions 8
+                  sluice topics alter events --partitions 8 --allow-key-remap
                   sluice topics alter orders --config retention_ms=3600000
                 """
         )
@@ -127,6 +130,9 @@ struct Topics: ParsableCommand {
 
         @Option(help: "The new partition count.")
         var partitions: Int32?
+
+        @Flag(help: "Raise the partitions of a topic written by key, although keys then move to other partitions.")
+        var allowKeyRemap = false
 
         @Option(name: .customLong("config"), help: "A topic setting as NAME=VALUE; repeatable.")
         var settings: [String] = []
@@ -146,7 +152,7 @@ struct Topics: ParsableCommand {
                 print("Updated the settings of topic \(topic).")
             }
             if let partitions {
-                try broker.setPartitionCount(topic, to: partitions)
+                try broker.setPartitionCount(topic, to: partitions, allowKeyRemap: allowKeyRemap)
                 print("Topic \(topic) now has \(partitions) partitions.")
             }
         }

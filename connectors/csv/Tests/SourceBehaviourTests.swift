@@ -402,7 +402,7 @@ import Testing
         let path = directory.file("pipe.csv")
         #expect(mkfifo(path, 0o600) == 0)
         let error = try #require(throws: ConnectorError.self) { try Self.run(path) }
-        #expect(error.message.contains("is not a regular file"))
+        #expect(error.message.contains("is a FIFO (named pipe), not a regular file"))
     }
 
     @Test func aDifferentFileUnderAnOldNameIsReadFromItsStart() throws {
