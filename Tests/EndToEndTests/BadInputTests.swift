@@ -136,4 +136,45 @@ import Testing
         #expect(altered.stderr.contains("--allow-key-remap"))
         try EndToEnd.sluice(["topics", "alter", "orders", "--partitions", "5", "--allow-key-remap"], in: dir.path)
     }
+
+    /// On a terminal, a warning clears the progress line first and the line is drawn again after it, and
+    /// a sink waiting to retry shows its countdown there. Runs the binary under `script`, which gives it
+    /// a terminal.
+    @Test func warningsNeverRunIntoTheProgressLine() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id,name\n1,a\n2,b\n", to: "in.csv", in: dir.path)
+        try EndToEnd.write(
+            """
+            {"sources": {"orders": {"type": "csv", "path": "in.csv"}},
+             "sinks": {"pg": {"type": "postgres", "topics": ["orders"], "table": "orders",
+                              "connection": "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=2",
+                              "retry_initial_ms": 700, "retry_max_ms": 1400}}}
+            """, to: "config.json", in: dir.path)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", "timeout -s INT 4 \(SluiceBinary.path) run config.json", dir.file("tty.txt")]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let transcript = String(decoding: try FileSystem.readFile(dir.file("tty.txt")), as: UTF8.self)
+        let erase = "\r\u{1B}[K"
+        #expect(transcript.contains(erase + "orders:"), "a progress line was drawn: \(transcript.debugDescription)")
+        #expect(transcript.contains("retrying in"), "the countdown: \(transcript.debugDescription)")
+        var warnings = 0
+        var range = transcript.startIndex..<transcript.endIndex
+        while let found = transcript.range(of: " warning ", range: range) {
+            // What comes between the last line break or erase and " warning " is the timestamp alone.
+            let head = transcript[..<found.lowerBound]
+            let start = head.lastIndex(where: { $0 == "\n" || $0 == "\u{1B}" }).map { head.index(after: $0) }
+            let prefix = start.map { head[$0...] } ?? head
+            let stamp = prefix.hasPrefix("[K") ? prefix.dropFirst(2) : prefix
+            #expect(
+                stamp.count == 24 && stamp.hasSuffix("Z"), "a warning starts its own line: \(prefix.debugDescription)")
+            warnings += 1
+            range = found.upperBound..<transcript.endIndex
+        }
+        #expect(warnings >= 2)
+    }
 }

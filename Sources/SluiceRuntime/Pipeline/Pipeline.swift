@@ -57,7 +57,7 @@ public struct Pipeline: Sendable {
             ProgressReporter(intervalMillis: progressIntervalMillis) {
                 emit(
                     ProgressLine.render(
-                        sourceTasks.map { ($0.definition.name, $0.report) }, sinks: self.lagLine(broker)))
+                        sourceTasks.map { ($0.definition.name, $0.report) }, sinks: self.lagLine(broker, sinkTasks)))
             }
         }
         defer {
@@ -215,11 +215,20 @@ public struct Pipeline: Sendable {
         return ends
     }
 
-    private func lagLine(_ broker: Broker) -> String {
+    /// Each sink's lag, and when one of its tasks waits to retry, in how long and why.
+    private func lagLine(_ broker: Broker, _ tasks: [SinkTask]) -> String {
         config.sinks.compactMap { sink -> String? in
             guard let lag = try? broker.lag(group: sink.group, topics: sink.topics) else { return nil }
             let total = lag.reduce(Int64(0)) { $0 + ($1.lag ?? ($1.endOffset)) }
-            return "\(sink.name): lag \(Format.count(Int(total)))"
+            var text = "\(sink.name): lag \(Format.count(Int(total)))"
+            let waits = tasks.filter { $0.definition.name == sink.name }.compactMap { $0.retrying.withLock { $0 } }
+            if let wait = waits.min(by: { $0.until < $1.until }) {
+                let now = Time.monotonicNanos()
+                let seconds = wait.until > now ? (wait.until - now + 999_999_999) / 1_000_000_000 : 0
+                let reason = wait.reason.split(separator: "\n").first.map(String.init) ?? ""
+                text += ", retrying in \(seconds) s (\(reason.count > 80 ? reason.prefix(77) + "..." : reason))"
+            }
+            return text
         }.joined(separator: " | ")
     }
 

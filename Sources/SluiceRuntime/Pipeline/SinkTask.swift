@@ -35,6 +35,9 @@ final class SinkTask: @unchecked Sendable {
     let inputFinished = Locked(false)
     /// Set by the task when it stops on an error, so the pipeline stops waiting for it.
     let failed = Locked(false)
+    /// While the task waits to retry a batch: when the next attempt starts (monotonic nanoseconds) and
+    /// why, for the progress line.
+    let retrying = Locked<(until: UInt64, reason: String)?>(nil)
     /// Partitions given up while a batch was being gathered; their records leave the batch.
     private var revokedWhileGathering: Set<TopicPartition> = []
     /// The connector instance while the task runs, for `interrupt()` from the stopping thread.
@@ -228,6 +231,7 @@ final class SinkTask: @unchecked Sendable {
                     $0.written += batch.count - failures.count
                     $0.deadLettered += failures.count
                 }
+                retrying.withLock { $0 = nil }
                 return
             } catch let error as ConnectorError where error.kind == .transient {
                 sink.abort()
@@ -247,6 +251,7 @@ final class SinkTask: @unchecked Sendable {
                         "sink": "\(definition.name)", "task": "\(index)", "error": "\(error.message)",
                         "retry_in_ms": "\(delay)",
                     ])
+                retrying.withLock { $0 = (Time.monotonicNanos() + UInt64(delay) * 1_000_000, error.message) }
                 try sleep(millis: delay, heartbeating: consumer)
                 if stop.isRequested { throw RuntimeError.interrupted }
                 attempt += 1

@@ -40,14 +40,15 @@ struct Run: ParsableCommand, LoggingCommand {
         let pipelineConfig = try loader.load(path: config)
         let pipeline = Pipeline(config: pipelineConfig, logger: Logger(label: "sluice"))
         let terminal = standardErrorIsTerminal
+        defer { StatusLine.clear() }
         let summary = try pipeline.run(progressIntervalMillis: terminal ? 500 : 5000) { line in
             if terminal {
-                printToStandardError("\r\u{1B}[K" + line, newline: false)
+                StatusLine.show(line)
             } else {
                 printToStandardError(line)
             }
         }
-        if terminal { printToStandardError("\r\u{1B}[K", newline: false) }
+        StatusLine.clear()
         print(summary.render())
         if failOnDeadLetters && summary.deadLettered > 0 {
             throw CommandFailure(
