@@ -25,7 +25,7 @@ import Testing
                                  "batch_wait_ms": 100}}}
             """, to: "config.json", in: dir.path)
         let kills = try EndToEnd.killRepeatedly(
-            ["run"], in: dir.path, times: 20, seed: 99, minMillis: 200, spreadMillis: 1200)
+            ["run"], in: dir.path, times: 20, seed: 99, minMillis: 150, spreadMillis: 700)
         #expect(kills >= 20, "the run finished before it was killed 20 times")
         try EndToEnd.sluice(["run"], in: dir.path)
 
