@@ -14,6 +14,9 @@ final class PostgresConnection {
     private(set) var state = ConnectionState()
     /// Raised by another thread to end whatever the connection waits for; see `Interruption`.
     let interruption = Interruption()
+    /// Statements sent and bytes of COPY data handed to libpq on this object, for measuring the work
+    /// a load does.
+    private(set) var work = (statements: 0, copyBytes: 0)
 
     init(connectionString: String) {
         self.connectionString = connectionString
@@ -228,9 +231,16 @@ final class PostgresConnection {
             field("M") ?? handle.flatMap { PQerrorMessage($0) }.map { String(cString: $0).trimmingSpaces() }
             ?? "unknown error"
         let error = PostgresError(
-            sqlState: field("C") ?? "", message: message, detail: field("D"), context: field("W"), connectionLost: lost)
+            sqlState: field("C") ?? "", message: message, detail: field("D"), context: field("W"), connectionLost: lost,
+            constraint: field("n"), table: field("t"), column: field("c"))
         if lost { state.lost() } else { state.statementFailed() }
         return error
+    }
+
+    /// Counts a statement sent (`statements`) or COPY data handed over (`copyBytes`).
+    func count(statements: Int = 0, copyBytes: Int = 0) {
+        work.statements += statements
+        work.copyBytes += copyBytes
     }
 
     /// Rolls back to a savepoint after a failed statement, leaving the transaction usable.

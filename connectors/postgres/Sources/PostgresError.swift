@@ -8,6 +8,10 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     var context: String?
     /// Whether the connection itself is gone.
     var connectionLost: Bool
+    /// The constraint, table and column the server's error names, when it names them.
+    var constraint: String?
+    var table: String?
+    var column: String?
     /// Whether `interrupt()` ended the call, because the run is stopping.
     var interrupted = false
 
@@ -48,6 +52,14 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
         case transient
         case record
         case fatal
+    }
+
+    /// The column the error is about: the one the server names, or the one of the COPY line.
+    var failedColumn: String? {
+        if let column { return column }
+        guard let context, let range = context.firstRange(of: ", column ") else { return nil }
+        let rest = context[range.upperBound...]
+        return String(rest[..<(rest.firstRange(of: ": ")?.lowerBound ?? rest.endIndex)])
     }
 
     /// The 1-based line of the COPY data the error names (`COPY orders, line 17, column amount: …`).

@@ -6,9 +6,9 @@ import SluiceKit
 /// the runtime asks for durability; in upsert mode it copies into a staging table and merges with
 /// `INSERT … ON CONFLICT (key columns) DO UPDATE`, keeping the record with the highest offset per key.
 ///
-/// A row PostgreSQL refuses (a data exception or an integrity violation) is found from the COPY line
-/// the error names, or by bisecting, inside savepoints, and returned as a record failure while the
-/// rest of the batch loads. Failures are sorted by SQLSTATE into transient, record and fatal
+/// A row PostgreSQL refuses (a data exception or an integrity violation) is found in linear time, from
+/// the COPY line the error names or by narrowing windows inside a savepoint, and returned as a record
+/// failure while the rest of the batch loads (PostgresSink+Isolation.swift). Failures are sorted by SQLSTATE into transient, record and fatal
 /// (`PostgresError.kind`). One instance per task; every call blocks and runs on the task's thread.
 public final class PostgresSink: Sink {
     enum Mode: String {
