@@ -131,6 +131,13 @@ public final class PostgresSink: Sink {
             stagingCreated.removeAll()
             return .transient("postgres.interrupted", "\(connection.target): \(error.message)")
         }
+        if let failure = error.connectFailure {
+            stagingCreated.removeAll()
+            let text = "\(connection.target): \(error.message)"
+            return failure.isFatal
+                ? .fatal("postgres.\(failure.rawValue)", "\(text); \(failure.hint)")
+                : .transient("postgres.\(failure.rawValue)", text)
+        }
         switch error.kind {
         case .transient:
             if error.connectionLost { stagingCreated.removeAll() }
@@ -146,10 +153,6 @@ public final class PostgresSink: Sink {
             case "42703":
                 hint = "; add the column, map the field with columns, or set auto_evolve or ignore_unknown_fields"
             case "42P10": hint = "; give the table a primary key or unique index on the key columns, or use mode insert"
-            case "28000": hint = "; check the connection's user and the server's pg_hba.conf"
-            case "28P01": hint = "; check the connection's user and password"
-            case "3D000": hint = "; check the database named in the connection"
-            case "42601": hint = "; check the options in the connection"
             default: break
             }
             return .fatal("postgres.\(error.sqlState)", "\(connection.target): \(error)\(hint)")
