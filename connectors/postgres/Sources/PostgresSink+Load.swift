@@ -256,11 +256,8 @@ extension PostgresSink {
                                 if table.columns[column] != nil || autoEvolve {
                                     if !missing.contains(field) { missing.append(field) }
                                 } else {
-                                    failed.append(
-                                        failure(
-                                            chunk, offset, "postgres.unknown_field",
-                                            "table \(table.name) has no column \"\(column)\" for the field \"\(field)\"; add it, "
-                                                + "or set auto_evolve or ignore_unknown_fields"))
+                                    let error = unknownField(field, column, table)
+                                    failed.append(failure(chunk, offset, error.errorClass, error.message))
                                 }
                             }
                         } catch {
@@ -277,6 +274,21 @@ extension PostgresSink {
             }
             fields += added
         }
+    }
+
+    /// The record error for a field the table has no column for.
+    private func unknownField(_ field: String, _ column: String, _ table: TableInfo) -> ConnectorError {
+        guard column.utf8.count <= Self.maxIdentifierBytes else {
+            return .record(
+                "postgres.unknown_field",
+                "table \(table.name) has no column for the field \"\(field)\": its name is \(column.utf8.count) bytes "
+                    + "long and PostgreSQL names are at most \(Self.maxIdentifierBytes) bytes; map the field to a shorter "
+                    + "column with columns")
+        }
+        return .record(
+            "postgres.unknown_field",
+            "table \(table.name) has no column \"\(column)\" for the field \"\(field)\"; add it, or set auto_evolve "
+                + "or ignore_unknown_fields")
     }
 
     private func tombstone(_ chunk: PartitionRecords, _ offset: Int64) -> RecordFailure {

@@ -87,9 +87,23 @@ public final class PostgresSink: Sink {
                 if byTopic[chunk.topicPartition.topic] == nil { order.append(chunk.topicPartition.topic) }
                 byTopic[chunk.topicPartition.topic, default: []].append(chunk)
             }
-            for topic in order {
-                failures += try load(byTopic[topic] ?? [], topic: topic)
+            // A savepoint, so that a table dropped while the sink runs (42P01) can be created again and the
+            // batch loaded once more without losing what an earlier, unflushed write did.
+            try connection.ensureTransaction()
+            try connection.execute("SAVEPOINT sluice_write")
+            do {
+                for topic in order { failures += try load(byTopic[topic] ?? [], topic: topic) }
+            } catch let error as PostgresError where error.sqlState == "42P01" && autoCreate {
+                try connection.rollbackToSavepoint("sluice_write")
+                logger.info(
+                    "a table was dropped while the sink ran; creating it again",
+                    metadata: ["sink": "\(sinkName)", "error": "\(userFacing(error))"])
+                tables.removeAll()
+                stagingCreated.removeAll()
+                failures = []
+                for topic in order { failures += try load(byTopic[topic] ?? [], topic: topic) }
             }
+            try connection.execute("RELEASE SAVEPOINT sluice_write")
             return failures
         } catch let error as PostgresError {
             throw classify(error)
@@ -107,8 +121,9 @@ public final class PostgresSink: Sink {
 
     public func abort() {
         connection.reset()
+        // Tables and columns made in the transaction went with it.
         stagingCreated.removeAll()
-        if connection.state.phase == .disconnected { tables.removeAll() }
+        tables.removeAll()
     }
 
     public func stop() {
@@ -149,7 +164,11 @@ public final class PostgresSink: Sink {
             var hint = ""
             switch error.sqlState {
             case "42501": hint = "; grant the sink's user the rights it needs on the table"
-            case "42P01": hint = "; create the table or set auto_create"
+            case "42P01":
+                hint =
+                    autoCreate
+                    ? "; the table was dropped while the sink ran, and again after it was created anew"
+                    : "; create the table or set auto_create"
             case "42703":
                 hint = "; add the column, map the field with columns, or set auto_evolve or ignore_unknown_fields"
             case "42P10": hint = "; give the table a primary key or unique index on the key columns, or use mode insert"
