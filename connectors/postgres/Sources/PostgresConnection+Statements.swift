@@ -26,6 +26,7 @@ extension PostgresConnection {
             }
         }
         guard sent == 1 else { throw failure(nil) }
+        count(statements: 1)
         try flushOutput(handle)
         var rows: [[String?]] = []
         // The first failure is read once the command is over, when libpq knows whether the connection
@@ -62,6 +63,7 @@ extension PostgresConnection {
     func beginCopy(_ sql: String) throws {
         let handle = try liveHandle()
         guard PQsendQuery(handle, sql) == 1 else { throw failure(nil) }
+        count(statements: 1)
         try flushOutput(handle)
         guard let start = try nextResult(handle) else { throw failure(nil) }
         defer { PQclear(start) }
@@ -80,9 +82,11 @@ extension PostgresConnection {
         var offset = 0
         let chunk = 1 << 20
         while offset < data.count {
-            let count = min(chunk, data.count - offset)
-            switch PQputCopyData(handle, base.assumingMemoryBound(to: CChar.self) + offset, Int32(count)) {
-            case 1: offset += count
+            let size = min(chunk, data.count - offset)
+            switch PQputCopyData(handle, base.assumingMemoryBound(to: CChar.self) + offset, Int32(size)) {
+            case 1:
+                offset += size
+                count(copyBytes: size)
             case 0: break
             default: return false
             }

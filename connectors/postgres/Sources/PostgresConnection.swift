@@ -12,8 +12,13 @@ final class PostgresConnection {
     let connectionString: String
     private(set) var handle: OpaquePointer?
     private(set) var state = ConnectionState()
+    /// Where the last failed connection attempt went, for messages.
+    private var lastTarget: String?
     /// Raised by another thread to end whatever the connection waits for; see `Interruption`.
     let interruption = Interruption()
+    /// Statements sent and bytes of COPY data handed to libpq on this object, for measuring the work
+    /// a load does.
+    private(set) var work = (statements: 0, copyBytes: 0)
 
     init(connectionString: String) {
         self.connectionString = connectionString
@@ -23,11 +28,15 @@ final class PostgresConnection {
         if let handle { PQfinish(handle) }
     }
 
-    /// Where the connection goes, without secrets: `user@host:port/database`.
-    var target: String {
-        guard let handle else { return "the PostgreSQL server" }
+    /// Where the connection goes, without secrets: `user@host:port/database` (of the last attempt,
+    /// when it failed).
+    var target: String { handle.map(Self.describe) ?? lastTarget ?? "the PostgreSQL server" }
+
+    /// `user@host:port/database` of a connection, made or failed.
+    private static func describe(_ connection: OpaquePointer) -> String {
         func text(_ value: UnsafeMutablePointer<CChar>?) -> String { value.map { String(cString: $0) } ?? "" }
-        return "\(text(PQuser(handle)))@\(text(PQhost(handle))):\(text(PQport(handle)))/\(text(PQdb(handle)))"
+        return "\(text(PQuser(connection)))@\(text(PQhost(connection))):\(text(PQport(connection)))/"
+            + text(PQdb(connection))
     }
 
     // MARK: Driving the state machine
@@ -88,6 +97,7 @@ final class PostgresConnection {
                 state.lost()
                 throw PostgresError.interrupted
             case .timedOut:
+                lastTarget = Self.describe(connection)
                 PQfinish(connection)
                 state.lost()
                 throw connectionError(
@@ -97,9 +107,11 @@ final class PostgresConnection {
         }
         guard polling == PGRES_POLLING_OK, PQsetnonblocking(connection, 1) == 0 else {
             let message = PQerrorMessage(connection).map { String(cString: $0) } ?? "unknown error"
+            let needsPassword = PQconnectionNeedsPassword(connection) == 1
+            lastTarget = Self.describe(connection)
             PQfinish(connection)
             state.lost()
-            throw connectionError(message)
+            throw connectionError(message, needsPassword: needsPassword)
         }
         handle = connection
         // Notices ("table … does not exist, skipping") are not errors; libpq would print them to stderr.
@@ -153,37 +165,44 @@ final class PostgresConnection {
         return nil
     }
 
-    /// The password in `connectionString`, when it holds one, so that messages can leave it out.
-    static func password(in connectionString: String) -> String? {
-        guard let options = PQconninfoParse(connectionString, nil) else { return nil }
-        defer { PQconninfoFree(options) }
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "password", let value = option.pointee.val {
-                let password = String(cString: value)
-                return password.isEmpty ? nil : password
+    /// The secrets in `connectionString` that messages must leave out: its password, as libpq reads it
+    /// and, in a URL, as written (percent-encoded).
+    static func secrets(in connectionString: String) -> [String] {
+        var secrets: [String] = []
+        if let options = PQconninfoParse(connectionString, nil) {
+            var option = options
+            while let keyword = option.pointee.keyword {
+                if String(cString: keyword) == "password", let value = option.pointee.val {
+                    secrets.append(String(cString: value))
+                }
+                option += 1
             }
-            option += 1
+            PQconninfoFree(options)
         }
-        return nil
+        if let scheme = connectionString.firstRange(of: "://") {
+            let authority = connectionString[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" }
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                secrets.append(String(authority[authority.index(after: colon)..<at]))
+            }
+        }
+        return secrets.filter { !$0.isEmpty }.sorted { $0.count > $1.count }
     }
 
-    /// A failure to connect: authentication and unknown databases or roles are not worth retrying.
-    func connectionError(_ raw: String) -> PostgresError {
-        var message = raw.trimmingSpaces()
-        if let password = Self.password(in: connectionString) { message = message.replacing(password, with: "***") }
-        // libpq reports a refused connection as text; the SQLSTATE the server meant is inferred from it,
-        // so that the hint fits: 28P01 a wrong password, 3D000 an unknown database, 28000 otherwise
-        // refused, 42601 a connection option libpq rejects.
-        let permanent: [(texts: [String], sqlState: String)] = [
-            (["password authentication failed"], "28P01"), (["database", "does not exist"], "3D000"),
-            (["does not exist"], "28000"), (["no pg_hba.conf entry"], "28000"), (["role"], "28000"),
-            (["invalid"], "42601"),
-        ]
-        if let (_, sqlState) = permanent.first(where: { $0.texts.allSatisfy(message.contains) }) {
-            return PostgresError(sqlState: sqlState, message: message, detail: nil, context: nil, connectionLost: false)
-        }
-        return PostgresError(sqlState: "08001", message: message, detail: nil, context: nil, connectionLost: true)
+    /// `text` with the connection string's password replaced by `***`.
+    func redacted(_ text: String) -> String {
+        var text = text
+        for secret in Self.secrets(in: connectionString) { text = text.replacing(secret, with: "***") }
+        return text
+    }
+
+    /// A failed connection attempt as an error: no SQLSTATE (libpq gives none for it), the cause read
+    /// from the message (`ConnectFailure`), and the message without the password.
+    func connectionError(_ raw: String, needsPassword: Bool = false) -> PostgresError {
+        // libpq's hint goes on an indented second line, and each host tried has a line of its own.
+        let message = redacted(raw.trimmingSpaces()).replacing("\n\t", with: " ").replacing("\n", with: "; ")
+        var error = PostgresError(sqlState: "", message: message, connectionLost: true)
+        error.connectFailure = ConnectFailure.classify(message, needsPassword: needsPassword)
+        return error
     }
 
     func commit() throws {
@@ -228,9 +247,16 @@ final class PostgresConnection {
             field("M") ?? handle.flatMap { PQerrorMessage($0) }.map { String(cString: $0).trimmingSpaces() }
             ?? "unknown error"
         let error = PostgresError(
-            sqlState: field("C") ?? "", message: message, detail: field("D"), context: field("W"), connectionLost: lost)
+            sqlState: field("C") ?? "", message: message, detail: field("D"), context: field("W"), connectionLost: lost,
+            constraint: field("n"), table: field("t"), column: field("c"))
         if lost { state.lost() } else { state.statementFailed() }
         return error
+    }
+
+    /// Counts a statement sent (`statements`) or COPY data handed over (`copyBytes`).
+    func count(statements: Int = 0, copyBytes: Int = 0) {
+        work.statements += statements
+        work.copyBytes += copyBytes
     }
 
     /// Rolls back to a savepoint after a failed statement, leaving the transaction usable.

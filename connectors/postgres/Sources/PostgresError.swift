@@ -8,6 +8,12 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     var context: String?
     /// Whether the connection itself is gone.
     var connectionLost: Bool
+    /// The constraint, table and column the server's error names, when it names them.
+    var constraint: String?
+    var table: String?
+    var column: String?
+    /// Why a connection attempt failed; nil for anything else.
+    var connectFailure: ConnectFailure?
     /// Whether `interrupt()` ended the call, because the run is stopping.
     var interrupted = false
 
@@ -26,12 +32,14 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// The SQLSTATE class: its first two characters.
     var sqlClass: String { String(sqlState.prefix(2)) }
 
-    /// How the sink should treat the failure (DESIGN.md's three kinds), by SQLSTATE: connection
-    /// failures (class 08, or no state with the connection gone), shutdowns (57P01–57P03),
+    /// How the sink should treat the failure (DESIGN.md's three kinds): a failed connection attempt as
+    /// `ConnectFailure` sorts it; otherwise by SQLSTATE: connection failures (class 08, or no state
+    /// with the connection gone), shutdowns (57P01–57P03),
     /// serialization failures and deadlocks (40001, 40P01) and resource shortages (class 53) are
     /// transient; data exceptions (class 22) and integrity violations (class 23) belong to a record;
     /// the rest (permission denied 42501, other class 42 errors, authentication) is fatal.
     var kind: Kind {
+        if let connectFailure { return connectFailure.isFatal ? .fatal : .transient }
         if connectionLost || sqlState.isEmpty { return .transient }
         switch sqlClass {
         case "08", "53": return .transient
@@ -48,6 +56,14 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
         case transient
         case record
         case fatal
+    }
+
+    /// The column the error is about: the one the server names, or the one of the COPY line.
+    var failedColumn: String? {
+        if let column { return column }
+        guard let context, let range = context.firstRange(of: ", column ") else { return nil }
+        let rest = context[range.upperBound...]
+        return String(rest[..<(rest.firstRange(of: ": ")?.lowerBound ?? rest.endIndex)])
     }
 
     /// The 1-based line of the COPY data the error names (`COPY orders, line 17, column amount: …`).

@@ -26,14 +26,12 @@ extension PostgresSink {
         var table = try tableInfo(name, topic: topic, sample: Array(chunks[c].records.value(i) ?? []))
         if let streamed = try streamLoad(chunks, table: &table, topic: topic) { return streamed }
         var failures: [RecordFailure] = []
-        var (fields, data, rows) = try encode(chunks, table: &table, topic: topic, failures: &failures)
-        guard !rows.isEmpty else { return failures }
-        if mode == .upsert { rows = keepLatestPerKey(rows, data: data, fields: fields, table: table) }
+        let (fields, data, encoded) = try encode(chunks, table: &table, topic: topic, failures: &failures)
+        guard !encoded.isEmpty else { return failures }
+        let rows = mode == .upsert ? keepLatestPerKey(encoded, data: data, fields: fields, table: table) : encoded
         try connection.ensureTransaction()
-        // Made before the savepoints, so that rolling back to one does not undo it.
-        if mode == .upsert { _ = try stagingTable(table) }
         let columns = fields.map { mapping[$0] ?? $0 }
-        try isolate(rows, data: &data, columns: columns, table: table, failures: &failures)
+        failures += try isolate(rows, data: data, columns: columns, table: table)
         return failures
     }
 
@@ -202,14 +200,15 @@ extension PostgresSink {
     }
 
     /// `INSERT … SELECT … FROM staging ON CONFLICT (keys) DO UPDATE SET …`.
-    func mergeStatement(_ table: TableInfo, columns: [String], from stage: String) -> String {
+    func mergeStatement(_ table: TableInfo, columns: [String], from stage: String, filter: String = "") -> String {
         let list = columns.map(SQL.identifier).joined(separator: ", ")
         let keys = table.keyColumns.map(SQL.identifier).joined(separator: ", ")
         let updates = columns.filter { !table.keyColumns.contains($0) }.map {
             "\(SQL.identifier($0)) = EXCLUDED.\(SQL.identifier($0))"
         }
         let action = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET " + updates.joined(separator: ", ")
-        return "INSERT INTO \(table.qualified) (\(list)) SELECT \(list) FROM \(stage) ON CONFLICT (\(keys)) \(action)"
+        return
+            "INSERT INTO \(table.qualified) (\(list)) SELECT \(list) FROM \(stage)\(filter) ON CONFLICT (\(keys)) \(action)"
     }
 
     /// Encodes every record as a COPY row of the fields of the first record (and any the table also
@@ -257,11 +256,8 @@ extension PostgresSink {
                                 if table.columns[column] != nil || autoEvolve {
                                     if !missing.contains(field) { missing.append(field) }
                                 } else {
-                                    failed.append(
-                                        failure(
-                                            chunk, offset, "postgres.unknown_field",
-                                            "table \(table.name) has no column \"\(column)\" for the field \"\(field)\"; add it, "
-                                                + "or set auto_evolve or ignore_unknown_fields"))
+                                    let error = unknownField(field, column, table)
+                                    failed.append(failure(chunk, offset, error.errorClass, error.message))
                                 }
                             }
                         } catch {
@@ -278,6 +274,21 @@ extension PostgresSink {
             }
             fields += added
         }
+    }
+
+    /// The record error for a field the table has no column for.
+    private func unknownField(_ field: String, _ column: String, _ table: TableInfo) -> ConnectorError {
+        guard column.utf8.count <= Self.maxIdentifierBytes else {
+            return .record(
+                "postgres.unknown_field",
+                "table \(table.name) has no column for the field \"\(field)\": its name is \(column.utf8.count) bytes "
+                    + "long and PostgreSQL names are at most \(Self.maxIdentifierBytes) bytes; map the field to a shorter "
+                    + "column with columns")
+        }
+        return .record(
+            "postgres.unknown_field",
+            "table \(table.name) has no column \"\(column)\" for the field \"\(field)\"; add it, or set auto_evolve "
+                + "or ignore_unknown_fields")
     }
 
     private func tombstone(_ chunk: PartitionRecords, _ offset: Int64) -> RecordFailure {
@@ -344,85 +355,6 @@ extension PostgresSink {
         guard latest.count < rows.count else { return rows }
         let keep = Set(latest.values)
         return rows.enumerated().filter { keep.contains($0.offset) }.map(\.element)
-    }
-
-    /// Loads `rows`, finding rows PostgreSQL refuses: from the COPY line its error names, or else by
-    /// loading each half on its own, each attempt inside a savepoint so the good rows stay.
-    private func isolate(
-        _ rows: [Row],
-        data: inout [UInt8],
-        columns: [String],
-        table: TableInfo,
-        failures: inout [RecordFailure]
-    ) throws {
-        var pending = rows
-        while !pending.isEmpty {
-            try connection.execute("SAVEPOINT sluice_batch")
-            do {
-                try attempt(pending, data: data, columns: columns, table: table)
-                try connection.execute("RELEASE SAVEPOINT sluice_batch")
-                return
-            } catch let error as PostgresError where error.kind == .record {
-                try connection.rollbackToSavepoint("sluice_batch")
-                if pending.count == 1 {
-                    failures.append(rowFailure(pending[0], error))
-                    return
-                }
-                if let line = error.copyLine, line >= 1, line <= pending.count {
-                    failures.append(rowFailure(pending[line - 1], error))
-                    pending.remove(at: line - 1)
-                    continue
-                }
-                let middle = pending.count / 2
-                try isolate(Array(pending[..<middle]), data: &data, columns: columns, table: table, failures: &failures)
-                try isolate(Array(pending[middle...]), data: &data, columns: columns, table: table, failures: &failures)
-                return
-            }
-        }
-    }
-
-    private func rowFailure(_ row: Row, _ error: PostgresError) -> RecordFailure {
-        RecordFailure(
-            topicPartition: row.topicPartition, offset: row.offset,
-            error: .record("postgres.\(error.sqlState)", userFacing(error)))
-    }
-
-    /// The error's text with the staging tables named as the tables they stand for: the user never
-    /// made a `sluice_stage_…` table and should not have to find out what it is.
-    func userFacing(_ error: PostgresError) -> String {
-        var text = error.description
-        for (stage, table) in stagingNames where text.contains(stage) { text = text.replacing(stage, with: table) }
-        return text
-    }
-
-    /// One load of `rows`: COPY into the table, or into the staging table and merge.
-    private func attempt(_ rows: [Row], data: [UInt8], columns: [String], table: TableInfo) throws {
-        let list = "(" + columns.map(SQL.identifier).joined(separator: ", ") + ")"
-        var text: [UInt8] = []
-        let contiguous =
-            rows.count > 0 && zip(rows, rows.dropFirst()).allSatisfy { $0.range.upperBound == $1.range.lowerBound }
-        if !contiguous {
-            text.reserveCapacity(rows.reduce(0) { $0 + $1.range.count })
-            for row in rows { text.append(contentsOf: data[row.range]) }
-        }
-        let copyData = { (body: (UnsafeRawBufferPointer) throws -> Void) throws in
-            if contiguous, let first = rows.first, let last = rows.last {
-                try data.withUnsafeBytes {
-                    try body(UnsafeRawBufferPointer(rebasing: $0[first.range.lowerBound..<last.range.upperBound]))
-                }
-            } else {
-                try text.withUnsafeBytes(body)
-            }
-        }
-        switch mode {
-        case .insert:
-            try copyData { try connection.copy("COPY \(table.qualified) \(list) FROM STDIN", $0) }
-        case .upsert:
-            let stage = try stagingTable(table)
-            try connection.execute("TRUNCATE \(stage)")
-            try copyData { try connection.copy("COPY \(stage) \(list) FROM STDIN", $0) }
-            try connection.execute(mergeStatement(table, columns: columns, from: stage))
-        }
     }
 
     /// A temporary table shaped like `table`, made once per connection.

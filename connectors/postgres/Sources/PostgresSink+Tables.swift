@@ -3,9 +3,13 @@ import SluiceKit
 
 extension PostgresSink {
     /// The table's columns from the catalog, creating the table when it is missing and `auto_create` is on.
+    ///
+    /// Catalog reads and DDL run inside the batch's transaction (DDL in a savepoint): a transaction of
+    /// its own would first roll back what the batch already wrote for other topics. What DDL made is
+    /// undone with the batch when it fails, so `abort` forgets the tables it knew.
     func tableInfo(_ name: String, topic: String, sample: [UInt8]) throws -> TableInfo {
         if let known = tables[name] { return known }
-        try connection.ensureIdle()
+        try connection.ensureTransaction()
         // The `table` option may name a schema; a table named after its topic is one identifier, dots
         // and all (`orders.dlq` is the table "orders.dlq", not the table dlq of the schema orders).
         let (schema, table) = tableOption.map(SQL.tableParts) ?? (nil, name)
@@ -17,6 +21,7 @@ extension PostgresSink {
                     "postgres.42P01", "\(connection.target): table \(name) does not exist; create it or set auto_create"
                 )
             }
+            try checkLength(table: name, parts: [schema, table])
             try create(name, schema: schema, qualified: qualified, topic: topic, sample: sample)
             columns = try catalogColumns(qualified)
         }
@@ -59,6 +64,7 @@ extension PostgresSink {
                 "cannot create table \(name): the first record's value is not a JSON object with fields")
         }
         let types = schemas[topic]?.types ?? [:]
+        for field in fields { try checkLength(column: mapping[field] ?? field, field: field, table: name) }
         var definitions = fields.map { field in
             SQL.identifier(mapping[field] ?? field) + " " + SQL.columnType(types[field])
         }
@@ -66,19 +72,50 @@ extension PostgresSink {
         if mode == .upsert && !keys.isEmpty {
             definitions.append("PRIMARY KEY (" + keys.map(SQL.identifier).joined(separator: ", ") + ")")
         }
-        // IF NOT EXISTS does not stop two sessions creating the same object at the same moment: the
-        // second fails on the catalog's unique index (23505) or finds it made (42P06, 42P07, or 42710
-        // for the table's row type). Another task did the work, which is all that is needed.
-        let concurrentlyCreated: Set<String> = ["23505", "42P06", "42P07", "42710"]
-        do {
-            if let schema { try connection.execute("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(schema))") }
-        } catch let error as PostgresError where concurrentlyCreated.contains(error.sqlState) {}
-        do {
-            try connection.execute(
-                "CREATE TABLE IF NOT EXISTS \(qualified) (" + definitions.joined(separator: ", ") + ")")
-        } catch let error as PostgresError where concurrentlyCreated.contains(error.sqlState) {}
+        if let schema { try definition("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(schema))") }
+        try definition("CREATE TABLE IF NOT EXISTS \(qualified) (" + definitions.joined(separator: ", ") + ")")
         logger.info(
             "created table", metadata: ["sink": "\(sinkName)", "table": "\(name)", "columns": "\(fields.count)"])
+    }
+
+    /// Runs DDL inside the batch's transaction, in a savepoint. IF NOT EXISTS does not stop two sessions
+    /// creating the same object at the same moment: the second fails on the catalog's unique index
+    /// (23505) or finds it made (42P06, 42P07, or 42710 for the table's row type). Another task did the
+    /// work, which is all that is needed.
+    private func definition(_ sql: String) throws {
+        try connection.execute("SAVEPOINT sluice_ddl")
+        do {
+            try connection.execute(sql)
+        } catch let error as PostgresError where ["23505", "42P06", "42P07", "42710"].contains(error.sqlState) {
+            try connection.rollbackToSavepoint("sluice_ddl")
+        }
+        try connection.execute("RELEASE SAVEPOINT sluice_ddl")
+    }
+
+    /// The longest name PostgreSQL keeps (NAMEDATALEN - 1); it cuts longer names short without an
+    /// error, and the sink would then find no column for the field.
+    static let maxIdentifierBytes = 63
+
+    /// Refuses a column name PostgreSQL would cut short.
+    func checkLength(column: String, field: String, table: String) throws {
+        let bytes = column.utf8.count
+        guard bytes > Self.maxIdentifierBytes else { return }
+        throw ConnectorError.fatal(
+            "postgres.name_too_long",
+            "\(connection.target): cannot add the column \"\(column)\" to table \(table): the name is \(bytes) bytes "
+                + "long and PostgreSQL keeps only \(Self.maxIdentifierBytes), so no record would find its column; "
+                + "map the field to a shorter column with columns, as in {\"\(field)\": \"short_name\"}")
+    }
+
+    /// Refuses a table or schema name PostgreSQL would cut short.
+    private func checkLength(table: String, parts: [String?]) throws {
+        guard let long = parts.compactMap({ $0 }).first(where: { $0.utf8.count > Self.maxIdentifierBytes }) else {
+            return
+        }
+        throw ConnectorError.fatal(
+            "postgres.name_too_long",
+            "\(connection.target): cannot create table \(table): the name \"\(long)\" is \(long.utf8.count) bytes long "
+                + "and PostgreSQL keeps only \(Self.maxIdentifierBytes); name a shorter table with the table option")
     }
 
     /// Adds the columns `fields` need that the table lacks (with `auto_evolve`).
@@ -90,11 +127,12 @@ extension PostgresSink {
                 "postgres.42703",
                 "\(connection.target): table \(table.name) has no column \"\(missing[0])\"; add it or set auto_evolve")
         }
-        try connection.ensureIdle()
+        try connection.ensureTransaction()
         let types = schemas[topic]?.types ?? [:]
         for column in missing {
             let field = mapping.first { $0.value == column }?.key ?? column
-            try connection.execute(
+            try checkLength(column: column, field: field, table: table.name)
+            try definition(
                 "ALTER TABLE \(table.qualified) ADD COLUMN IF NOT EXISTS \(SQL.identifier(column)) \(SQL.columnType(types[field]))"
             )
             table.columns[column] = SQL.columnType(types[field])

@@ -6,9 +6,9 @@ import SluiceKit
 /// the runtime asks for durability; in upsert mode it copies into a staging table and merges with
 /// `INSERT … ON CONFLICT (key columns) DO UPDATE`, keeping the record with the highest offset per key.
 ///
-/// A row PostgreSQL refuses (a data exception or an integrity violation) is found from the COPY line
-/// the error names, or by bisecting, inside savepoints, and returned as a record failure while the
-/// rest of the batch loads. Failures are sorted by SQLSTATE into transient, record and fatal
+/// A row PostgreSQL refuses (a data exception or an integrity violation) is found in linear time, from
+/// the COPY line the error names or by narrowing windows inside a savepoint, and returned as a record
+/// failure while the rest of the batch loads (PostgresSink+Isolation.swift). Failures are sorted by SQLSTATE into transient, record and fatal
 /// (`PostgresError.kind`). One instance per task; every call blocks and runs on the task's thread.
 public final class PostgresSink: Sink {
     enum Mode: String {
@@ -87,9 +87,23 @@ public final class PostgresSink: Sink {
                 if byTopic[chunk.topicPartition.topic] == nil { order.append(chunk.topicPartition.topic) }
                 byTopic[chunk.topicPartition.topic, default: []].append(chunk)
             }
-            for topic in order {
-                failures += try load(byTopic[topic] ?? [], topic: topic)
+            // A savepoint, so that a table dropped while the sink runs (42P01) can be created again and the
+            // batch loaded once more without losing what an earlier, unflushed write did.
+            try connection.ensureTransaction()
+            try connection.execute("SAVEPOINT sluice_write")
+            do {
+                for topic in order { failures += try load(byTopic[topic] ?? [], topic: topic) }
+            } catch let error as PostgresError where error.sqlState == "42P01" && autoCreate {
+                try connection.rollbackToSavepoint("sluice_write")
+                logger.info(
+                    "a table was dropped while the sink ran; creating it again",
+                    metadata: ["sink": "\(sinkName)", "error": "\(userFacing(error))"])
+                tables.removeAll()
+                stagingCreated.removeAll()
+                failures = []
+                for topic in order { failures += try load(byTopic[topic] ?? [], topic: topic) }
             }
+            try connection.execute("RELEASE SAVEPOINT sluice_write")
             return failures
         } catch let error as PostgresError {
             throw classify(error)
@@ -107,8 +121,9 @@ public final class PostgresSink: Sink {
 
     public func abort() {
         connection.reset()
+        // Tables and columns made in the transaction went with it.
         stagingCreated.removeAll()
-        if connection.state.phase == .disconnected { tables.removeAll() }
+        tables.removeAll()
     }
 
     public func stop() {
@@ -131,6 +146,13 @@ public final class PostgresSink: Sink {
             stagingCreated.removeAll()
             return .transient("postgres.interrupted", "\(connection.target): \(error.message)")
         }
+        if let failure = error.connectFailure {
+            stagingCreated.removeAll()
+            let text = "\(connection.target): \(error.message)"
+            return failure.isFatal
+                ? .fatal("postgres.\(failure.rawValue)", "\(text); \(failure.hint)")
+                : .transient("postgres.\(failure.rawValue)", text)
+        }
         switch error.kind {
         case .transient:
             if error.connectionLost { stagingCreated.removeAll() }
@@ -142,14 +164,14 @@ public final class PostgresSink: Sink {
             var hint = ""
             switch error.sqlState {
             case "42501": hint = "; grant the sink's user the rights it needs on the table"
-            case "42P01": hint = "; create the table or set auto_create"
+            case "42P01":
+                hint =
+                    autoCreate
+                    ? "; the table was dropped while the sink ran, and again after it was created anew"
+                    : "; create the table or set auto_create"
             case "42703":
                 hint = "; add the column, map the field with columns, or set auto_evolve or ignore_unknown_fields"
             case "42P10": hint = "; give the table a primary key or unique index on the key columns, or use mode insert"
-            case "28000": hint = "; check the connection's user and the server's pg_hba.conf"
-            case "28P01": hint = "; check the connection's user and password"
-            case "3D000": hint = "; check the database named in the connection"
-            case "42601": hint = "; check the options in the connection"
             default: break
             }
             return .fatal("postgres.\(error.sqlState)", "\(connection.target): \(error)\(hint)")

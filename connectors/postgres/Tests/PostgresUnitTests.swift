@@ -106,10 +106,50 @@ import Testing
         let connection = PostgresConnection(connectionString: "host=/tmp user=loader password=hunter2 dbname=shop")
         let error = connection.connectionError("FATAL:  role \"loader\" (hunter2) is not permitted to log in")
         #expect(!error.message.contains("hunter2") && error.message.contains("***"))
-        #expect(error.sqlState == "28000" && error.kind == .fatal)
+        #expect(error.sqlState.isEmpty && error.connectFailure == .rejected && error.kind == .fatal)
         let missing = connection.connectionError(#"FATAL:  database "shop" does not exist"#)
-        #expect(missing.sqlState == "3D000" && missing.kind == .fatal)
+        #expect(missing.sqlState.isEmpty && missing.connectFailure == .unknownDatabase && missing.kind == .fatal)
         let starting = connection.connectionError("FATAL:  the database system is starting up")
         #expect(starting.kind == .transient)
+        let url = PostgresConnection(connectionString: "postgresql://loader:hunter%32@localhost/shop")
+        #expect(url.redacted("hunter2 or hunter%32") == "*** or ***")
+    }
+
+    @Test(arguments: [
+        (socketFailed + #"FATAL:  password authentication failed for user "bob""#, ConnectFailure.authentication),
+        (socketFailed + "fe_sendauth: no password supplied", .noPassword),
+        (tcpFailed + #"FATAL:  role "bob" does not exist"#, .unknownRole),
+        (tcpFailed + #"FATAL:  database "shop" does not exist"#, .unknownDatabase),
+        (
+            tcpFailed + #"FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "bob", database "shop", SSL off"#,
+            .rejected
+        ),
+        (#"FATAL:  pg_hba.conf rejects connection for host "[local]", user "bob", database "shop""#, .rejected),
+        (#"FATAL:  role "bob" is not permitted to log in"#, .rejected),
+        (#"invalid sslmode value: "sometimes""#, .badOption),
+        (#"invalid integer value "ten" for connection option "connect_timeout""#, .badOption),
+        (tcpFailed + "server does not support SSL, but SSL was required", .ssl),
+        (#"could not translate host name "nonexistent.invalid" to address: Name or service not known"#, .unreachable),
+        (#"could not translate host name "role-does-not-exist.invalid" to address: Unknown host"#, .unreachable),
+        (
+            tcpFailed + "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?",
+            .unreachable
+        ),
+        (socketFailed + "No such file or directory", .unreachable),
+        (tcpFailed + "FATAL:  the database system is starting up", .unreachable),
+        (tcpFailed + "FATAL:  sorry, too many clients already", .unreachable),
+        (tcpFailed + "server closed the connection unexpectedly", .unreachable),
+        ("timeout expired", .unreachable),
+        // A message in a language the rules do not know is retried, never guessed fatal.
+        ("FATAL:  Passwort-Authentifizierung für Benutzer »bob« fehlgeschlagen", .unreachable),
+    ])
+    func connectionFailuresAreSortedByTheirMessageWithoutAnInventedSQLState(message: String, expected: ConnectFailure) {
+        #expect(ConnectFailure.classify(message, needsPassword: false) == expected)
+        let error = PostgresConnection(connectionString: "").connectionError(message)
+        #expect(error.sqlState.isEmpty && !error.description.contains("SQLSTATE"))
+        #expect(error.kind == (expected.isFatal ? .fatal : .transient))
     }
 }
+
+private let socketFailed = #"connection to server on socket "/tmp/s/.s.PGSQL.5432" failed: "#
+private let tcpFailed = #"connection to server at "db" (10.0.0.5), port 5432 failed: "#
