@@ -274,7 +274,8 @@ public struct Pipeline: Sendable {
                     retries: counters.reduce(0) { $0 + $1.retries },
                     commits: counters.reduce(0) { $0 + $1.commits },
                     committedAdvance: Int(expected),
-                    seconds: seconds
+                    seconds: seconds,
+                    maxDeadLetterPercent: definition.maxDeadLetterPercent
                 ))
         }
         return RunSummary(sources: sources.map(\.report), sinks: sinkReports, topics: topics, seconds: seconds)

@@ -22,6 +22,8 @@ public struct RunSummary: Sendable {
         /// How far the group's committed offsets moved in this run, over all its partitions.
         public var committedAdvance: Int
         public var seconds: Double
+        /// The sink's `max_dead_letter_percent`.
+        public var maxDeadLetterPercent = 100
     }
 
     var sources: [SourceTask.Report]
@@ -58,8 +60,13 @@ public struct RunSummary: Sendable {
         if !sinks.isEmpty { lines.append("Sinks:") }
         for sink in sinks {
             let rate = sink.seconds > 0 ? Double(sink.written + sink.deadLettered) / sink.seconds : 0
+            var share = ""
+            if sink.deadLettered > 0 && sink.consumed > 0 {
+                let percent = Double(sink.deadLettered) * 100 / Double(sink.consumed)
+                share = " (\(format(percent, 1))%, limit \(sink.maxDeadLetterPercent)%)"
+            }
             lines.append(
-                "  \(sink.name): \(Format.count(sink.written)) written, \(Format.count(sink.deadLettered)) dead-lettered, "
+                "  \(sink.name): \(Format.count(sink.written)) written, \(Format.count(sink.deadLettered)) dead-lettered\(share), "
                     + "\(Format.count(sink.retries)) retries, \(Format.count(sink.commits)) commits, "
                     + "\(Format.seconds(sink.seconds)), \(Format.count(Int(rate))) records/s"
                     + (sink.tasks > 1 ? " (\(sink.tasks) tasks)" : ""))
