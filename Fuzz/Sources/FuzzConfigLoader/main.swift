@@ -42,10 +42,7 @@ func checkJSON(_ bytes: [UInt8]) {
     guard let value = try? JSONValue.parse(bytes) else {
         // The validator accepts what the parser refuses only for reasons it does not check: invalid
         // UTF-8 inside strings, or lone surrogates in \u escapes.
-        let surrogates = bytes.indices.contains { i in
-            i + 2 < bytes.count && bytes[i] == UInt8(ascii: "\\") && bytes[i + 1] == UInt8(ascii: "u")
-                && (bytes[i + 2] | 0x20) == UInt8(ascii: "d")
-        }
+        let surrogates = JSONChecks.hasSurrogateEscape(bytes)
         require(!valid || !utf8 || surrogates || nesting(bytes) >= 256, "the validator accepts what parse refuses")
         return
     }

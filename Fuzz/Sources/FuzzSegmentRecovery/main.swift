@@ -102,13 +102,14 @@ func test(_ input: inout FuzzInput) throws {
         let digits = String(base)
         return directory + "/" + String(repeating: "0", count: 20 - digits.count) + digits + "." + ext
     }
+    var active = log
     if let split {
         let first = Array(log[..<(split % (log.count + 1))])
-        let second = Array(log[first.count...])
+        active = Array(log[first.count...])
         let base = secondBase == 0 ? endOffset(of: first) : Int64(secondBase)
         guard base >= 0 else { return }
         try ScratchDirectory.write(first, to: name(0, "log"))
-        try ScratchDirectory.write(second, to: name(base, "log"))
+        try ScratchDirectory.write(active, to: name(base, "log"))
     } else {
         try ScratchDirectory.write(log, to: name(0, "log"))
     }
@@ -131,7 +132,12 @@ func test(_ input: inout FuzzInput) throws {
     }
     let before = exercise(opened)
     let end = opened.endOffset
-    var batch = try Batches.build(count: 2, seed: UInt64(flags))
+    var batch = try Batches.build(count: 2, seed: UInt64(flags), timestamp: Batches.timestamp)
+    if Known.stepAround && active.count >= RecordBatchHeader.size {
+        let first = active.withUnsafeBytes { RecordBatchHeader($0) }.maxTimestamp
+        let now = Time.nowMillis()
+        if Known.rollOverflows(firstMaxTimestamp: first, batchTimestamp: Batches.timestamp + 2, now: now) { return }
+    }
     let appended: PartitionLog.AppendResult
     do {
         appended = try opened.append(&batch)

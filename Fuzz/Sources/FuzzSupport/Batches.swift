@@ -21,12 +21,15 @@ public enum Batches {
         }
     }
 
+    /// The timestamp of the first record of a built batch; the others are at most 2 ms apart each.
+    public static let timestamp: Int64 = 1_700_000_000_000
+
     /// A valid batch of `count` records shaped by `seed`: keys, nulls, headers and sizes vary.
     public static func build(
         count: Int,
         seed: UInt64,
         compression: BatchCompression = .none,
-        timestamp: Int64 = 1_700_000_000_000
+        timestamp: Int64 = Batches.timestamp
     ) throws -> [UInt8] {
         var random = SplitMix64(seed: seed)
         var builder = RecordBatchBuilder(compression: compression)
