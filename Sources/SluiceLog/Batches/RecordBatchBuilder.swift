@@ -45,7 +45,7 @@ public struct RecordBatchBuilder {
         } else if timestamp > maxTimestamp {
             maxTimestamp = timestamp
         }
-        return timestamp - baseTimestamp
+        return timestamp &- baseTimestamp  // wrapping, as the decoder adds it back
     }
 
     /// Appends record `index` of `block`.

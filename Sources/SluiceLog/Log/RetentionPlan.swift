@@ -43,7 +43,7 @@ public struct RetentionPlan: Equatable, Sendable {
         var byTime = 0
         if retentionMs >= 0 {
             for segment in segments {
-                guard segment.size > 0, now - segment.maxTimestamp > retentionMs else { break }
+                guard segment.size > 0, RollPolicy.age(now, since: segment.maxTimestamp) > retentionMs else { break }
                 byTime += 1
             }
         }
@@ -95,11 +95,18 @@ public enum RollPolicy {
     ) -> Bool {
         guard activeSize > 0 else { return false }
         if activeSize + Int64(batchSize) > min(segmentBytes, maxSegmentBytes) { return true }
-        if let rollTimestamp, segmentMs >= 0, now - rollTimestamp > segmentMs,
-            batchTimestamp - rollTimestamp > segmentMs
+        if let rollTimestamp, segmentMs >= 0, age(now, since: rollTimestamp) > segmentMs,
+            age(batchTimestamp, since: rollTimestamp) > segmentMs
         {
             return true
         }
         return false
+    }
+
+    /// `time - start`, saturating: timestamps come from records and may be anything.
+    static func age(_ time: Int64, since start: Int64) -> Int64 {
+        let (difference, overflow) = time.subtractingReportingOverflow(start)
+        guard overflow else { return difference }
+        return time > start ? Int64.max : Int64.min
     }
 }
