@@ -122,4 +122,3 @@ import Testing
         try log.close()
     }
 }
-
