@@ -34,6 +34,14 @@ extension Broker {
         offsetStore.offsets(group: group).mapValues(\.offset)
     }
 
+    /// The highest offset `group` ever committed, per partition: a reset of its offsets does not lower
+    /// it, deleting the topic (or its offsets) forgets it. A sink tells by it which of its output was
+    /// committed before a reset (kept until it is written again) from what an attempt left that was
+    /// never committed.
+    public func committedHighWater(_ group: String) -> [TopicPartition: Int64] {
+        offsetStore.offsets(group: group).mapValues(\.highWater)
+    }
+
     /// Committed offsets, end offsets, lag and owners of every partition the group has committed on or
     /// owns now. Owners come from this process's coordinator, or from the members file of the process
     /// that owns the data directory.

@@ -24,6 +24,12 @@ extension Broker {
         topics.withLock { topics in topics[topic].flatMap { $0.phase == .deleting ? nil : $0.config } }
     }
 
+    /// The id of the current incarnation of `topic` (a topic deleted and created again gets a new one),
+    /// or nil when it does not exist.
+    public func topicID(_ topic: String) -> String? {
+        topics.withLock { topics in topics[topic].flatMap { $0.phase == .deleting ? nil : $0.entry.id } }
+    }
+
     /// The partition count of `topic`.
     public func partitionCount(_ topic: String) throws -> Int32 {
         guard let config = topicConfig(topic) else {
@@ -60,8 +66,7 @@ extension Broker {
                         .storage, "cannot create topic \"\(name)\": \(directory) already exists; move it away first")
                 }
             }
-            state[name] = TopicState(
-                config: config, logs: Array(repeating: nil, count: Int(config.partitions)), phase: .creating)
+            state[name] = TopicState(entry: TopicMetadata.Entry(config: config, phase: .creating, creatingFrom: 0))
             try saveMetadata(state)
         }
         try finishCreating(name)
@@ -153,6 +158,7 @@ extension Broker {
             state[name]?.config.partitions = count
             state[name]?.logs.append(contentsOf: Array(repeating: nil, count: Int(count - topic.config.partitions)))
             state[name]?.phase = .creating
+            state[name]?.entry.creatingFrom = topic.config.partitions
             try saveMetadata(state)
         }
         try finishCreating(name)

@@ -13,10 +13,25 @@ import SluiceLog
 /// `DATA/TOPIC-PARTITION/` per partition, the internal `__consumer_offsets-0` among them.
 public final class Broker: @unchecked Sendable {
     struct TopicState {
-        var config: TopicConfig
+        /// What `__topics.json` says of the topic.
+        var entry: TopicMetadata.Entry
         var logs: [PartitionLog?]
+
+        init(entry: TopicMetadata.Entry) {
+            self.entry = entry
+            logs = Array(repeating: nil, count: Int(entry.config.partitions))
+        }
+
+        var config: TopicConfig {
+            get { entry.config }
+            set { entry.config = newValue }
+        }
+
         /// A change under way (see `TopicMetadata`); `ready` otherwise.
-        var phase: TopicMetadata.Phase = .ready
+        var phase: TopicMetadata.Phase {
+            get { entry.phase }
+            set { entry.phase = newValue }
+        }
     }
 
     public let dataDirectory: String
@@ -69,12 +84,9 @@ public final class Broker: @unchecked Sendable {
                 metadata.topics[topic] = TopicMetadata.Entry(config: try Self.internalTopicConfig(), phase: .creating)
                 changed = true
             }
-            if changed { try metadata.save(dataDirectory) }
+            if changed || metadata.assignedIDs { try metadata.save(dataDirectory) }
         }
-        var states = metadata.topics.mapValues {
-            TopicState(
-                config: $0.config, logs: Array(repeating: nil, count: Int($0.config.partitions)), phase: $0.phase)
-        }
+        var states = metadata.topics.mapValues { TopicState(entry: $0) }
         var stores: [String: CompactedStore] = [:]
         for topic in Self.internalTopics {
             let tp = TopicPartition(topic, 0)
@@ -89,6 +101,11 @@ public final class Broker: @unchecked Sendable {
                     create: metadata.topics[topic]?.phase == .creating,
                     logger: logger
                 )
+            }
+            if !readOnly, let log, let ends = metadata.topics[topic]?.ends, let closedEnd = ends.first,
+                log.endOffset < closedEnd
+            {
+                throw Self.shrunk(log, closedEnd: closedEnd, dataDirectory)
             }
             states[topic]?.logs[0] = log
             stores[topic] = try CompactedStore(log: log, logger: logger)
@@ -141,7 +158,30 @@ public final class Broker: @unchecked Sendable {
         coordinator.shutdown()
         let logs = topics.withLock { topics in topics.values.flatMap { $0.logs.compactMap { $0 } } }
         for log in logs { try log.close() }
+        if !isReadOnly {
+            // The internal logs' ends, now that everything is on disk: a later open that finds less lost
+            // records (a log never shrinks).
+            try topics.withLock { topics in
+                for name in Self.internalTopics {
+                    guard let log = topics[name]?.logs.first ?? nil else { continue }
+                    topics[name]?.entry.ends = [log.endOffset]
+                }
+                try saveMetadata(topics)
+            }
+        }
         directoryLock.withLock { $0 = nil }
+    }
+
+    /// The error for an internal log that holds less than it held when the broker last closed cleanly.
+    static func shrunk(_ log: PartitionLog, closedEnd: Int64, _ dataDirectory: String) -> BrokerError {
+        BrokerError(
+            .storage,
+            "\(log.directory) ends at offset \(log.endOffset), but it ended at \(closedEnd) when Sluice last "
+                + "closed it: records were lost (a file truncated, removed or replaced), and reading on would "
+                + "forget \(log.name.hasPrefix(offsetsTopic) ? "committed offsets and deliver records again" : "source positions"). "
+                + "Nothing was changed. Restore the folder from a backup; or, to go on with what is left, delete the "
+                + "\"ends\" member of \(log.name.split(separator: "-").dropLast().joined(separator: "-")) and the "
+                + "\"checksum\" line in \(dataDirectory)/\(TopicMetadata.fileName)")
     }
 
     // MARK: Metadata
@@ -149,9 +189,7 @@ public final class Broker: @unchecked Sendable {
     /// Writes the topic list atomically; callers hold the `topics` lock.
     func saveMetadata(_ state: [String: TopicState]) throws {
         var metadata = TopicMetadata()
-        for (name, topic) in state {
-            metadata.topics[name] = TopicMetadata.Entry(config: topic.config, phase: topic.phase)
-        }
+        for (name, topic) in state { metadata.topics[name] = topic.entry }
         try metadata.save(dataDirectory)
     }
 
@@ -182,12 +220,19 @@ public final class Broker: @unchecked Sendable {
                 )
             }
             if let log = topic.logs[Int(tp.partition)] { return log }
+            let beingCreated = topic.phase == .creating && tp.partition >= topic.entry.creatingFrom
+            if beingCreated && isReadOnly && !FileSystem.isDirectory(partitionDirectory(tp)) {
+                throw BrokerError(
+                    .storage,
+                    "partition \(tp) is being created (a `sluice topics create` or `alter` was interrupted); the "
+                        + "next command that writes to \(dataDirectory) (`sluice run`, `sluice topics …`) finishes it")
+            }
             let log = try Self.openLog(
                 directory: partitionDirectory(tp),
                 tp: tp,
                 config: topic.config.logConfig,
                 readOnly: isReadOnly,
-                create: topic.phase == .creating && !isReadOnly,
+                create: beingCreated && !isReadOnly,
                 logger: logger
             )
             state[tp.topic]?.logs[Int(tp.partition)] = log

@@ -1,3 +1,4 @@
+import Glibc
 import SluiceBroker
 import SluiceCore
 import SluiceLog
@@ -209,5 +210,60 @@ import Testing
         #expect(error?.code == .offsetOutOfRange)
         #expect(error?.message.contains("reset-offsets") == true)
         #expect(opened == nil, "the sink is never told to start below what was committed")
+    }
+
+    /// The offsets log truncated after a clean close (to nothing, or inside its first batch) would read
+    /// as "no offsets": the end it had at the close says records were lost.
+    @Test(arguments: [0, 61])
+    func anOffsetsLogThatShrankSinceTheLastCloseIsRefused(length: Int) throws {
+        let dir = try Self.populated()
+        let segment = dir.file("__consumer_offsets-0/00000000000000000000.log")
+        #expect(truncate(segment, off_t(length)) == 0)
+        let error = Self.storageError { _ = try Broker(dataDirectory: dir.path) }
+        #expect(error?.message.contains("when Sluice last closed it") == true)
+        #expect(error?.message.contains("ends") == true)
+        // Read-only commands still open it, to show what is there.
+        _ = try Broker(dataDirectory: dir.path, readOnly: true)
+    }
+
+    /// Adding partitions to a topic one of whose partitions is missing does not make the missing one
+    /// anew, empty: it stops.
+    @Test func addingPartitionsNeverRecreatesAMissingOne() throws {
+        let dir = try Self.populated()
+        try FileSystem.removeTree(dir.file("t-1"))
+        let broker = try Broker(dataDirectory: dir.path)
+        let error = Self.storageError { try broker.setPartitionCount("t", to: 5, allowKeyRemap: true) }
+        #expect(error?.message.contains("t-1") == true)
+        #expect(!FileSystem.exists(dir.file("t-1")))
+    }
+
+    /// While partitions are being added (a crash interrupted it), read-only commands say so instead of
+    /// asking for a backup.
+    @Test func aReadOnlyBrokerSaysAPartitionIsBeingCreated() throws {
+        let dir = try Self.populated()
+        let path = dir.file("__topics.json")
+        let text = String(decoding: try FileSystem.readFile(path), as: UTF8.self)
+        let marked = text.replacingOccurrences(
+            of: "\"partitions\": 3", with: "\"partitions\": 4, \"state\": \"creating\", \"creating_from\": 3")
+        let lines = marked.split(separator: "\n").filter { !$0.contains("checksum") }.joined(separator: "\n")
+        try FileSystem.writeAtomically(path, Array(lines.replacingOccurrences(of: "},\n}", with: "}\n}").utf8))
+        let reader = try Broker(dataDirectory: dir.path, readOnly: true)
+        let error = Self.storageError { _ = try reader.offsets(TopicPartition("t", 3)) }
+        #expect(error?.message.contains("is being created") == true)
+        let writer = try Broker(dataDirectory: dir.path)
+        #expect(try writer.offsets(TopicPartition("t", 3)) == (0, 0))
+    }
+
+    /// A topic deleted and created again is a new incarnation, with a new id.
+    @Test func aTopicCreatedAgainHasANewID() throws {
+        let dir = try Self.populated()
+        let broker = try Broker(dataDirectory: dir.path)
+        let first = try #require(broker.topicID("t"))
+        try broker.deleteTopic("t")
+        try broker.createTopic("t", config: TopicConfig(partitions: 1))
+        let second = try #require(broker.topicID("t"))
+        #expect(first != second)
+        try broker.close()
+        #expect(try Broker(dataDirectory: dir.path, readOnly: true).topicID("t") == second)
     }
 }

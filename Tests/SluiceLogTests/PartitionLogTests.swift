@@ -511,7 +511,9 @@ import Testing
 
         let active = try #require(writer.segmentInfos.last)
         let activeLog = LogTestSupport.segmentFile(path, active.baseOffset, "log")
-        let torn = try LogTestSupport.batch(LogTestSupport.records(4, tag: "torn"))
+        // Half of the batch an append was writing, which carries the next offset.
+        var torn = try LogTestSupport.batch(LogTestSupport.records(4, tag: "torn"))
+        RecordBatch.setBaseOffset(active.nextOffset, in: &torn)
         try LogTestSupport.writeFile(activeLog, torn[..<(torn.count / 2)], at: active.sizeInBytes)
         try checkReadOnly("torn tail")
 
@@ -545,7 +547,8 @@ import Testing
         var expected = try Self.appendBatches(first, count: 12)
         try first.close()
         let active = try #require(first.segmentInfos.last)
-        let torn = try LogTestSupport.batch(LogTestSupport.records(3, tag: "torn"))
+        var torn = try LogTestSupport.batch(LogTestSupport.records(3, tag: "torn"))
+        RecordBatch.setBaseOffset(active.nextOffset, in: &torn)
         let activeLog = LogTestSupport.segmentFile(path, active.baseOffset, "log")
         try LogTestSupport.writeFile(activeLog, torn[..<70], at: active.sizeInBytes)
 

@@ -14,10 +14,18 @@ final class OffsetStore: @unchecked Sendable {
         static func < (lhs: Key, rhs: Key) -> Bool { (lhs.group, lhs.tp) < (rhs.group, rhs.tp) }
     }
 
-    /// A committed offset: the next offset the group will consume, and when it was committed.
+    /// A committed offset: the next offset the group will consume, and when it was committed; and the
+    /// highest offset the group ever committed on the partition, which a reset does not lower.
     struct Committed: Equatable {
         var offset: Int64
         var timestamp: Int64
+        var highWater: Int64
+
+        init(offset: Int64, timestamp: Int64, highWater: Int64? = nil) {
+            self.offset = offset
+            self.timestamp = timestamp
+            self.highWater = max(highWater ?? offset, offset)
+        }
     }
 
     private let store: CompactedStore
@@ -62,29 +70,33 @@ final class OffsetStore: @unchecked Sendable {
     static func encodeValue(_ committed: Committed) -> [UInt8] {
         let json = JSONValue.object([
             ("offset", .number(String(committed.offset))), ("commit_timestamp", .number(String(committed.timestamp))),
+            ("high_water", .number(String(committed.highWater))),
         ])
         return Array(json.serialized().utf8)
     }
 
     static func decodeValue(_ bytes: [UInt8]) -> Committed? {
         guard let json = try? JSONValue.parse(bytes), let offset = json["offset"]?.integerValue else { return nil }
-        return Committed(offset: offset, timestamp: json["commit_timestamp"]?.integerValue ?? 0)
+        return Committed(
+            offset: offset, timestamp: json["commit_timestamp"]?.integerValue ?? 0,
+            highWater: json["high_water"]?.integerValue)
     }
 
     /// Stores `offsets` for `group` durably, in one batch; nil deletes an offset.
     func commit(group: String, offsets: [TopicPartition: Int64?], now: Int64 = Time.nowMillis()) throws {
         guard !offsets.isEmpty else { return }
         try entries.withLock { entries in
-            let changes = offsets.sorted(by: { $0.key < $1.key }).map { tp, offset in
-                (
-                    key: Self.encodeKey(Key(group: group, tp: tp)),
-                    value: offset.map { Self.encodeValue(Committed(offset: $0, timestamp: now)) }
-                )
+            var updated: [TopicPartition: Committed?] = [:]
+            for (tp, offset) in offsets {
+                let before = entries[Key(group: group, tp: tp)]?.highWater
+                // updateValue: assigning nil through a subscript would drop a deletion instead of keeping it.
+                updated.updateValue(offset.map { Committed(offset: $0, timestamp: now, highWater: before) }, forKey: tp)
+            }
+            let changes = updated.sorted(by: { $0.key < $1.key }).map { tp, committed in
+                (key: Self.encodeKey(Key(group: group, tp: tp)), value: committed.map(Self.encodeValue))
             }
             try store.put(changes, now: now)
-            for (tp, offset) in offsets {
-                entries[Key(group: group, tp: tp)] = offset.map { Committed(offset: $0, timestamp: now) }
-            }
+            for (tp, committed) in updated { entries[Key(group: group, tp: tp)] = committed }
         }
         committed.notify()
     }

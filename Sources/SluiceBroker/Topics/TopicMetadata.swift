@@ -24,6 +24,20 @@ struct TopicMetadata: Equatable {
     struct Entry: Equatable {
         var config: TopicConfig
         var phase: Phase = .ready
+        /// With `creating`: the first partition being created; those before it must exist.
+        var creatingFrom: Int32 = 0
+        /// Names this incarnation of the topic: a topic deleted and created again gets a new one, so
+        /// that whoever kept offsets of the old one (a source's positions) can tell.
+        var id = Entry.newID()
+        /// For the broker's internal topics: each partition's end offset when the broker last closed
+        /// cleanly. A log never shrinks, so a smaller end later means records were lost.
+        var ends: [Int64]?
+
+        static func newID() -> String {
+            let value = UInt64.random(in: 0...UInt64.max)
+            let hex = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }
     }
 
     static let fileName = "__topics.json"
@@ -67,20 +81,49 @@ struct TopicMetadata: Equatable {
         for (name, value) in members {
             // The name becomes a folder name: one edited by hand must not lead outside the data directory.
             if let problem = TopicName.problem(name) { throw BrokerError(.storage, "\(path): \(problem)") }
-            var phase = Phase.ready
-            var configJSON = value
-            if case .object(var fields) = value, let index = fields.firstIndex(where: { $0.0 == "state" }) {
-                guard let text = fields[index].1.stringValue, let parsed = Phase(rawValue: text) else {
-                    throw BrokerError(.storage, "\(path): topic \(name) has an unknown state \(fields[index].1)")
-                }
-                phase = parsed
-                fields.remove(at: index)
-                configJSON = .object(fields)
+            guard case .object(var fields) = value else {
+                throw BrokerError(.storage, "\(path): topic \(name) is not an object")
             }
-            metadata.topics[name] = Entry(config: try TopicConfig(json: configJSON, topic: name), phase: phase)
+            func take(_ key: String) -> JSONValue? {
+                guard let index = fields.firstIndex(where: { $0.0 == key }) else { return nil }
+                return fields.remove(at: index).1
+            }
+            var entry = Entry(config: TopicConfig())
+            if let state = take("state") {
+                guard let text = state.stringValue, let parsed = Phase(rawValue: text) else {
+                    throw BrokerError(.storage, "\(path): topic \(name) has an unknown state \(state)")
+                }
+                entry.phase = parsed
+            }
+            if let from = take("creating_from") {
+                guard let value = from.integerValue, value >= 0, value <= Int64(TopicConfig.maxPartitions) else {
+                    throw BrokerError(.storage, "\(path): topic \(name) has a bad creating_from \(from)")
+                }
+                entry.creatingFrom = Int32(value)
+            }
+            if let id = take("id") {
+                guard let text = id.stringValue, !text.isEmpty else {
+                    throw BrokerError(.storage, "\(path): topic \(name) has a bad id \(id)")
+                }
+                entry.id = text
+            } else {
+                metadata.assignedIDs = true
+            }
+            if let ends = take("ends") {
+                guard case .array(let items) = ends, items.allSatisfy({ $0.integerValue != nil }) else {
+                    throw BrokerError(.storage, "\(path): topic \(name) has bad ends \(ends)")
+                }
+                entry.ends = items.compactMap(\.integerValue)
+            }
+            entry.config = try TopicConfig(json: .object(fields), topic: name)
+            metadata.topics[name] = entry
         }
         return metadata
     }
+
+    /// Whether topics without an id (from before ids existed) were given one on load; the file should
+    /// then be saved.
+    var assignedIDs = false
 
     static let restoreHint =
         "restore it from a backup; Sluice will not guess which topics and partitions the folder holds"
@@ -88,11 +131,12 @@ struct TopicMetadata: Equatable {
     /// Writes the file atomically and durably.
     func save(_ directory: String) throws {
         let members = topics.keys.sorted().compactMap { name -> (String, JSONValue)? in
-            guard let entry = topics[name] else { return nil }
-            guard entry.phase != .ready, case .object(let fields) = entry.config.json else {
-                return (name, entry.config.json)
-            }
-            return (name, .object(fields + [("state", .string(entry.phase.rawValue))]))
+            guard let entry = topics[name], case .object(var fields) = entry.config.json else { return nil }
+            fields.append(("id", .string(entry.id)))
+            if entry.phase != .ready { fields.append(("state", .string(entry.phase.rawValue))) }
+            if entry.phase == .creating { fields.append(("creating_from", .number(String(entry.creatingFrom)))) }
+            if let ends = entry.ends { fields.append(("ends", .array(ends.map { .number(String($0)) }))) }
+            return (name, .object(fields))
         }
         let json = JSONValue.object([
             ("version", .number("1")), ("topics", .object(members)),

@@ -4,8 +4,8 @@ import Synchronization
     import Glibc
 #endif
 
-/// Whether the user asked the process to stop (SIGINT or SIGTERM). Long loops check it between batches
-/// and finish cleanly; a second signal ends the process at once.
+/// Whether the user asked the process to stop (SIGINT, SIGTERM, or SIGHUP when its terminal went away).
+/// Long loops check it between batches and finish cleanly; a second signal ends the process at once.
 public enum StopRequest {
     private static let flag = Atomic<Int>(0)
     private static let firstSignal = Atomic<Int32>(0)
@@ -18,6 +18,7 @@ public enum StopRequest {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        signal(SIGHUP, handler)
         signal(SIGPIPE, SIG_IGN)
         // A process may inherit these signals blocked (some launchers and supervisors start children
         // that way), which would make a stop request wait forever.
@@ -25,6 +26,7 @@ public enum StopRequest {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 

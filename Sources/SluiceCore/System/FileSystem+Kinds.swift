@@ -62,7 +62,8 @@ extension FileSystem {
         let kind = kind(path)
         switch kind {
         case .regularFile:
-            return try readFile(path)
+            // To its end, not to its size: files under /proc report none.
+            return try readToEnd(path)
         case .fifo:
             break
         default:

@@ -111,6 +111,11 @@ public enum FileSystem {
 
     /// Reads a file whose size `stat` does not tell, such as those under `/proc`, to its end.
     public static func readProcFile(_ path: String) throws -> String {
+        String(decoding: try readToEnd(path), as: UTF8.self)
+    }
+
+    /// Reads a file to its end, whatever size `stat` reports for it.
+    public static func readToEnd(_ path: String) throws -> [UInt8] {
         let file = try SystemFile.open(path, .readOnly)
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -119,7 +124,7 @@ public enum FileSystem {
             if n == 0 { break }
             result.append(contentsOf: chunk[0..<n])
         }
-        return String(decoding: result, as: UTF8.self)
+        return result
     }
 
     /// Replaces `path` with `bytes` so that a crash leaves either the old or the new content: the bytes

@@ -15,6 +15,14 @@ public protocol Sink: AnyObject {
     /// offset may be discarded here.
     func open(partitions: [TopicPartition: Int64]) throws
 
+    /// As `open(partitions:)`, with, per partition, the highest offset its group ever committed there
+    /// (absent when it never committed, or its offsets were deleted with the topic). Output for
+    /// offsets at or above it comes from attempts that were never committed and may be discarded;
+    /// output below it was committed, perhaps before a reset moved the group back, and must only be
+    /// replaced by output written anew, never removed ahead of it. The default calls
+    /// `open(partitions:)`.
+    func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws
+
     /// The task gives `partitions` up (a rebalance or the end of the run). What was written for them
     /// and not yet flushed may be dropped.
     func close(partitions: Set<TopicPartition>) throws
@@ -44,6 +52,10 @@ public protocol Sink: AnyObject {
 
 extension Sink {
     public func interrupt() {}
+
+    public func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws {
+        try open(partitions: partitions)
+    }
 }
 
 /// What a sink task is given when it opens.

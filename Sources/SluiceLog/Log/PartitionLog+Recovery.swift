@@ -55,15 +55,16 @@ extension PartitionLog {
             )
             if let cut = repair.truncation {
                 // A read-only process leaves the file as it is and reads only up to the damage.
+                var metadata: Logger.Metadata = [
+                    "log": "\(name)", "segment": "\(Segment.fileName(base, "log"))", "position": "\(cut.position)",
+                    "bytes": "\(cut.bytes)", "reason": "\(cut.reason)", "next_offset": "\(segment.nextOffset)",
+                ]
+                if !readOnly { metadata["cut_bytes_kept_in"] = "\(segment.logPath).torn" }
                 logger.warning(
                     readOnly
                         ? "ignoring a torn tail (the writing process cuts it off)"
                         : "cut off a torn tail left by an interrupted write",
-                    metadata: [
-                        "log": "\(name)", "segment": "\(Segment.fileName(base, "log"))", "position": "\(cut.position)",
-                        "bytes": "\(cut.bytes)", "reason": "\(cut.reason)", "next_offset": "\(segment.nextOffset)",
-                    ]
-                )
+                    metadata: metadata)
             }
             if repair.indexRebuilt && !isActive {
                 logger.warning("rebuilt a missing or wrong index", metadata: ["log": "\(name)", "segment": "\(base)"])

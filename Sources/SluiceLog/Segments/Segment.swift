@@ -94,7 +94,12 @@ final class Segment: @unchecked Sendable {
                     throw LogError(.corrupt, Self.corruptionMessage(path, problem, scan.validEnd, closed: !verify))
                 }
                 repair.truncation = (problem.reason, scan.validEnd, fileSize - scan.validEnd)
-                if !readOnly { try file.truncate(to: scan.validEnd) }
+                if !readOnly {
+                    // Kept beside the segment, in case the bytes were ever needed: a cut is never undone.
+                    let cut = try file.read(at: scan.validEnd, count: Int(fileSize - scan.validEnd))
+                    try FileSystem.writeAtomically(path + ".torn", cut)
+                    try file.truncate(to: scan.validEnd)
+                }
             }
             segment.size = scan.validEnd
             segment.nextOffset = scan.nextOffset
@@ -266,6 +271,7 @@ final class Segment: @unchecked Sendable {
     /// Removes the segment's files.
     func delete() throws {
         try index.deleteFiles()
+        try FileSystem.removeFile(logPath + ".torn")
         try FileSystem.removeFile(logPath)
     }
 }

@@ -4,11 +4,14 @@ import SluiceCore
 /// part ends, what the indexes should hold, and, when the walk stopped early, whether what follows is
 /// a torn tail or corruption.
 ///
-/// A torn tail is what an interrupted append leaves and nothing else: fewer bytes than a batch header,
-/// a batch whose header announces more bytes than the file holds, or bytes that cannot be the start of
-/// a batch (a length below a header's), with no valid batch anywhere after them. Everything else is
-/// corruption: a complete batch that fails its CRC or any other check, a batch at an unexpected offset,
-/// or damage followed by valid batches. A torn tail may be cut off; corruption never is.
+/// A torn tail is what an interrupted append can leave, and nothing else: a prefix of the batch that
+/// was being written (its base offset the one expected next, a length that runs past the end of the
+/// file, magic 2 once those bytes are there), or zeros (a file system that extended the file before
+/// the data reached it), with no valid batch anywhere after. Everything else is corruption: a complete
+/// batch that fails its CRC or any other check, a batch at an unexpected offset, a length no append
+/// writes, bytes that cannot be the start of the next batch, a "torn" batch whose bytes make a valid
+/// batch once its length is corrected, or damage followed by valid batches. A torn tail may be cut off;
+/// corruption never is.
 enum SegmentScanner {
     /// Why a scan stopped before the end of the file.
     struct Problem: Equatable {
@@ -53,7 +56,8 @@ enum SegmentScanner {
         while position < fileSize {
             let remaining = fileSize - position
             guard remaining >= Int64(RecordBatchHeader.size) else {
-                result.problem = Problem(kind: .tornTail, reason: "a torn batch header of \(remaining) bytes")
+                result.problem = try classifyTail(
+                    file: file, at: position, fileSize: fileSize, expectedOffset: result.nextOffset)
                 break
             }
             if position + Int64(RecordBatchHeader.size) > bufferStart + Int64(buffer.count) {
@@ -62,20 +66,9 @@ enum SegmentScanner {
             }
             let header = buffer.withUnsafeBytes { RecordBatchHeader($0, at: Int(position - bufferStart)) }
             let total = Int64(header.totalSize)
-            if Int(header.batchLength) < RecordBatchHeader.size - RecordBatchHeader.logOverhead || total > remaining {
-                // What an interrupted append leaves, unless valid batches follow.
-                let reason =
-                    total > remaining
-                    ? "a torn batch of \(remaining) bytes where its header announces \(total)"
-                    : "\(remaining) bytes that do not start a batch (length \(header.batchLength))"
-                if let later = try firstValidBatch(in: file, after: position, fileSize: fileSize) {
-                    result.problem = Problem(
-                        kind: .corrupt,
-                        reason: "a damaged batch at byte \(position) (\(reason)) with a valid batch after it "
-                            + "at byte \(later)")
-                } else {
-                    result.problem = Problem(kind: .tornTail, reason: reason)
-                }
+            if total > remaining || Int(header.batchLength) < RecordBatchHeader.size - RecordBatchHeader.logOverhead {
+                result.problem = try classifyTail(
+                    file: file, at: position, fileSize: fileSize, expectedOffset: result.nextOffset)
                 break
             }
             if let problem = header.problem(maxBatchBytes: Int(Int32.max)) {
@@ -123,6 +116,71 @@ enum SegmentScanner {
             result.validEnd = position
         }
         return result
+    }
+
+    /// What the bytes from `position` to the end of the file are, when they do not hold a whole batch:
+    /// a torn tail only when they can be what an interrupted append of the batch with `expectedOffset`
+    /// left (see the type's comment).
+    static func classifyTail(file: SystemFile, at position: Int64, fileSize: Int64, expectedOffset: Int64) throws
+        -> Problem
+    {
+        let remaining = fileSize - position
+        let head = try file.read(at: position, count: Int(min(remaining, Int64(RecordBatchHeader.size))))
+        func corrupt(_ reason: String) -> Problem {
+            Problem(kind: .corrupt, reason: "\(remaining) bytes at byte \(position) that \(reason)")
+        }
+        if head.allSatisfy({ $0 == 0 }) {
+            // Zeros where the data never arrived; every byte of the tail must be zero.
+            if try !isZero(file, from: position, to: fileSize) {
+                return corrupt("start with zeros and then hold data")
+            }
+            return Problem(kind: .tornTail, reason: "\(remaining) zero bytes where an append never arrived")
+        }
+        // The bytes an append writes first: the base offset the log gave the batch, its length, magic 2.
+        var expected = [UInt8](repeating: 0, count: 8)
+        expected.withUnsafeMutableBytes { $0.storeBytes(of: expectedOffset.bigEndian, as: Int64.self) }
+        guard head.prefix(8).elementsEqual(expected.prefix(head.count)) else {
+            return corrupt("do not start the batch with offset \(expectedOffset) that would come next")
+        }
+        if head.count >= 12 {
+            let length = head.withUnsafeBytes { Int64($0.bigEndian(at: 8, as: Int32.self)) }
+            guard length >= Int64(RecordBatchHeader.size - RecordBatchHeader.logOverhead) else {
+                return corrupt("announce a batch length of \(length), which no append writes")
+            }
+            guard length + Int64(RecordBatchHeader.logOverhead) > remaining else {
+                return corrupt("hold a whole batch that fails its checks")
+            }
+            // A batch whose length field was damaged, not cut: its bytes are all there and check out.
+            if remaining >= Int64(RecordBatchHeader.size) {
+                let bytes = try file.read(at: position, count: Int(remaining))
+                let whole = bytes.withUnsafeBytes { raw in
+                    RecordBatch.computeCRC(raw, at: 0, totalSize: raw.count) == RecordBatchHeader(raw).crc
+                }
+                if whole { return corrupt("hold a whole batch whose length field is damaged") }
+            }
+        }
+        if head.count > 16 && head[16] != UInt8(RecordBatchHeader.magic) {
+            return corrupt("hold a batch header with magic byte \(head[16]), not 2")
+        }
+        if let later = try firstValidBatch(in: file, after: position, fileSize: fileSize) {
+            return corrupt("are damaged, with a valid batch after them at byte \(later)")
+        }
+        return Problem(
+            kind: .tornTail,
+            reason: remaining < Int64(RecordBatchHeader.size)
+                ? "a torn batch header of \(remaining) bytes"
+                : "a torn batch of \(remaining) bytes where its header announces more")
+    }
+
+    /// Whether every byte of the file from `start` to `end` is zero.
+    static func isZero(_ file: SystemFile, from start: Int64, to end: Int64) throws -> Bool {
+        var position = start
+        while position < end {
+            let chunk = try file.read(at: position, count: Int(min(Int64(chunkSize), end - position)))
+            guard !chunk.isEmpty, chunk.allSatisfy({ $0 == 0 }) else { return chunk.isEmpty }
+            position += Int64(chunk.count)
+        }
+        return true
     }
 
     /// The position of the first whole batch that passes its checks and its CRC and starts after

@@ -16,10 +16,13 @@ public struct ConfigLoader {
         self.environment = environment
     }
 
-    /// Loads the file at `path`. Relative paths inside it are taken from the file's folder.
-    /// A pipe or FIFO (`sluice validate <(cat config.json)`) is read to its end.
+    /// Loads the file at `path`. Relative paths inside it are taken from the file's folder. A pipe or
+    /// FIFO (`sluice validate <(cat config.json)`), or `-` for standard input, is read to its end, and
+    /// its relative paths are taken from the current folder: a pipe's folder (`/dev/fd`) is nobody's.
     public func load(path: String) throws -> PipelineConfig {
-        switch FileSystem.kind(path) {
+        let path = path == "-" ? "/dev/stdin" : path
+        let kind = FileSystem.kind(path)
+        switch kind {
         case .missing:
             throw ConfigError([ConfigProblem("", "config file \(path) does not exist")])
         case .regularFile, .fifo:
@@ -33,13 +36,15 @@ public struct ConfigLoader {
         } catch {
             throw ConfigError([ConfigProblem("", "cannot read \(path): \(error)")])
         }
-        var config = try load(bytes: bytes, file: path)
+        let streamed = kind == .fifo || path.hasPrefix("/dev/") || path.hasPrefix("/proc/")
+        var config = try load(bytes: bytes, file: path, base: streamed ? FileSystem.absolute(".") : nil)
         config.file = path
         return config
     }
 
-    /// Loads a configuration held in memory; `file` names it in messages and anchors relative paths.
-    public func load(bytes: [UInt8], file: String? = nil) throws -> PipelineConfig {
+    /// Loads a configuration held in memory; `file` names it in messages and anchors relative paths
+    /// (unless `base` gives their folder).
+    public func load(bytes: [UInt8], file: String? = nil, base: String? = nil) throws -> PipelineConfig {
         let json: JSONValue
         do {
             // Editors on some systems start UTF-8 files with a byte-order mark, which JSON does not allow.
@@ -55,7 +60,7 @@ public struct ConfigLoader {
         // Checks of values that came out of an unset variable would only repeat the problem.
         if !unset.isEmpty { throw ConfigError(file: file, unset) }
         var problems = Self.repeatedKeys(in: json, path: "")
-        let base = file.map { FileSystem.parentDirectory(of: $0) } ?? "."
+        let base = base ?? file.map { FileSystem.parentDirectory(of: $0) } ?? "."
         var config = PipelineConfig(file: file, dataDirectory: resolve("data", base: base), topics: [], sources: [])
         for (key, value) in members {
             switch key {

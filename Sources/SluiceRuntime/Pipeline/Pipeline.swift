@@ -31,11 +31,19 @@ public struct Pipeline: Sendable {
         let started = Time.monotonicNanos()
 
         let stop = RunStop()
+        let sourceTasks = makeSourceTasks(broker, stop)
+        // What can stop a run before it starts stops it before any sink touches its output.
+        for task in sourceTasks {
+            do {
+                try task.prepare()
+            } catch {
+                throw RuntimeError("source \"\(task.definition.name)\": \(Self.describe(error))")
+            }
+        }
         let sinkTasks = try makeSinkTasks(broker, stop)
         let sinkThreads = sinkTasks.map { task in
             WorkerThread(name: "sink-\(task.memberId)") { try task.run() }
         }
-        let sourceTasks = makeSourceTasks(broker, stop)
         let sourceThreads = sourceTasks.map { task in
             WorkerThread(name: "source-\(task.definition.name)") { try task.run() }
         }

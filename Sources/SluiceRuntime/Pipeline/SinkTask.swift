@@ -104,7 +104,11 @@ final class SinkTask: @unchecked Sendable {
         options.autoOffsetReset = definition.startFrom == "latest" ? .latest : .earliest
         let consumer = try GroupConsumer(broker: broker, options: options)
         defer { consumer.close() }
-        consumer.onPartitionsAssigned = { starts in try sink.open(partitions: starts) }
+        let (broker, group) = (broker, definition.group)
+        consumer.onPartitionsAssigned = { starts in
+            let highWater = broker.committedHighWater(group).filter { starts[$0.key] != nil }
+            try sink.open(partitions: starts, committedBefore: highWater)
+        }
         consumer.onPartitionsRevoked = { [unowned self] partitions in
             revokedWhileGathering.formUnion(partitions)
             try sink.close(partitions: partitions)

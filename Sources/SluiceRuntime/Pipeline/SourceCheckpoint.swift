@@ -9,6 +9,8 @@ struct SourceCheckpoint: Equatable {
     var producerId: Int64
     var connector: [UInt8]
     var partitionEnds: [String: [Int64]]
+    /// The id of each topic's incarnation the ends belong to (empty in checkpoints from before ids).
+    var topicIDs: [String: String] = [:]
 
     func encoded() -> [UInt8] {
         let ends = partitionEnds.keys.sorted().map { topic in
@@ -17,14 +19,19 @@ struct SourceCheckpoint: Equatable {
         let json = JSONValue.object([
             ("version", .number("1")), ("producer_id", .number(String(producerId))),
             ("partitions", .object(ends)), ("connector", .string(String(decoding: connector, as: UTF8.self))),
+            (
+                "topic_ids",
+                .object(topicIDs.keys.sorted().compactMap { key in topicIDs[key].map { (key, .string($0)) } })
+            ),
         ])
         return Array(json.serialized().utf8)
     }
 
-    init(producerId: Int64, connector: [UInt8], partitionEnds: [String: [Int64]]) {
+    init(producerId: Int64, connector: [UInt8], partitionEnds: [String: [Int64]], topicIDs: [String: String] = [:]) {
         self.producerId = producerId
         self.connector = connector
         self.partitionEnds = partitionEnds
+        self.topicIDs = topicIDs
     }
 
     init?(decoding bytes: [UInt8]) {
@@ -39,6 +46,12 @@ struct SourceCheckpoint: Equatable {
             ends[topic] = items.compactMap(\.integerValue)
         }
         partitionEnds = ends
+        if case .object(let ids)? = json["topic_ids"] {
+            for (topic, id) in ids {
+                guard let text = id.stringValue else { return nil }
+                topicIDs[topic] = text
+            }
+        }
     }
 
     /// A stable producer id for a source name: FNV-1a of the name, kept positive.

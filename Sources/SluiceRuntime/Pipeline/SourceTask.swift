@@ -34,6 +34,8 @@ final class SourceTask: @unchecked Sendable {
     private let source: Locked<(any Source)?> = Locked(nil)
     private let counts = Locked((records: 0, deadLetters: 0))
     private var started: UInt64 = 0
+    /// The stored checkpoint, once `prepare` checked it against the logs.
+    private var checked: SourceCheckpoint??
 
     init(definition: SourceDefinition, broker: Broker, factory: @escaping SourceFactory, stop: RunStop, logger: Logger)
     {
@@ -68,7 +70,7 @@ final class SourceTask: @unchecked Sendable {
         started = Time.monotonicNanos()
         ThreadPriority.lowerCurrentThread(by: Self.niceness)
         let topics = [definition.topic, definition.deadLetterTopic]
-        let stored = try storedCheckpoint()
+        let stored = try prepare()
         let inFlight = try storedAfter(stored, topics: topics)
         if !inFlight.isEmpty {
             logger.info(
@@ -126,8 +128,10 @@ final class SourceTask: @unchecked Sendable {
                     try broker.offsets(TopicPartition(topic, $0)).end
                 }
             }
+            var ids: [String: String] = [:]
+            for topic in topics { ids[topic] = broker.topicID(topic) }
             let checkpoint = SourceCheckpoint(
-                producerId: producerId, connector: connectorCheckpoint, partitionEnds: ends)
+                producerId: producerId, connector: connectorCheckpoint, partitionEnds: ends, topicIDs: ids)
             try broker.storeSourceCheckpoint(definition.name, checkpoint.encoded())
             counts.withLock {
                 $0.records += batch.records.count
@@ -160,13 +164,23 @@ final class SourceTask: @unchecked Sendable {
         }
     }
 
+    /// Checks the stored checkpoint against the logs before anything runs (the pipeline calls it before
+    /// it starts any sink, so that a run that cannot start changes nothing); `run` calls it again.
+    @discardableResult
+    func prepare() throws -> SourceCheckpoint? {
+        if let checked { return checked }
+        let stored = try storedCheckpoint()
+        checked = .some(stored)
+        return stored
+    }
+
     /// The source's stored checkpoint, checked against the logs: one that cannot be read, or that says
     /// more records were stored than a partition now holds (the log lost acknowledged records), is an
     /// error. Read as "nothing stored", the first would read every file again and the second would skip
     /// rows whose records are gone.
     private func storedCheckpoint() throws -> SourceCheckpoint? {
         guard let bytes = broker.sourceCheckpoint(definition.name) else { return nil }
-        guard let checkpoint = SourceCheckpoint(decoding: bytes) else {
+        guard var checkpoint = SourceCheckpoint(decoding: bytes) else {
             throw RuntimeError(
                 "its stored position in \(Broker.checkpointsTopic) cannot be read "
                     + "(\(String(decoding: bytes.prefix(200), as: UTF8.self))); restore the data directory from a "
@@ -175,6 +189,17 @@ final class SourceTask: @unchecked Sendable {
         }
         for (topic, ends) in checkpoint.partitionEnds.sorted(by: { $0.key < $1.key }) {
             guard broker.topicConfig(topic) != nil else { continue }
+            if let stored = checkpoint.topicIDs[topic], stored != broker.topicID(topic) {
+                // The topic was deleted and created again: its old ends mean nothing in the new one.
+                checkpoint.partitionEnds[topic] = nil
+                logger.warning(
+                    """
+                    the topic was deleted and created again since the source last ran; the files it had read \
+                    are not read again (run `sluice sources reset SOURCE --execute` to read them into the new topic)
+                    """,
+                    metadata: ["source": "\(definition.name)", "topic": "\(topic)"])
+                continue
+            }
             for (partition, stored) in ends.enumerated() where partition < Int(try broker.partitionCount(topic)) {
                 let tp = TopicPartition(topic, Int32(partition))
                 let end = try broker.offsets(tp).end

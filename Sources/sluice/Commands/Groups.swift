@@ -133,13 +133,16 @@ struct Groups: ParsableCommand {
         }
 
         func topicAndPartitions() throws -> (String, [Int32]?) {
-            guard let colon = topic.firstIndex(of: ":") else { return (topic, nil) }
-            let name = String(topic[..<colon])
-            let partitions = topic[topic.index(after: colon)...].split(separator: ",").map { Int32($0) }
-            guard !partitions.isEmpty, partitions.allSatisfy({ $0 != nil }) else {
-                throw ValidationError("--topic takes NAME or NAME:P1,P2,…, not \"\(topic)\"")
+            let usage = ValidationError("--topic takes NAME or NAME:P1,P2,…, not \"\(topic)\"")
+            guard let colon = topic.firstIndex(of: ":") else {
+                guard !topic.isEmpty else { throw usage }
+                return (topic, nil)
             }
-            return (name, partitions.compactMap { $0 })
+            let name = String(topic[..<colon])
+            let items = topic[topic.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
+            let partitions = items.compactMap { Int32($0) }.filter { $0 >= 0 }
+            guard !name.isEmpty, !items.isEmpty, partitions.count == items.count else { throw usage }
+            return (name, partitions)
         }
 
         func run() throws {

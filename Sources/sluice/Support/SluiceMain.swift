@@ -24,6 +24,12 @@ enum SluiceMain {
         do {
             var command = command
             try command.run()
+            // What was printed must have reached its destination (`sluice topics list > /dev/full`).
+            if fflush(nil) != 0 {
+                if errno == EPIPE { exit(0) }
+                printError("cannot write to standard output: \(String(cString: strerror(errno)))")
+                exit(1)
+            }
             exit(0)
         } catch let failure as CommandFailure {
             if !failure.message.isEmpty { printError(failure.message) }

@@ -22,6 +22,9 @@ public final class FileSink: Sink {
     let extensionName: String
     let logger: Logger
     private var files: [TopicPartition: OutputFile] = [:]
+    private var replacement = Replacement()
+    /// The highest offset of each partition written or refused since the last flush.
+    private var seen: [TopicPartition: Int64] = [:]
     private var line: [UInt8] = []
     private var scratch: [UInt8] = []
 
@@ -47,7 +50,15 @@ public final class FileSink: Sink {
     }
 
     public func open(partitions: [TopicPartition: Int64]) throws {
+        try open(partitions: partitions, committedBefore: [:])
+    }
+
+    /// Removes this sink's temporary files of `partitions`, and the files of attempts that were never
+    /// committed; files committed before (a reset, a topic created again) stay until they are written
+    /// anew (see `Replacement`).
+    public func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws {
         do {
+            var existing: [TopicPartition: [Replacement.Existing]] = [:]
             for name in try FileSystem.contentsOfDirectory(folder) {
                 if name.hasPrefix(OutputFile.temporaryPrefix),
                     partitions.keys.contains(where: {
@@ -57,14 +68,24 @@ public final class FileSink: Sink {
                     try FileSystem.removeFile(folder + "/" + name)
                     continue
                 }
-                guard let (tp, first, _) = OutputFile.parseFinalName(name, extensionName: extensionName),
-                    let committed = partitions[tp], first >= committed
+                guard let (tp, first, last) = OutputFile.parseFinalName(name, extensionName: extensionName),
+                    partitions[tp] != nil
                 else { continue }
-                logger.info(
-                    "removing a file from an attempt that was never committed",
-                    metadata: ["file": "\(name)", "committed_offset": "\(committed)"])
-                try FileSystem.removeFile(folder + "/" + name)
+                existing[tp, default: []].append(Replacement.Existing(name: name, first: first, last: last))
             }
+            var removed = false
+            for (tp, start) in partitions {
+                let leftovers = replacement.open(
+                    tp, start: start, committedBefore: committedBefore[tp], files: existing[tp] ?? [])
+                for file in leftovers {
+                    logger.info(
+                        "removing a file from an attempt that was never committed",
+                        metadata: ["file": "\(file.name)", "committed_offset": "\(start)"])
+                    try FileSystem.removeFile(folder + "/" + file.name)
+                    removed = true
+                }
+            }
+            if removed { try FileSystem.syncDirectory(folder) }
         } catch {
             throw Self.classify(error, "cannot tidy the output folder \(folder)")
         }
@@ -73,6 +94,8 @@ public final class FileSink: Sink {
     public func close(partitions: Set<TopicPartition>) throws {
         for tp in partitions {
             files.removeValue(forKey: tp)?.discard()
+            seen[tp] = nil
+            replacement.forget(tp)
         }
     }
 
@@ -82,6 +105,7 @@ public final class FileSink: Sink {
             for partition in batch.partitions {
                 let tp = partition.topicPartition
                 let block = partition.records
+                if let last = block.entries.last?.offset { seen[tp] = max(seen[tp] ?? last, last) }
                 try block.bytes.withUnsafeBytes { arena in
                     for index in 0..<block.count {
                         let offset = block.entries[index].offset
@@ -99,7 +123,7 @@ public final class FileSink: Sink {
                         }
                         try line.withUnsafeBytes { try file.append(line: $0, offset: offset) }
                         if file.records >= maxFileRecords || file.bytes >= maxFileBytes {
-                            _ = try file.finish()
+                            if let name = try file.finish() { replacement.wrote(name) }
                             files[tp] = nil
                             try FileSystem.syncDirectory(folder)
                         }
@@ -119,8 +143,17 @@ public final class FileSink: Sink {
             let open = files.values.sorted { $0.topicPartition < $1.topicPartition }
             files.removeAll()
             var renamed = false
-            for file in open where try file.finish() != nil { renamed = true }
+            for file in open {
+                guard let name = try file.finish() else { continue }
+                replacement.wrote(name)
+                renamed = true
+            }
             if renamed { try FileSystem.syncDirectory(folder) }
+            // What the new files replace goes only now that they are durable.
+            let replaced = replacement.durable(through: seen)
+            seen.removeAll()
+            for file in replaced { try FileSystem.removeFile(folder + "/" + file.name) }
+            if !replaced.isEmpty { try FileSystem.syncDirectory(folder) }
         } catch {
             throw Self.classify(error, "cannot finish a file in \(folder)")
         }
@@ -129,6 +162,7 @@ public final class FileSink: Sink {
     public func abort() {
         for file in files.values { file.discard() }
         files.removeAll()
+        seen.removeAll()
     }
 
     public func stop() {
