@@ -40,8 +40,9 @@
 ///   offset plus one.
 /// - The `.log` files are the truth; the indexes are hints. On open the active segment is read batch
 ///   by batch (length, magic, offset continuity, CRC). A torn tail, what an interrupted append leaves
-///   (a partial header, a batch longer than the bytes left, or bytes that cannot start a batch, with
-///   no valid batch after them), is cut off and reported. Anything else that fails, in the active or
+///   (a prefix of the batch being written, which carries the next offset and a length past the end of
+///   the file, or zeros, with no valid batch after them), is cut off and reported, and the cut bytes
+///   are kept in `SEGMENT.log.torn`. Anything else that fails, in the active or
 ///   a closed segment, is corruption: opening throws an error naming the file and the byte, and
 ///   changes nothing, because cutting there would lose the records after it. Closed segments are
 ///   never modified. Indexes that do not match their log are rebuilt rather than trusted.
