@@ -24,6 +24,23 @@ public enum Batches {
     /// The timestamp of the first record of a built batch; the others are at most 2 ms apart each.
     public static let timestamp: Int64 = 1_700_000_000_000
 
+    /// Sets the base offset of every batch found by walking the lengths from the start of `bytes` so
+    /// that they follow on from `base`, as appends to a log starting there would have set them.
+    public static func rebase(_ bytes: inout [UInt8], from base: Int64) {
+        var position = 0
+        var next = base
+        bytes.withUnsafeMutableBytes { raw in
+            while raw.count - position >= RecordBatchHeader.size {
+                let header = RecordBatchHeader(UnsafeRawBufferPointer(raw), at: position)
+                let total = header.totalSize
+                guard total >= RecordBatchHeader.size, total <= raw.count - position else { return }
+                raw.storeBytes(of: next.bigEndian, toByteOffset: position, as: Int64.self)
+                next = next &+ Int64(header.lastOffsetDelta) &+ 1
+                position += total
+            }
+        }
+    }
+
     /// A valid batch of `count` records shaped by `seed`: keys, nulls, headers and sizes vary.
     public static func build(
         count: Int,
