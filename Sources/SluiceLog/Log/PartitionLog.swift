@@ -107,7 +107,16 @@ public final class PartitionLog: @unchecked Sendable {
                 throw LogError(.invalidBatch, "cannot append to \(name): the batch length does not match its header")
             }
             var active = state.segments[state.segments.count - 1]
-            if RollPolicy.shouldRoll(
+            // Offsets end below Int64.max (the next offset must exist), as in Kafka.
+            let (last, overflow) = active.nextOffset.addingReportingOverflow(Int64(header.lastOffsetDelta))
+            guard !overflow, last < Int64.max else {
+                throw LogError(
+                    .invalidBatch,
+                    "cannot append to \(name): its offsets would pass \(Int64.max), the largest a partition has")
+            }
+            // The indexes keep offsets relative to the segment's base in 32 bits.
+            let farFromBase = active.size > 0 && last - active.baseOffset > Int64(Int32.max)
+            let due = RollPolicy.shouldRoll(
                 activeSize: active.size,
                 rollTimestamp: active.rollTimestamp,
                 batchSize: batch.count,
@@ -115,9 +124,8 @@ public final class PartitionLog: @unchecked Sendable {
                 now: now,
                 segmentBytes: state.config.segmentBytes,
                 segmentMs: state.config.segmentMs
-            ) {
-                active = try roll(&state)
-            }
+            )
+            if farFromBase || due { active = try roll(&state) }
             let baseOffset = active.nextOffset
             RecordBatch.setBaseOffset(baseOffset, in: &batch)
             header.baseOffset = baseOffset

@@ -76,6 +76,15 @@ enum SegmentScanner {
                     kind: .corrupt, reason: "a corrupt batch header at byte \(position) (\(problem))")
                 break
             }
+            let (last, wrapped) = header.baseOffset.addingReportingOverflow(Int64(header.lastOffsetDelta))
+            guard !wrapped, last < Int64.max, last - baseOffset <= Int64(UInt32.max) else {
+                result.problem = Problem(
+                    kind: .corrupt,
+                    reason:
+                        "a batch at byte \(position) whose offsets (from \(header.baseOffset), \(header.lastOffsetDelta) "
+                        + "more) do not fit its segment")
+                break
+            }
             guard header.baseOffset == result.nextOffset else {
                 result.problem = Problem(
                     kind: .corrupt,
