@@ -45,7 +45,9 @@ public struct RecordBatchBuilder {
         } else if timestamp > maxTimestamp {
             maxTimestamp = timestamp
         }
-        return timestamp &- baseTimestamp  // wrapping, as the decoder adds it back
+        // Wrapping, as the decoder adds it back (`baseTimestamp &+ delta`): records stamped far apart
+        // (near Int64.min and Int64.max) round-trip instead of trapping.
+        return timestamp &- baseTimestamp
     }
 
     /// Appends record `index` of `block`.
