@@ -39,7 +39,7 @@ extension Broker {
     /// committed before a reset (kept until it is written again) from what an attempt left that was
     /// never committed.
     public func committedHighWater(_ group: String) -> [TopicPartition: Int64] {
-        offsetStore.offsets(group: group).mapValues(\.highWater)
+        offsetStore.offsets(group: group).compactMapValues(\.highWater)
     }
 
     /// Committed offsets, end offsets, lag and owners of every partition the group has committed on or

@@ -263,7 +263,11 @@ public final class Broker: @unchecked Sendable {
             return try RecordBatchDecoder.decode(bytes, from: offset)
         } catch let error as LogError {
             throw LogError(
-                error.code, "partition \(tp): \(error.message); its segment files are in \(dataDirectory)/\(tp)")
+                error.code,
+                "partition \(tp): \(error.message); its segment files are in \(dataDirectory)/\(tp). Nothing was "
+                    + "changed. Restore the folder from a backup, or move the group past the damaged batch with "
+                    + "`sluice groups reset-offsets --group GROUP --topic \(tp.topic):\(tp.partition) --to-offset N "
+                    + "--execute` (its records are then lost)")
         }
     }
 

@@ -79,4 +79,31 @@ import Testing
         try EndToEnd.sluice(["run", "/dev/stdin"], in: dir.path, stdin: config)
         #expect(FileSystem.isDirectory(dir.file("data/in-0")))
     }
+
+    /// A reset into the middle of the files (--to-offset, --shift-by), then a run: the task delivers from
+    /// the start of each file the reset cut through and writes it whole again, so every row is in the
+    /// output once.
+    @Test(arguments: [
+        ["--topic", "orders:0", "--to-offset", "500"], ["--topic", "orders", "--shift-by", "-300"],
+        ["--topic", "orders", "--to-earliest"],
+    ])
+    func aResetIntoTheMiddleOfAFileEndsWithEveryRowOnce(reset: [String]) throws {
+        let dir = try Self.samplesRun()
+        let before = try Self.orderIds(dir)
+        try EndToEnd.sluice(
+            ["groups", "reset-offsets", "--group", "orders-files"] + reset + ["--execute"], in: dir.path)
+        try EndToEnd.sluice(["run", "config.json"], in: dir.path)
+        #expect(try Self.orderIds(dir) == before, "\(reset)")
+    }
+
+    /// Output of a topic deleted and created again with fewer records stays (it was committed), and the
+    /// run says the folder holds files its group never committed.
+    @Test func filesTheGroupNeverCommittedAreNamedInAWarning() throws {
+        let dir = try Self.samplesRun()
+        try EndToEnd.sluice(["topics", "delete", "orders"], in: dir.path)
+        try FileSystem.removeFile(dir.file("samples/orders-2026-03.csv.gz"))
+        try EndToEnd.sluice(["sources", "reset", "orders", "--execute"], in: dir.path)
+        let run = try EndToEnd.sluice(["run", "config.json"], in: dir.path)
+        #expect(run.stderr.contains("never committed"), "\(run.stderr)")
+    }
 }

@@ -15,16 +15,28 @@ final class OffsetStore: @unchecked Sendable {
     }
 
     /// A committed offset: the next offset the group will consume, and when it was committed; and the
-    /// highest offset the group ever committed on the partition, which a reset does not lower.
+    /// highest offset the group ever committed on the partition, which a reset does not lower (nil when
+    /// unknown: commits stored before it was kept).
     struct Committed: Equatable {
         var offset: Int64
         var timestamp: Int64
-        var highWater: Int64
+        var highWater: Int64?
 
-        init(offset: Int64, timestamp: Int64, highWater: Int64? = nil) {
+        init(offset: Int64, timestamp: Int64, highWater: Int64?) {
             self.offset = offset
             self.timestamp = timestamp
-            self.highWater = max(highWater ?? offset, offset)
+            self.highWater = highWater
+        }
+
+        /// A commit of `offset` after `previous` (nil for the first on the partition).
+        init(offset: Int64, timestamp: Int64, after previous: Committed?) {
+            self.offset = offset
+            self.timestamp = timestamp
+            guard let previous else {
+                highWater = offset
+                return
+            }
+            highWater = previous.highWater.map { max($0, offset) }
         }
     }
 
@@ -68,10 +80,11 @@ final class OffsetStore: @unchecked Sendable {
     }
 
     static func encodeValue(_ committed: Committed) -> [UInt8] {
-        let json = JSONValue.object([
+        var members: [(String, JSONValue)] = [
             ("offset", .number(String(committed.offset))), ("commit_timestamp", .number(String(committed.timestamp))),
-            ("high_water", .number(String(committed.highWater))),
-        ])
+        ]
+        if let highWater = committed.highWater { members.append(("high_water", .number(String(highWater)))) }
+        let json = JSONValue.object(members)
         return Array(json.serialized().utf8)
     }
 
@@ -88,9 +101,9 @@ final class OffsetStore: @unchecked Sendable {
         try entries.withLock { entries in
             var updated: [TopicPartition: Committed?] = [:]
             for (tp, offset) in offsets {
-                let before = entries[Key(group: group, tp: tp)]?.highWater
+                let before = entries[Key(group: group, tp: tp)]
                 // updateValue: assigning nil through a subscript would drop a deletion instead of keeping it.
-                updated.updateValue(offset.map { Committed(offset: $0, timestamp: now, highWater: before) }, forKey: tp)
+                updated.updateValue(offset.map { Committed(offset: $0, timestamp: now, after: before) }, forKey: tp)
             }
             let changes = updated.sorted(by: { $0.key < $1.key }).map { tp, committed in
                 (key: Self.encodeKey(Key(group: group, tp: tp)), value: committed.map(Self.encodeValue))

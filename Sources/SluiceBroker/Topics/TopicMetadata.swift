@@ -68,6 +68,12 @@ struct TopicMetadata: Equatable {
         for (key, _) in top where !["version", "topics", "checksum"].contains(key) {
             throw BrokerError(.storage, "\(path) is damaged: unexpected member \"\(key)\"; \(restoreHint)")
         }
+        guard json["version"]?.integerValue == 1 else {
+            throw BrokerError(
+                .storage,
+                "\(path) has version \(json["version"].map { $0.serialized() } ?? "none"), which this Sluice does not "
+                    + "know (it writes version 1): it was written by another version, or damaged")
+        }
         if let stored = json["checksum"] {
             let computed = checksum(of: .object(members))
             guard stored.integerValue == Int64(computed) else {
@@ -200,7 +206,19 @@ struct TopicMetadata: Equatable {
 
     /// The error for a listed partition whose folder, or whose every segment, is gone.
     static func missingPartition(_ tp: TopicPartition, _ problem: String) -> BrokerError {
-        BrokerError(
+        if TopicName.isInternal(tp.topic) {
+            let holds =
+                tp.topic == Broker.offsetsTopic
+                ? "the groups' committed offsets (without them, sinks deliver everything again)"
+                : "the sources' positions (without them, sources read their files again and skip the rows whose "
+                    + "records are still stored)"
+            return BrokerError(
+                .storage,
+                "the broker's internal partition \(tp), which holds \(holds), is listed in \(fileName) but "
+                    + "\(problem). Nothing was changed. Restore the folder from a backup; or, to start it over "
+                    + "empty, remove the \"\(tp.topic)\" entry and the \"checksum\" line from \(fileName)")
+        }
+        return BrokerError(
             .storage,
             "partition \(tp) is listed in \(fileName) but \(problem). Nothing was changed: recreating it empty "
                 + "would lose records that groups have committed. Restore the folder from a backup, or delete "

@@ -16,12 +16,16 @@ public protocol Sink: AnyObject {
     func open(partitions: [TopicPartition: Int64]) throws
 
     /// As `open(partitions:)`, with, per partition, the highest offset its group ever committed there
-    /// (absent when it never committed, or its offsets were deleted with the topic). Output for
-    /// offsets at or above it comes from attempts that were never committed and may be discarded;
+    /// (absent when unknown: it never committed, or its offsets were deleted with the topic). Output
+    /// for offsets at or above it comes from attempts that were never committed and may be discarded;
     /// output below it was committed, perhaps before a reset moved the group back, and must only be
-    /// replaced by output written anew, never removed ahead of it. The default calls
-    /// `open(partitions:)`.
+    /// replaced by output written anew, never removed ahead of it.
+    ///
+    /// Returns, for partitions where the sink needs records from before the offset given (to write a
+    /// file whole that a reset cut through), the offset to deliver from instead; the runtime does so
+    /// while those records are still stored. The default calls `open(partitions:)` and returns none.
     func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws
+        -> [TopicPartition: Int64]
 
     /// The task gives `partitions` up (a rebalance or the end of the run). What was written for them
     /// and not yet flushed may be dropped.
@@ -53,8 +57,11 @@ public protocol Sink: AnyObject {
 extension Sink {
     public func interrupt() {}
 
-    public func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws {
+    public func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws
+        -> [TopicPartition: Int64]
+    {
         try open(partitions: partitions)
+        return [:]
     }
 }
 

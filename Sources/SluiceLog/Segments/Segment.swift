@@ -120,8 +120,8 @@ final class Segment: @unchecked Sendable {
     static func corruptionMessage(_ path: String, _ problem: SegmentScanner.Problem, _ validEnd: Int64, closed: Bool)
         -> String
     {
-        "\(path) is corrupt: \(problem.reason)\(closed ? " (a closed segment)" : ""). Nothing was changed: the "
-            + "records from byte \(validEnd) on would be lost by cutting it. Restore the partition's folder from "
+        "\(path) is corrupt: \(problem.reason)\(closed ? " (a closed segment)" : ""). Nothing was changed: cutting it "
+            + "would lose what follows byte \(validEnd). Restore the partition's folder from "
             + "a backup; or, to give those records up, cut the file at byte \(validEnd) "
             + "(truncate -s \(validEnd) \(path))\(closed ? " and remove the segments after it" : "") and run again"
     }

@@ -47,7 +47,7 @@ public struct RunSummary: Sendable {
             var line = "  \(source.name): \(p.filesDone) file\(p.filesDone == 1 ? "" : "s"), "
             line += "\(Format.count(p.rowsRead)) rows read, \(Format.count(source.records)) records, "
             line += "\(Format.count(p.rowsDeadLettered)) dead-lettered"
-            if p.rowsSkipped > 0 { line += ", \(Format.count(p.rowsSkipped)) already stored before a crash" }
+            if p.rowsSkipped > 0 { line += ", \(Format.count(p.rowsSkipped)) already stored (skipped)" }
             line += ", \(Format.bytes(p.bytesRead)), \(Format.count(Int(rate))) rows/s"
             if p.filesHeldBack > 0 {
                 line +=

@@ -104,10 +104,21 @@ final class SinkTask: @unchecked Sendable {
         options.autoOffsetReset = definition.startFrom == "latest" ? .latest : .earliest
         let consumer = try GroupConsumer(broker: broker, options: options)
         defer { consumer.close() }
-        let (broker, group) = (broker, definition.group)
-        consumer.onPartitionsAssigned = { starts in
+        let (broker, group, logger) = (broker, definition.group, logger)
+        consumer.onPartitionsAssigned = { [unowned consumer] starts in
             let highWater = broker.committedHighWater(group).filter { starts[$0.key] != nil }
-            try sink.open(partitions: starts, committedBefore: highWater)
+            let rewinds = try sink.open(partitions: starts, committedBefore: highWater)
+            for (tp, offset) in rewinds.sorted(by: { $0.key < $1.key }) {
+                guard let start = starts[tp], offset < start else { continue }
+                let stored = try broker.offsets(tp).start
+                guard offset >= stored else {
+                    logger.warning(
+                        "the sink asked for records from before where its group starts, which are no longer stored",
+                        metadata: ["partition": "\(tp)", "from": "\(offset)", "stored_from": "\(stored)"])
+                    continue
+                }
+                consumer.seek(tp, to: offset)
+            }
         }
         consumer.onPartitionsRevoked = { [unowned self] partitions in
             revokedWhileGathering.formUnion(partitions)

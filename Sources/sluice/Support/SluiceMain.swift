@@ -61,7 +61,7 @@ enum SluiceMain {
         }
     }
 
-    static let usageCodes: Set<BrokerError.Code> = [.invalidTopic, .invalidConfig, .invalidPartitions]
+    static let usageCodes: Set<BrokerError.Code> = [.invalidTopic, .invalidConfig, .invalidPartitions, .topicNotFound]
 
     /// Help and version exit 0; every argument error exits 2 with the usage.
     static func exitForParse(_ error: any Error) -> Never {
@@ -69,6 +69,10 @@ enum SluiceMain {
         let message = Sluice.fullMessage(for: error)
         if code == .success {
             print(message)
+            if fflush(nil) != 0 && errno != EPIPE {
+                printError("cannot write to standard output: \(String(cString: strerror(errno)))")
+                exit(1)
+            }
             exit(0)
         }
         printError(message)

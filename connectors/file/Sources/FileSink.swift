@@ -23,8 +23,8 @@ public final class FileSink: Sink {
     let logger: Logger
     private var files: [TopicPartition: OutputFile] = [:]
     private var replacement = Replacement()
-    /// The highest offset of each partition written or refused since the last flush.
-    private var seen: [TopicPartition: Int64] = [:]
+    /// The offsets of each partition written or refused since the last flush.
+    private var seen: [TopicPartition: ClosedRange<Int64>] = [:]
     private var line: [UInt8] = []
     private var scratch: [UInt8] = []
 
@@ -50,13 +50,16 @@ public final class FileSink: Sink {
     }
 
     public func open(partitions: [TopicPartition: Int64]) throws {
-        try open(partitions: partitions, committedBefore: [:])
+        _ = try open(partitions: partitions, committedBefore: [:])
     }
 
     /// Removes this sink's temporary files of `partitions`, and the files of attempts that were never
     /// committed; files committed before (a reset, a topic created again) stay until they are written
-    /// anew (see `Replacement`).
-    public func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws {
+    /// anew, from further back when a reset cut through one (see `Replacement`).
+    public func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws
+        -> [TopicPartition: Int64]
+    {
+        var rewinds: [TopicPartition: Int64] = [:]
         do {
             var existing: [TopicPartition: [Replacement.Existing]] = [:]
             for name in try FileSystem.contentsOfDirectory(folder) {
@@ -74,21 +77,35 @@ public final class FileSink: Sink {
                 existing[tp, default: []].append(Replacement.Existing(name: name, first: first, last: last))
             }
             var removed = false
-            for (tp, start) in partitions {
-                let leftovers = replacement.open(
+            for (tp, start) in partitions.sorted(by: { $0.key < $1.key }) {
+                let opening = replacement.open(
                     tp, start: start, committedBefore: committedBefore[tp], files: existing[tp] ?? [])
-                for file in leftovers {
+                for file in opening.leftovers {
                     logger.info(
                         "removing a file from an attempt that was never committed",
                         metadata: ["file": "\(file.name)", "committed_offset": "\(start)"])
                     try FileSystem.removeFile(folder + "/" + file.name)
                     removed = true
                 }
+                if let rewind = opening.rewind { rewinds[tp] = rewind }
+                if !opening.foreign.isEmpty {
+                    logger.warning(
+                        """
+                        the output folder holds files for offsets of this partition that its group never \
+                        committed (a topic deleted and created again, or another group's output); each stays \
+                        until the same offsets are written again
+                        """,
+                        metadata: [
+                            "folder": "\(folder)", "partition": "\(tp)", "files": "\(opening.foreign.count)",
+                            "first": "\(opening.foreign[0].name)",
+                        ])
+                }
             }
             if removed { try FileSystem.syncDirectory(folder) }
         } catch {
             throw Self.classify(error, "cannot tidy the output folder \(folder)")
         }
+        return rewinds
     }
 
     public func close(partitions: Set<TopicPartition>) throws {
@@ -105,7 +122,9 @@ public final class FileSink: Sink {
             for partition in batch.partitions {
                 let tp = partition.topicPartition
                 let block = partition.records
-                if let last = block.entries.last?.offset { seen[tp] = max(seen[tp] ?? last, last) }
+                if let first = block.entries.first?.offset, let last = block.entries.last?.offset {
+                    seen[tp] = min(seen[tp]?.lowerBound ?? first, first)...max(seen[tp]?.upperBound ?? last, last)
+                }
                 try block.bytes.withUnsafeBytes { arena in
                     for index in 0..<block.count {
                         let offset = block.entries[index].offset
@@ -150,10 +169,13 @@ public final class FileSink: Sink {
             }
             if renamed { try FileSystem.syncDirectory(folder) }
             // What the new files replace goes only now that they are durable.
-            let replaced = replacement.durable(through: seen)
+            let replaced = replacement.replaceable(through: seen)
             seen.removeAll()
             for file in replaced { try FileSystem.removeFile(folder + "/" + file.name) }
-            if !replaced.isEmpty { try FileSystem.syncDirectory(folder) }
+            if !replaced.isEmpty {
+                try FileSystem.syncDirectory(folder)
+                replacement.removed(replaced)
+            }
         } catch {
             throw Self.classify(error, "cannot finish a file in \(folder)")
         }

@@ -50,7 +50,7 @@ import Testing
     @Test func aResetRemovesNothingAheadOfWhatReplacesIt() throws {
         let dir = TemporaryDirectory()
         let first = try Self.sink(dir.path)
-        try first.open(partitions: [Self.tp: 0], committedBefore: [:])
+        _ = try first.open(partitions: [Self.tp: 0], committedBefore: [:])
         try Self.deliver(first, 0...499, tag: "old")
         try Self.deliver(first, 500...999, tag: "old")
         first.stop()
@@ -58,7 +58,7 @@ import Testing
 
         // The group was reset to 0 after committing 1000.
         let again = try Self.sink(dir.path)
-        try again.open(partitions: [Self.tp: 0], committedBefore: [Self.tp: 1000])
+        _ = try again.open(partitions: [Self.tp: 0], committedBefore: [Self.tp: 1000])
         #expect(try Self.files(dir.path).count == 2, "nothing removed when the task takes the partition")
         try Self.deliver(again, 0...599, tag: "new")
         #expect(try Self.files(dir.path) == [Self.name(0, 599), Self.name(500, 999)], "only what is replaced")
@@ -69,12 +69,12 @@ import Testing
     @Test func aTopicCreatedAgainKeepsTheOldFilesUntilReplaced() throws {
         let dir = TemporaryDirectory()
         let first = try Self.sink(dir.path)
-        try first.open(partitions: [Self.tp: 0], committedBefore: [:])
+        _ = try first.open(partitions: [Self.tp: 0], committedBefore: [:])
         try Self.deliver(first, 0...99, tag: "old")
         first.stop()
         // No commit on the partition any more (deleted with the topic): nothing counts as a leftover.
         let again = try Self.sink(dir.path)
-        try again.open(partitions: [Self.tp: 0], committedBefore: [:])
+        _ = try again.open(partitions: [Self.tp: 0], committedBefore: [:])
         #expect(try Self.files(dir.path) == [Self.name(0, 99)])
         try Self.deliver(again, 0...49, tag: "new")
         #expect(try Self.files(dir.path) == [Self.name(0, 49), Self.name(0, 99)])
@@ -85,29 +85,48 @@ import Testing
     @Test func filesOfAnAttemptThatWasNeverCommittedGoAtOnce() throws {
         let dir = TemporaryDirectory()
         let first = try Self.sink(dir.path)
-        try first.open(partitions: [Self.tp: 0], committedBefore: [:])
+        _ = try first.open(partitions: [Self.tp: 0], committedBefore: [:])
         try Self.deliver(first, 0...99, tag: "a")
         try Self.deliver(first, 100...199, tag: "a")
         first.stop()
         // Committed up to 100; the second file was written and never committed.
         let again = try Self.sink(dir.path)
-        try again.open(partitions: [Self.tp: 100], committedBefore: [Self.tp: 100])
+        _ = try again.open(partitions: [Self.tp: 100], committedBefore: [Self.tp: 100])
         #expect(try Self.files(dir.path) == [Self.name(0, 99)])
     }
 
-    /// A file of an old attempt that reaches below where the task starts is replaced only when the
-    /// files kept below the start hold the rest of its records.
-    @Test func aFileReachingBelowTheStartIsReplacedOnlyWhenTheRestIsKept() throws {
+    /// A file that holds records on both sides of the start (a reset into its middle, or a crash after
+    /// one) makes the task start at the file's first offset, so that it is written whole again.
+    @Test func aFileReachingBelowTheStartRewindsTheDelivery() throws {
         var plan = Replacement()
-        let old = Replacement.Existing(name: "old", first: 0, last: 799)
-        let kept = Replacement.Existing(name: "kept", first: 0, last: 499)
-        #expect(plan.open(Self.tp, start: 500, committedBefore: 500, files: [kept, old]).isEmpty)
-        #expect(plan.pending[Self.tp] == [old])
-        #expect(plan.durable(through: [Self.tp: 700]).isEmpty)
-        #expect(plan.durable(through: [Self.tp: 799]) == [old])
+        let old = Replacement.Existing(name: "old", first: 0, last: 98)
+        let kept = Replacement.Existing(name: "kept", first: 0, last: 8)
+        let opening = plan.open(Self.tp, start: 10, committedBefore: 100, files: [kept, old])
+        #expect(opening.rewind == 0)
+        #expect(opening.leftovers.isEmpty)
+        #expect(Set(plan.pending[Self.tp]?.map(\.name) ?? []) == ["old", "kept"])
+        #expect(plan.replaceable(through: [Self.tp: 0...50]).map(\.name) == ["kept"])
+        #expect(Set(plan.replaceable(through: [Self.tp: 51...98]).map(\.name)) == ["old", "kept"])
 
-        var reset = Replacement()
-        _ = reset.open(Self.tp, start: 500, committedBefore: 1_000, files: [old])
-        #expect(reset.pending[Self.tp] == [], "records 0 to 499 are in no other file: kept")
+        // A delivery that could not start that far back replaces only what it covers.
+        var late = Replacement()
+        _ = late.open(Self.tp, start: 10, committedBefore: 100, files: [kept, old])
+        #expect(late.replaceable(through: [Self.tp: 10...200]).isEmpty)
+    }
+
+    /// A reset into the middle of a file, then a run: the output holds every record once.
+    @Test func aResetIntoTheMiddleOfAFileEndsExactlyOnce() throws {
+        let dir = TemporaryDirectory()
+        let first = try Self.sink(dir.path)
+        _ = try first.open(partitions: [Self.tp: 0], committedBefore: [:])
+        try Self.deliver(first, 0...999, tag: "a")
+        first.stop()
+        let again = try Self.sink(dir.path)
+        let rewinds = try again.open(partitions: [Self.tp: 500], committedBefore: [Self.tp: 1000])
+        #expect(rewinds == [Self.tp: 0])
+        try Self.deliver(again, 0...999, tag: "b")
+        #expect(try Self.files(dir.path) == [Self.name(0, 999)])
+        let lines = try FileSystem.readFile(dir.file(Self.name(0, 999))).split(separator: 0x0A)
+        #expect(lines.count == 1000)
     }
 }
