@@ -36,10 +36,9 @@ import Testing
         #expect(error.message.contains("offset delta \(delta)"))
     }
 
-    /// The record-batch harness's finding: the builder computed a record's timestamp delta with a
-    /// trapping subtraction, so records stamped far apart (as a decoded damaged batch can hold, and a
-    /// producer may then append together) crashed the process. The delta now wraps, as the decoder's
-    /// addition does, and every timestamp reads back as it was.
+    /// Found again by the record-batch harness, which builds what it decoded: records stamped at both
+    /// ends of Int64 build into one batch (wrapping timestamp deltas, 952e97f) and read back exactly,
+    /// with and without compression.
     @Test(arguments: BatchCompression.allCases)
     func recordsStampedFarApartRoundTrip(compression: BatchCompression) throws {
         let timestamps: [Int64] = [Int64.min, Int64.max, 0, -1, Int64.max - 1, Int64.min + 1]
@@ -105,8 +104,7 @@ import Testing
     /// (and `batchTimestamp - rollTimestamp`), which traps when the active segment's first batch is
     /// stamped near `Int64.min`, so the next append crashes the process. The fuzzer got there with a
     /// damaged segment whose CRC it fixed; an append of a record with such a timestamp does it too.
-    @Test(.disabled("RollPolicy.shouldRoll overflows on a timestamp near Int64.min; reported, not fixed yet"))
-    func appendAfterABatchStampedNearInt64MinDoesNotCrash() throws {
+    @Test func appendAfterABatchStampedNearInt64MinDoesNotCrash() throws {
         let directory = TemporaryDirectory("sluice-fuzz-regression")
         var config = LogConfig()
         config.flush = .os
@@ -124,8 +122,7 @@ import Testing
     /// offsets wrap to negative ones, a roll then names a segment `-9223372036854775806.log`, which
     /// the next open does not recognise, and the appended records are gone. An append whose offsets
     /// would pass `Int64.max` must be refused (and recovery must not accept batches that wrap).
-    @Test(.disabled("PartitionLog.append and recovery let offsets wrap past Int64.max; reported, not fixed yet"))
-    func offsetsNeverWrapPastInt64Max() throws {
+    @Test func offsetsNeverWrapPastInt64Max() throws {
         let directory = TemporaryDirectory("sluice-fuzz-regression")
         let path = directory.file("orders-0")
         try FileSystem.createDirectory(path)
@@ -151,8 +148,7 @@ import Testing
     /// a batch whose offsets wrapped past `Int64.max` as the continuation of the one before, and then
     /// traps computing its offset relative to the segment (`header.baseOffset - baseOffset` in
     /// `SegmentScanner.scan`) for the index. Opening such a segment must throw or cut it, not crash.
-    @Test(.disabled("SegmentScanner traps on batches whose offsets wrap past Int64.max; reported, not fixed yet"))
-    func segmentWhoseOffsetsWrapDoesNotCrashRecovery() throws {
+    @Test func segmentWhoseOffsetsWrapDoesNotCrashRecovery() throws {
         let directory = TemporaryDirectory("sluice-fuzz-regression")
         let path = directory.file("orders-0")
         try FileSystem.createDirectory(path)
@@ -169,5 +165,28 @@ import Testing
             #expect(log.endOffset >= 0)
             try log.close()
         }
+    }
+
+    /// Timestamps at both ends of Int64 in one batch, and retention over a segment stamped Int64.min:
+    /// wrapping deltas and saturating ages, never a trap.
+    @Test func extremeTimestampsNeitherTrapInBatchesNorInRetention() throws {
+        let directory = TemporaryDirectory("sluice-fuzz-regression")
+        var config = LogConfig()
+        config.flush = .os
+        config.retentionMs = 1_000
+        let log = try PartitionLog.open(directory: directory.file("t-0"), config: config)
+        let records = [
+            Record(key: "a", value: "min", timestamp: Int64.min), Record(key: "b", value: "max", timestamp: Int64.max),
+        ]
+        var early = try LogTestSupport.batch([Record(key: "e", value: "early", timestamp: Int64.min)])
+        _ = try log.append(&early, now: 1_700_000_000_000)
+        try log.rollActiveSegment()
+        var batch = try LogTestSupport.batch(records)
+        _ = try log.append(&batch, now: 1_700_000_000_000)
+        #expect(try log.records().map(\.timestamp) == [Int64.min, Int64.min, Int64.max])
+        try log.rollActiveSegment()
+        let result = try log.applyRetention(now: Int64.max, keepFrom: nil, respectGroups: false)
+        #expect(result.deletedSegments == 1, "the segment stamped Int64.min is past any retention")
+        try log.close()
     }
 }

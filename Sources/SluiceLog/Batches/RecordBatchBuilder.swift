@@ -45,9 +45,7 @@ public struct RecordBatchBuilder {
         } else if timestamp > maxTimestamp {
             maxTimestamp = timestamp
         }
-        // Wrapping, as the decoder adds it back (`baseTimestamp &+ delta`): records stamped far apart
-        // (near Int64.min and Int64.max) round-trip instead of trapping.
-        return timestamp &- baseTimestamp
+        return timestamp &- baseTimestamp  // wrapping, as the decoder adds it back
     }
 
     /// Appends record `index` of `block`.
