@@ -65,14 +65,19 @@ func readAll(_ log: PartitionLog) -> [Record]? {
     return records
 }
 
-/// Reads everything a log offers, the ways the broker does; only `readAll`'s result is checked, the
-/// rest must merely not crash.
+/// Reads everything a log offers, the ways the broker does. Checks that its offsets are sane and
+/// returns `readAll`'s records (which the caller checks); `records()` is compared with them only when
+/// the known `forEachBlock` bug is included (see `Known`), and the other reads must merely not crash.
 func exercise(_ log: PartitionLog) -> [Record]? {
-    let records = readAll(log)
-    _ = try? log.records()
     let start = log.startOffset
     let end = log.endOffset
-    if end >= start, end - start <= 64 {
+    require(start >= 0 && end >= start, "offsets \(start)..<\(end)")
+    let records = readAll(log)
+    let listed = try? log.records()
+    if Known.included, let records, let listed {
+        require(listed == records, "records() gives \(listed.count) records where reading on gives \(records.count)")
+    }
+    if end - start <= 64 {
         for offset in start..<end { _ = try? log.read(from: offset, maxBytes: 100) }
     }
     for timestamp in [Int64.min, 0, 1_700_000_000_000, Int64.max] { _ = try? log.offset(forTimestamp: timestamp) }
@@ -104,7 +109,6 @@ func test(_ input: inout FuzzInput) throws {
     var log = input.rest()
     if flags & 128 != 0 { Batches.rebase(&log, from: firstBase) }
     if flags & 1 != 0 { Batches.fixCRCs(&log) }
-    if Known.stepAround && Known.batchesWrap(log) { return }
 
     Shared.scratch.empty()
     let directory = Shared.scratch.file("topic-0")
@@ -113,10 +117,9 @@ func test(_ input: inout FuzzInput) throws {
         let digits = String(base)
         return directory + "/" + String(repeating: "0", count: 20 - digits.count) + digits + "." + ext
     }
-    var active = log
     if let split {
         let first = Array(log[..<(split % (log.count + 1))])
-        active = Array(log[first.count...])
+        let active = Array(log[first.count...])
         let base = secondBase == 0 ? endOffset(of: first) : Int64(secondBase)
         guard base >= 0 else { return }
         try ScratchDirectory.write(first, to: name(firstBase, "log"))
@@ -144,18 +147,12 @@ func test(_ input: inout FuzzInput) throws {
     let before = exercise(opened)
     let end = opened.endOffset
     var batch = try Batches.build(count: 2, seed: UInt64(flags), timestamp: Batches.timestamp)
-    if Known.stepAround && Known.offsetsWrap(endOffset: end) { return }
-    if Known.stepAround && active.count >= RecordBatchHeader.size {
-        let first = active.withUnsafeBytes { RecordBatchHeader($0) }.maxTimestamp
-        let now = Time.nowMillis()
-        if Known.rollOverflows(firstMaxTimestamp: first, batchTimestamp: Batches.timestamp + 2, now: now) { return }
-    }
     let appended: PartitionLog.AppendResult
     do {
         appended = try opened.append(&batch)
     } catch {
-        // Offsets near the top of Int64 (from a damaged file name or batch) may be refused; nothing else.
-        require(Known.offsetsWrap(endOffset: end), "append to a recovered log failed: \(error)")
+        // An append whose offsets would pass Int64.max is refused; nothing else may fail.
+        require(end > Int64.max - 1_000, "append to a recovered log failed: \(error)")
         return
     }
     require(appended.baseOffset == end, "the append got offset \(appended.baseOffset), the log ended at \(end)")
