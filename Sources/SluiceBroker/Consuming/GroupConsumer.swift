@@ -248,13 +248,19 @@ public final class GroupConsumer {
         for (tp, position) in plan {
             guard bytesLeft > 0 && recordsLeft > 0 else { break }
             var block = try broker.readRecords(tp, from: position, maxBytes: min(bytesLeft, share))
-            if block.count > recordsLeft { block.entries.removeLast(block.count - recordsLeft) }
-            guard let last = block.entries.last else { continue }
+            // All of the batches read, control batches included, unless some records stay for later.
+            var readUpTo = block.batchesEnd
+            if block.count > recordsLeft {
+                block.entries.removeLast(block.count - recordsLeft)
+                readUpTo = nil
+            }
+            let chunk = PartitionRecords(topicPartition: tp, records: block, readUpTo: readUpTo)
+            guard let next = chunk.nextOffset, next > position else { continue }
             fetch.from[tp] = position
-            fetch.next[tp] = last.offset + 1
+            fetch.next[tp] = next
             bytesLeft -= block.bytes.count
             recordsLeft -= block.count
-            fetch.records.append(PartitionRecords(topicPartition: tp, records: block))
+            fetch.records.append(chunk)
         }
         return fetch
     }
@@ -332,13 +338,15 @@ public final class GroupConsumer {
             let tp = fetch.records[i].topicPartition
             if left <= 0 {
                 fetch.records[i].records.entries.removeAll()
+                fetch.records[i].readUpTo = nil
             } else if fetch.records[i].records.count > left {
                 fetch.records[i].records.entries.removeLast(fetch.records[i].records.count - left)
+                fetch.records[i].readUpTo = nil
             }
             left -= fetch.records[i].records.count
-            if let last = fetch.records[i].records.entries.last { positions[tp] = last.offset + 1 }
+            if let next = fetch.records[i].nextOffset { positions[tp] = next }
         }
-        return fetch.records.filter { !$0.records.isEmpty }
+        return fetch.records.filter { $0.nextOffset != nil }
     }
 
     private func discardPrefetch() {

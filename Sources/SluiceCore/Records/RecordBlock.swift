@@ -60,6 +60,10 @@ public struct RecordBlock: Sendable {
     public var entries: [Entry]
     /// Where each header lies in `bytes`; each entry points at its first header.
     public var headerEntries: [HeaderEntry]
+    /// For a block decoded from stored batches: the offset after the last batch, records or not (a
+    /// control batch has none a reader sees). A reader that took every record of the block goes on
+    /// from here, never from the last record alone. Nil for blocks built record by record.
+    public var batchesEnd: Int64?
 
     public init(capacity: Int = 0, byteCapacity: Int = 0) {
         bytes = []

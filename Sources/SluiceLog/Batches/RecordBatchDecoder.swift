@@ -14,6 +14,7 @@ public enum RecordBatchDecoder {
         var arena = bytes
         var batches: [(header: RecordBatchHeader, records: Range<Int>)] = []
         var position = 0
+        var lastNextOffset: Int64?
         let total = bytes.count
         while position < total {
             guard total - position >= RecordBatchHeader.size else {
@@ -36,6 +37,7 @@ public enum RecordBatchDecoder {
                     )
                 }
             }
+            lastNextOffset = header.nextOffset
             let recordsStart = position + RecordBatchHeader.size
             let recordsEnd = position + size
             if !header.isControl && header.nextOffset > minOffset && header.recordCount > 0 {
@@ -72,7 +74,9 @@ public enum RecordBatchDecoder {
                 try decodeRecords(raw, batch.header, batch.records, minOffset, &entries, &headers)
             }
         }
-        return RecordBlock(arena: arena, entries: entries, headers: headers)
+        var block = RecordBlock(arena: arena, entries: entries, headers: headers)
+        block.batchesEnd = lastNextOffset
+        return block
     }
 
     private static func decodeRecords(

@@ -206,8 +206,10 @@ public final class PartitionLog: @unchecked Sendable {
             let bytes = try read(from: next, maxBytes: maxBytes)
             guard !bytes.isEmpty else { return }
             let block = try RecordBatchDecoder.decode(bytes, from: next)
-            guard let last = block.entries.last?.offset, try body(block) else { return }
-            next = last + 1
+            // Batches without records a reader sees (control batches) are stepped over, not an end.
+            guard let end = block.batchesEnd, end > next else { return }
+            if !block.isEmpty, try !body(block) { return }
+            next = end
         }
     }
 

@@ -126,19 +126,24 @@ final class SinkTask: @unchecked Sendable {
         }
         let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic)
         while !stopRequested.withLock({ $0 }) {
-            let batch = try nextBatch(consumer)
-            guard !batch.partitions.isEmpty else { continue }
+            let polled = try nextBatch(consumer)
+            guard !polled.partitions.isEmpty else { continue }
             let epoch = consumer.membershipEpoch
             var offsets: [TopicPartition: Int64] = [:]
-            for chunk in batch.partitions {
+            for chunk in polled.partitions {
                 if let next = chunk.nextOffset {
                     offsets[chunk.topicPartition] = max(offsets[chunk.topicPartition] ?? 0, next)
                 }
             }
+            // Chunks without records (control batches read past) move the offsets but give the sink nothing.
+            let batch = SinkBatch(partitions: polled.partitions.filter { !$0.records.isEmpty })
             let owned = Set(offsets.keys)
             let stillOwner = { consumer.membershipEpoch == epoch && consumer.owns(owned) }
             do {
-                try deliver(batch, sink: sink, consumer: consumer, deadLetters: deadLetters, stillOwner: stillOwner)
+                if !batch.partitions.isEmpty {
+                    try deliver(
+                        batch, sink: sink, consumer: consumer, deadLetters: deadLetters, stillOwner: stillOwner)
+                }
                 guard stillOwner() else { throw Fenced() }
                 try consumer.commit(offsets)
             } catch is Fenced {

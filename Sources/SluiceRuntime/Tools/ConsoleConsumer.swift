@@ -80,9 +80,11 @@ public struct ConsoleConsumer {
                 for partition in 0..<partitions {
                     let tp = TopicPartition(topic, partition)
                     let block = try broker.readRecords(tp, from: positions[Int(partition)], maxBytes: 4 << 20)
-                    guard let last = block.entries.last else { continue }
-                    positions[Int(partition)] = last.offset + 1
+                    // Batches without records (control batches) are stepped over.
+                    guard let end = block.batchesEnd, end > positions[Int(partition)] else { continue }
+                    positions[Int(partition)] = end
                     progressed = true
+                    if block.isEmpty { continue }
                     if !(try emit(PartitionRecords(topicPartition: tp, records: block))) { break outer }
                 }
                 try output.flush()

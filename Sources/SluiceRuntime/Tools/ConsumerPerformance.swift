@@ -35,7 +35,7 @@ public struct ConsumerPerformance {
             var (position, end) = try broker.offsets(tp)
             while position < end && !StopRequest.isRequested {
                 let block = try broker.readRecords(tp, from: position, maxBytes: fetchBytes)
-                guard let last = block.entries.last else { break }
+                guard let batchesEnd = block.batchesEnd, batchesEnd > position else { break }
                 var count = block.count
                 if let maxRecords, records + count >= maxRecords { count = maxRecords - records }
                 for index in 0..<count {
@@ -43,7 +43,7 @@ public struct ConsumerPerformance {
                 }
                 records += count
                 if let maxRecords, records >= maxRecords { break reading }
-                position = last.offset + 1
+                position = batchesEnd
             }
         }
         return Report(records: records, bytes: bytes, seconds: Double(Time.monotonicNanos() - start) / 1e9)
