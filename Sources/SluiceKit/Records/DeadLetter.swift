@@ -50,30 +50,28 @@ public enum DeadLetter {
     }
 }
 
-/// The provenance headers of a source's records (`sluice.source.file`, `.line`, `.offset`): the names
-/// and the file's path are put in the block's arena once, and each record points at them.
+/// The provenance headers of an ordinary record of a source: `sluice.source.file`, the file's path
+/// relative to the source's folder (absolute when the file lies outside it), and `sluice.source.line`,
+/// the line its row starts on. The names and the path are put in the block's arena once per batch, and
+/// each record points at them. A dead letter carries more (the absolute path, the byte offset, the
+/// reason): it is read alone, and rarely; ordinary records are many, so they carry only what names them.
 public struct ProvenanceHeaders {
     @usableFromInline let fileName: Range<Int>
     @usableFromInline let fileValue: Range<Int>
     @usableFromInline let lineName: Range<Int>
-    @usableFromInline let offsetName: Range<Int>
 
     public init(_ block: inout RecordBlock, file: String) {
         fileName = block.appendBytes(SluiceHeader.sourceFile.utf8)
         fileValue = block.appendBytes(file.utf8)
         lineName = block.appendBytes(SluiceHeader.sourceLine.utf8)
-        offsetName = block.appendBytes(SluiceHeader.sourceOffset.utf8)
     }
 
-    /// Adds the three headers to the current record.
+    /// Adds the two headers to the current record.
     @inlinable
-    public func addProvenance(_ block: inout RecordBlock, line: Int64, offset: Int64) {
+    public func addProvenance(_ block: inout RecordBlock, line: Int64) {
         block.addHeader(name: fileName, value: fileValue)
-        var start = block.bytes.count
+        let start = block.bytes.count
         JSONWriter.appendInteger(line, to: &block.bytes)
         block.addHeader(name: lineName, value: start..<block.bytes.count)
-        start = block.bytes.count
-        JSONWriter.appendInteger(offset, to: &block.bytes)
-        block.addHeader(name: offsetName, value: start..<block.bytes.count)
     }
 }

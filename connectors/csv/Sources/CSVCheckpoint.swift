@@ -19,6 +19,9 @@ struct CSVCheckpoint: Equatable {
     }
 
     var files: [String: FileState] = [:]
+    /// The source's folder when the checkpoint was written: what the `sluice.source.file` headers of
+    /// the records stored with it are relative to. Nil in checkpoints from before relative names.
+    var folder: String?
 
     static let fingerprintLength = 1024
 
@@ -32,7 +35,10 @@ struct CSVCheckpoint: Equatable {
                 ("line", .number(String(state.line))), ("complete", .bool(state.complete)),
             ])
         }
-        return Array(JSONValue.object([("version", .number("1")), ("files", .array(list))]).serialized().utf8)
+        var members: [(String, JSONValue)] = [("version", .number("1"))]
+        if let folder { members.append(("folder", .string(folder))) }
+        members.append(("files", .array(list)))
+        return Array(JSONValue.object(members).serialized().utf8)
     }
 
     init() {}
@@ -42,6 +48,12 @@ struct CSVCheckpoint: Equatable {
         let json = try JSONValue.parse(bytes)
         guard case .array(let list)? = json["files"] else {
             throw CoreError(.invalidData, "the stored CSV checkpoint has no file list")
+        }
+        if let folder = json["folder"] {
+            guard let text = folder.stringValue else {
+                throw CoreError(.invalidData, "the stored CSV checkpoint's folder is not a string")
+            }
+            self.folder = text
         }
         for item in list {
             guard let path = item["path"]?.stringValue,

@@ -59,7 +59,9 @@ public final class CSVSource: Source {
     let logger: Logger
     private var pending: [(path: String, resume: CSVCheckpoint.FileState?)] = []
     private var state: CSVCheckpoint
-    private let skip: [String: Set<Int64>]
+    private let skip: [String: StoredRows]
+    /// What records name their files relative to (`PathExpansion.folder`).
+    private let folder: String?
     private let progressBox = Locked(SourceProgress())
     private var reader: FileReader?
     /// A file that could not be opened after earlier files' rows were already in the batch.
@@ -79,14 +81,22 @@ public final class CSVSource: Source {
                     + "forget it with `sluice sources reset \(name) --execute` to read the files again"
             )
         }
-        var skip: [String: Set<Int64>] = [:]
+        // The records stored after the checkpoint name their files relative to the folder of the run
+        // that wrote them, which the checkpoint records (records from before relative names hold
+        // absolute paths, which stay as they are).
+        folder = PathExpansion.folder(settings.pattern)
+        let storedFolder = state.folder ?? folder
+        var skip: [String: StoredRows] = [:]
         for headers in context.storedAfterCheckpoint {
-            guard let file = headers.last(where: { $0.name == "sluice.source.file" })?.value,
-                let offsetText = headers.last(where: { $0.name == "sluice.source.offset" })?.value,
-                let offset = Int64(String(decoding: offsetText, as: UTF8.self))
-            else { continue }
-            skip[String(decoding: file, as: UTF8.self), default: []].insert(offset)
+            guard let file = headers.last(where: { $0.name == SluiceHeader.sourceFile })?.value else { continue }
+            let path = PathExpansion.path(named: String(decoding: file, as: UTF8.self), in: storedFolder)
+            if let offset = Self.number(headers, SluiceHeader.sourceOffset) {
+                skip[path, default: StoredRows()].offsets.insert(offset)
+            } else if let line = Self.number(headers, SluiceHeader.sourceLine) {
+                skip[path, default: StoredRows()].lines.insert(line)
+            }
         }
+        state.folder = folder
         self.skip = skip
         let paths: [String]
         do {
@@ -117,6 +127,10 @@ public final class CSVSource: Source {
             progress.bytesTotal += decision.size
         }
         progressBox.withLock { $0 = progress }
+    }
+
+    private static func number(_ headers: [Header], _ name: String) -> Int64? {
+        headers.last(where: { $0.name == name })?.value.flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
     }
 
     /// A file moved or renamed since it was read is the same file, found by its identity: its stored
@@ -180,7 +194,8 @@ public final class CSVSource: Source {
                 let next = pending.removeFirst()
                 do {
                     reader = try FileReader(
-                        path: next.path, resume: next.resume, settings: settings, skip: skip[next.path] ?? [],
+                        path: next.path, name: PathExpansion.name(of: next.path, in: folder), resume: next.resume,
+                        settings: settings, skip: skip[next.path] ?? StoredRows(),
                         source: name, logger: logger)
                 } catch  where !batch.isEmpty {
                     // The rows of the files before it are stored first; the failure ends the next call.

@@ -18,9 +18,11 @@ final class FileReader {
     }
 
     let path: String
+    /// The file's name in its records' `sluice.source.file` header: its path from the source's folder.
+    let name: String
     let input: InputFile
     private let settings: CSVSource.Settings
-    private let skip: Set<Int64>
+    private let skip: StoredRows
     private let source: String
     private let logger: Logger
     /// Read buffer: `storage[0..<filled]` holds text from the file offset `bufferBase` on.
@@ -49,13 +51,15 @@ final class FileReader {
 
     init(
         path: String,
+        name: String,
         resume: CSVCheckpoint.FileState?,
         settings: CSVSource.Settings,
-        skip: Set<Int64>,
+        skip: StoredRows,
         source: String,
         logger: Logger
     ) throws {
         self.path = path
+        self.name = name
         input = try InputFile(path: path)
         holdIncompleteRow = !settings.filesComplete && !input.isGzip
         self.settings = settings
@@ -134,7 +138,7 @@ final class FileReader {
     func fill(_ batch: inout SourceBatch, now: Int64) throws -> Stats {
         stats = Stats()
         self.now = now
-        let names = ProvenanceHeaders(&batch.records, file: path)
+        let names = ProvenanceHeaders(&batch.records, file: name)
         while !stats.finished {
             if batch.records.count + batch.deadLetters.count >= settings.maxBatchRows
                 || batch.inputBytes + stats.bytes >= settings.maxBatchBytes
@@ -234,7 +238,7 @@ final class FileReader {
             case .unterminatedQuote(let lineBreaks):
                 if rowsToSkip > 0 {
                     rowsToSkip -= 1
-                } else if !skip.contains(offset) {
+                } else if !skip.contains(offset: offset, line: line) {
                     stats.rows += 1
                     deadLetter(
                         &batch, UnsafeRawBufferPointer(rebasing: raw[position...]), "csv.unterminated_quote",
@@ -271,7 +275,7 @@ final class FileReader {
             return
         }
         let rowOffset = offset
-        if !skip.isEmpty && skip.contains(rowOffset) {
+        if !skip.isEmpty && skip.contains(offset: rowOffset, line: line) {
             stats.skipped += 1
             return
         }
@@ -305,7 +309,7 @@ final class FileReader {
         if encoder.appendKey(raw, parser, to: &batch.records.bytes) {
             batch.records.setKey(keyStart..<batch.records.bytes.count)
         }
-        names.addProvenance(&batch.records, line: line, offset: rowOffset)
+        names.addProvenance(&batch.records, line: line)
     }
 
     private func deadLetter(
@@ -357,7 +361,7 @@ final class FileReader {
         let next = end ?? filled
         if rowsToSkip > 0 {
             rowsToSkip -= 1
-        } else if !skip.contains(rowOffset) {
+        } else if !skip.contains(offset: rowOffset, line: rowLine) {
             stats.rows += 1
             stats.deadLetters += 1
             kept.withUnsafeBytes { value in

@@ -9,6 +9,39 @@ enum PathExpansion {
         try matches(pattern).map { FileSystem.canonicalPath($0) ?? $0 }
     }
 
+    /// The source's folder: the canonical path of the part of `pattern` before its first wildcard
+    /// (the folder itself for a folder, the file's folder for a file). Records name their file relative
+    /// to it. Nil when it does not exist.
+    static func folder(_ pattern: String) -> String? {
+        let directory: String
+        if FileSystem.isDirectory(pattern) {
+            directory = pattern
+        } else {
+            var components = pattern.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            if let wild = components.firstIndex(where: { $0.contains(where: { "*?[".contains($0) }) }) {
+                components.removeSubrange(wild...)
+            } else {
+                components.removeLast()
+            }
+            let joined = components.joined(separator: "/")
+            directory = joined.isEmpty ? (pattern.hasPrefix("/") ? "/" : ".") : joined
+        }
+        return FileSystem.canonicalPath(directory)
+    }
+
+    /// The name of `path` (canonical) in records: relative to `folder`, or itself outside it.
+    static func name(of path: String, in folder: String?) -> String {
+        guard let folder else { return path }
+        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+        return path.hasPrefix(prefix) && path.count > prefix.count ? String(path.dropFirst(prefix.count)) : path
+    }
+
+    /// The canonical path a record's `sluice.source.file` header names.
+    static func path(named name: String, in folder: String?) -> String {
+        guard let folder, !name.hasPrefix("/") else { return name }
+        return (folder.hasSuffix("/") ? folder : folder + "/") + name
+    }
+
     private static func matches(_ pattern: String) throws -> [String] {
         if FileSystem.isDirectory(pattern) {
             let directory = pattern.hasSuffix("/") ? String(pattern.dropLast()) : pattern
