@@ -93,12 +93,14 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceRuntime", "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore",
+                "SluiceRuntime", "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluicePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["BuildInfo"]
         ),
+        .plugin(name: "BuildInfo", capability: .buildTool()),
 
         // Tests.
         .target(

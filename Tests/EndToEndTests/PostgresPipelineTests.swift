@@ -39,7 +39,11 @@ import Testing
                               "connection": "\(server.connectionString(database: database))"}}}
             """, to: "config.json", in: dir.path)
         let result = try EndToEnd.sluice(["run"], in: dir.path)
-        #expect(result.stdout.contains("pg: 3,995 written, 0 dead-lettered"))
+        let split = mode == "upsert" ? " (3,995 inserted, 0 updated)" : ""
+        #expect(result.stdout.contains("pg → table public.orders: 3,995 written\(split), 0 dead-lettered"))
+        // What the sink created is said at the default log level.
+        let key = mode == "upsert" ? ", primary key order_id" : ""
+        #expect(result.stderr.contains("notice created table public.orders (11 columns\(key))"), "\(result.stderr)")
         let snapshot = "SELECT count(*), sum(order_id), sum(amount), count(DISTINCT customer_name) FROM orders"
         let first = try server.psql(snapshot, database: database)
         #expect(first.hasPrefix("3995|"))
@@ -50,9 +54,15 @@ import Testing
 
         // Everything delivered again from a fresh broker: upsert leaves the table as it was.
         try FileSystem.removeTree(dir.file("data"))
-        try EndToEnd.sluice(["run"], in: dir.path)
+        let again = try EndToEnd.sluice(["run", "--summary", "json"], in: dir.path)
+        let summary = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+        let sink = (summary?["sinks"] as? [[String: Any]])?.first
+        #expect(sink?["destination"] as? String == "table public.orders")
+        #expect(sink?["written"] as? Int == 3995)
         let second = try server.psql(snapshot, database: database)
         if mode == "upsert" {
+            #expect(sink?["inserted"] as? Int == 0)
+            #expect(sink?["updated"] as? Int == 3995)
             #expect(second == first)
         } else {
             #expect(second.hasPrefix("7990|"))

@@ -52,10 +52,35 @@ public protocol Sink: AnyObject {
     /// attempt) and that call then throws. Nothing written since the last flush may be made durable
     /// after an interrupt. The default does nothing, for sinks whose calls never block for long.
     func interrupt()
+    /// Where the sink writes, for people: `table public.orders`, `folder out/orders`. Nil by default.
+    var destination: String? { get }
+    /// What the last successful `flush` made durable, for sinks that can tell rows inserted from rows
+    /// updated (an upsert); nil for the others, whose written records are simply written.
+    var flushedCounts: SinkWriteCounts? { get }
+}
+
+/// Rows a flush made durable, by what happened to them. With an upsert that leaves a row as it was
+/// (no column but the key), a record is neither inserted nor updated.
+public struct SinkWriteCounts: Sendable, Equatable {
+    public var inserted = 0
+    public var updated = 0
+
+    public init(inserted: Int = 0, updated: Int = 0) {
+        self.inserted = inserted
+        self.updated = updated
+    }
+
+    public static func + (a: SinkWriteCounts, b: SinkWriteCounts) -> SinkWriteCounts {
+        SinkWriteCounts(inserted: a.inserted + b.inserted, updated: a.updated + b.updated)
+    }
 }
 
 extension Sink {
     public func interrupt() {}
+
+    public var destination: String? { nil }
+
+    public var flushedCounts: SinkWriteCounts? { nil }
 
     public func open(partitions: [TopicPartition: Int64], committedBefore: [TopicPartition: Int64]) throws
         -> [TopicPartition: Int64]

@@ -283,7 +283,9 @@ public struct Pipeline: Sendable {
                     commits: counters.reduce(0) { $0 + $1.commits },
                     committedAdvance: Int(expected),
                     seconds: seconds,
-                    maxDeadLetterPercent: definition.maxDeadLetterPercent
+                    maxDeadLetterPercent: definition.maxDeadLetterPercent,
+                    destination: counters.lazy.compactMap(\.destination).first,
+                    writeCounts: counters.compactMap(\.writeCounts).reduce(nil) { ($0 ?? SinkWriteCounts()) + $1 }
                 ))
         }
         return RunSummary(sources: sources.map(\.report), sinks: sinkReports, topics: topics, seconds: seconds)

@@ -1,3 +1,4 @@
+import SluiceCore
 import SluiceKit
 
 /// What a run did, as `sluice run` prints it at the end.
@@ -24,6 +25,10 @@ public struct RunSummary: Sendable {
         public var seconds: Double
         /// The sink's `max_dead_letter_percent`.
         public var maxDeadLetterPercent = 100
+        /// Where it writes: `table public.orders`, `folder out`.
+        public var destination: String?
+        /// Rows inserted and updated, from sinks that tell them apart (upserts).
+        public var writeCounts: SinkWriteCounts?
     }
 
     var sources: [SourceTask.Report]
@@ -44,11 +49,11 @@ public struct RunSummary: Sendable {
         for source in sources {
             let p = source.progress
             let rate = source.seconds > 0 ? Double(p.rowsRead) / source.seconds : 0
-            var line = "  \(source.name): \(p.filesDone) file\(p.filesDone == 1 ? "" : "s"), "
-            line += "\(Format.count(p.rowsRead)) rows read, \(Format.count(source.records)) records, "
+            var line = "  \(source.name): \(Format.count(p.filesDone, "file")), "
+            line += "\(Format.count(p.rowsRead, "row")) read, \(Format.count(source.records, "record")), "
             line += "\(Format.count(p.rowsDeadLettered)) dead-lettered"
             if p.rowsSkipped > 0 { line += ", \(Format.count(p.rowsSkipped)) already stored (skipped)" }
-            line += ", \(Format.bytes(p.bytesRead)), \(Format.count(Int(rate))) rows/s"
+            line += ", \(Format.bytes(p.bytesRead)) read, \(Format.count(Int(rate))) rows/s"
             if p.filesHeldBack > 0 {
                 line +=
                     "\n    \(p.filesHeldBack) file\(p.filesHeldBack == 1 ? " ends" : "s end") inside a row (no line break "
@@ -65,9 +70,16 @@ public struct RunSummary: Sendable {
                 let percent = Double(sink.deadLettered) * 100 / Double(sink.consumed)
                 share = " (\(format(percent, 1))%, limit \(sink.maxDeadLetterPercent)%)"
             }
+            var written = "\(Format.count(sink.written)) written"
+            if let counts = sink.writeCounts {
+                written += " (\(Format.count(counts.inserted)) inserted, \(Format.count(counts.updated)) updated"
+                let unchanged = sink.written - counts.inserted - counts.updated
+                written += unchanged > 0 ? ", \(Format.count(unchanged)) unchanged)" : ")"
+            }
             lines.append(
-                "  \(sink.name): \(Format.count(sink.written)) written, \(Format.count(sink.deadLettered)) dead-lettered\(share), "
-                    + "\(Format.count(sink.retries)) retries, \(Format.count(sink.commits)) commits, "
+                "  \(sink.name)\(sink.destination.map { " → \($0)" } ?? ""): \(written), "
+                    + "\(Format.count(sink.deadLettered)) dead-lettered\(share), "
+                    + "\(Format.count(sink.retries, "retry", "retries")), \(Format.count(sink.commits, "commit")), "
                     + "\(Format.seconds(sink.seconds)), \(Format.count(Int(rate))) records/s"
                     + (sink.tasks > 1 ? " (\(sink.tasks) tasks)" : ""))
         }
@@ -77,19 +89,20 @@ public struct RunSummary: Sendable {
             let added = topic.added.reduce(0, +)
             let partitions = topic.records.enumerated().map { "p\($0)=\(Format.count(Int($1)))" }.joined(separator: " ")
             lines.append(
-                "  \(topic.name): \(Format.count(Int(total))) records (+\(Format.count(Int(added))) this run): \(partitions)"
+                "  \(topic.name): \(Format.count(Int(total), "record")) (+\(Format.count(Int(added))) this run): \(partitions)"
             )
         }
         let rows = rowsRead
         let records = sources.reduce(0) { $0 + $1.records }
         let dead = sources.reduce(0) { $0 + $1.deadLetters }
         lines.append(
-            "Rows read \(Format.count(rows)) = \(Format.count(records)) delivered + \(Format.count(dead)) dead-lettered"
+            "\(rows == 1 ? "Row" : "Rows") read \(Format.count(rows)) = \(Format.count(records)) delivered + "
+                + "\(Format.count(dead)) dead-lettered"
                 + (rows == records + dead ? "" : "  (MISMATCH)") + " in \(Format.seconds(seconds))")
         for sink in sinks {
             let handled = sink.written + sink.deadLettered
             lines.append(
-                "Sink \(sink.name): \(Format.count(sink.committedAdvance)) records committed = "
+                "Sink \(sink.name): \(Format.count(sink.committedAdvance, "record")) committed = "
                     + "\(Format.count(sink.written)) written + \(Format.count(sink.deadLettered)) dead-lettered"
                     + (handled == sink.committedAdvance
                         ? ""
@@ -98,10 +111,58 @@ public struct RunSummary: Sendable {
         }
         return lines.joined(separator: "\n")
     }
+
+    /// The summary as one JSON object (`sluice run --summary json`), for scripts: the same figures as
+    /// `render()`, unformatted.
+    public func json() -> JSONValue {
+        func number(_ value: Int) -> JSONValue { .number(String(value)) }
+        func number(_ value: Int64) -> JSONValue { .number(String(value)) }
+        func number(_ value: Double) -> JSONValue { .number(format(value, 3)) }
+        let sourceList = sources.map { source -> JSONValue in
+            let p = source.progress
+            return .object([
+                ("name", .string(source.name)), ("files", number(p.filesDone)), ("rows_read", number(p.rowsRead)),
+                ("records", number(source.records)), ("dead_lettered", number(source.deadLetters)),
+                ("rows_skipped", number(p.rowsSkipped)), ("files_held_back", number(p.filesHeldBack)),
+                ("bytes_read", number(p.bytesRead)), ("seconds", number(source.seconds)),
+            ])
+        }
+        let sinkList = sinks.map { sink -> JSONValue in
+            var members: [(String, JSONValue)] = [
+                ("name", .string(sink.name)), ("destination", sink.destination.map(JSONValue.string) ?? .null),
+                ("tasks", number(sink.tasks)), ("consumed", number(sink.consumed)), ("written", number(sink.written)),
+            ]
+            if let counts = sink.writeCounts {
+                members += [("inserted", number(counts.inserted)), ("updated", number(counts.updated))]
+            }
+            members += [
+                ("dead_lettered", number(sink.deadLettered)), ("retries", number(sink.retries)),
+                ("commits", number(sink.commits)), ("committed", number(sink.committedAdvance)),
+                ("seconds", number(sink.seconds)),
+            ]
+            return .object(members)
+        }
+        let topicList = topics.map { topic -> JSONValue in
+            .object([
+                ("name", .string(topic.name)), ("records", number(topic.records.reduce(0, +))),
+                ("added", number(topic.added.reduce(0, +))),
+                ("partitions", .array(topic.records.map { number($0) })),
+            ])
+        }
+        return .object([
+            ("rows_read", number(rowsRead)), ("dead_lettered", number(deadLettered)), ("seconds", number(seconds)),
+            ("sources", .array(sourceList)), ("sinks", .array(sinkList)), ("topics", .array(topicList)),
+        ])
+    }
 }
 
 /// Number formatting for people.
 enum Format {
+    /// `3` and `"file"` as `3 files`, `1` as `1 file`; `plural` for words that do not take an s.
+    static func count(_ value: Int, _ singular: String, _ plural: String? = nil) -> String {
+        count(value) + " " + (value == 1 ? singular : plural ?? singular + "s")
+    }
+
     /// `1234567` as `1,234,567`.
     static func count(_ value: Int) -> String {
         let digits = String(value.magnitude)

@@ -18,6 +18,10 @@ final class SinkTask: @unchecked Sendable {
         var deadLettered = 0
         var retries = 0
         var commits = 0
+        /// Rows inserted and updated, from sinks that tell them apart (nil for the others).
+        var writeCounts: SinkWriteCounts?
+        /// Where the sink writes (`Sink.destination`).
+        var destination: String?
     }
 
     let definition: SinkDefinition
@@ -91,6 +95,7 @@ final class SinkTask: @unchecked Sendable {
             throw RuntimeError("sink \"\(definition.name)\": \(Pipeline.describe(error))")
         }
         liveSink.withLock { $0 = sink }
+        counters.withLock { $0.destination = sink.destination }
         defer {
             liveSink.withLock { $0 = nil }
             sink.stop()
@@ -246,7 +251,10 @@ final class SinkTask: @unchecked Sendable {
                 }
                 try sink.flush()
                 if !failures.isEmpty { try deadLetter(failures, batch, deadLetters) }
+                let (flushed, destination) = (sink.flushedCounts, sink.destination)
                 counters.withLock {
+                    if let flushed { $0.writeCounts = ($0.writeCounts ?? SinkWriteCounts()) + flushed }
+                    $0.destination = destination
                     $0.consumed += batch.count
                     $0.written += batch.count - failures.count
                     $0.deadLettered += failures.count

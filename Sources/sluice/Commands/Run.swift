@@ -16,12 +16,17 @@ struct Run: ParsableCommand, LoggingCommand {
             any moment and started again neither repeats nor loses a row.
 
             Progress goes to standard error: a line that updates in place on a terminal, a plain \
-            line every few seconds otherwise. Exit codes: 0 success, 1 runtime failure, 2 config error, \
-            3 dead-lettered records with --fail-on-dead-letters.
+            line every few seconds otherwise (--no-progress turns it off). The summary goes to \
+            standard output, as text or, with --summary json, as one JSON object for scripts. \
+            --quiet prints neither, nor notices such as a table created: only warnings and errors. \
+            Exit codes: 0 success, 1 runtime failure, 2 config error, 3 dead-lettered records with \
+            --fail-on-dead-letters, 128+N stopped by signal N (130 for Ctrl-C).
 
             Examples:
               sluice run
               sluice run pipelines/orders.json --log-level info
+              sluice run --quiet --fail-on-dead-letters
+              sluice run --summary json > summary.json
             """
     )
 
@@ -31,17 +36,32 @@ struct Run: ParsableCommand, LoggingCommand {
     @Flag(help: "Exit with code 3 when any record was dead-lettered, by a source or a sink.")
     var failOnDeadLetters = false
 
+    @Flag(name: .shortAndLong, help: "Print no progress, no summary and no notices: only warnings and errors.")
+    var quiet = false
+
+    @Flag(help: "Print no progress line.")
+    var noProgress = false
+
+    @Option(help: "How to print the summary: text, json or none (none with --quiet).")
+    var summary: SummaryFormat?
+
+    enum SummaryFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json, none
+    }
+
     @OptionGroup var log: LogOptions
 
-    var logLevel: Logger.Level { log.logLevel }
+    var logLevel: Logger.Level { quiet ? max(log.logLevel, .warning) : log.logLevel }
 
     func run() throws {
         let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
         let pipelineConfig = try loader.load(path: config)
         let pipeline = Pipeline(config: pipelineConfig, logger: Logger(label: "sluice"))
         let terminal = standardErrorIsTerminal
+        let showProgress = !quiet && !noProgress
         defer { StatusLine.clear() }
-        let summary = try pipeline.run(progressIntervalMillis: terminal ? 500 : 5000) { line in
+        let result = try pipeline.run(progressIntervalMillis: terminal ? 500 : 5000) { line in
+            guard showProgress else { return }
             if terminal {
                 StatusLine.show(line)
             } else {
@@ -49,10 +69,16 @@ struct Run: ParsableCommand, LoggingCommand {
             }
         }
         StatusLine.clear()
-        print(summary.render())
-        if failOnDeadLetters && summary.deadLettered > 0 {
+        switch summary ?? (quiet ? SummaryFormat.none : .text) {
+        case .text: print(result.render())
+        case .json: print(result.json().serialized())
+        case .none: break
+        }
+        if failOnDeadLetters && result.deadLettered > 0 {
+            let count = result.deadLettered
             throw CommandFailure(
-                message: "\(summary.deadLettered) record(s) were dead-lettered (--fail-on-dead-letters)", exitCode: 3)
+                message: "\(count) record\(count == 1 ? " was" : "s were") dead-lettered (--fail-on-dead-letters)",
+                exitCode: 3)
         }
     }
 }

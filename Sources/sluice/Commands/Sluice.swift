@@ -17,7 +17,7 @@ struct Sluice: ParsableCommand {
               sluice consume --topic orders --from-beginning
               sluice groups describe orders-sink
             """,
-        version: "0.1.0",
+        version: Version.text,
         subcommands: [
             Run.self, Validate.self, Topics.self, Produce.self, Consume.self, Groups.self, SourcesCommand.self,
             Connectors.self, Perf.self,

@@ -37,9 +37,9 @@ struct LogOptions: ParsableArguments {
         name: .customLong("log-level"),
         help: "Least severe log messages to print: trace, debug, info, notice, warning, error, critical."
     )
-    var logLevelName = "warning"
+    var logLevelName = "notice"
 
-    var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .warning }
+    var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .notice }
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevelName) != nil else {

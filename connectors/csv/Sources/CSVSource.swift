@@ -204,7 +204,7 @@ public final class CSVSource: Source {
                 }
             }
             guard let reader else { return false }
-            let before = reader.input.rawBytesRead
+            let before = reader.input.bytesReadThisRun
             let stats = try reader.fill(&batch, now: Time.nowMillis())
             let fingerprintBytes = Int(min(Int64(CSVCheckpoint.fingerprintLength), reader.input.size))
             state.files[reader.path] = CSVCheckpoint.FileState(
@@ -220,7 +220,7 @@ public final class CSVSource: Source {
                 progress.rowsRead += stats.rows
                 progress.rowsDeadLettered += stats.deadLetters
                 progress.rowsSkipped += stats.skipped
-                progress.bytesRead += reader.input.rawBytesRead - before
+                progress.bytesRead += reader.input.bytesReadThisRun - before
                 if stats.finished { progress.filesDone += 1 }
                 if stats.heldBack { progress.filesHeldBack += 1 }
             }

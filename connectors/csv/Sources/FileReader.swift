@@ -69,6 +69,9 @@ final class FileReader {
         parser = CSVParser(dialect: settings.dialect)
         rowsToSkip = settings.skipRows
         resumeAt = resume.flatMap { $0.offset > 0 ? $0 : nil }
+        // A gzip file is inflated again from its start, which is this run's work; a plain one is read
+        // on from where it stopped.
+        if let resumeAt, !input.isGzip { input.countFrom = resumeAt.offset }
         storage = [UInt8](repeating: 0, count: InputFile.chunkSize * 2)
         if !settings.header, let names = settings.columnNames { try makeEncoder(names) }
         if resumeAt != nil && !settings.header && settings.skipRows == 0 { try jumpToResumePoint() }

@@ -10,8 +10,18 @@ final class InputFile {
     let size: Int64
     let isGzip: Bool
     private var inflater: Inflater?
-    /// Bytes of the file on disk consumed so far (for progress).
-    private(set) var rawBytesRead: Int64 = 0
+    /// The position on disk: bytes of the file consumed so far.
+    private(set) var rawBytesRead: Int64 = 0 {
+        didSet { furthest = max(furthest, rawBytesRead) }
+    }
+    /// The furthest position reached on disk.
+    private var furthest: Int64 = 0
+    /// Where the bytes this run reads start: a plain file resumed part-way was read before up to here
+    /// (its header is read again, which is not new work).
+    var countFrom: Int64 = 0
+    /// Bytes of the file on disk read in this run, for progress: from `countFrom` to the furthest
+    /// position reached, so that the header read again and the seek to the resume point count once.
+    var bytesReadThisRun: Int64 { max(0, furthest - countFrom) }
     private var chunk: [UInt8]
     /// Inflated text not handed out yet, from `pendingStart`.
     private var pendingInflated: [UInt8] = []

@@ -14,6 +14,8 @@ import SluiceKit
 /// names (letters, digits, `.`, `_`, `-`) and offsets, so nothing is written outside the folder.
 public final class FileSink: Sink {
     let folder: String
+    /// The folder as the config names it, for people.
+    public let destination: String?
     let csv: Bool
     let gzip: Bool
     let envelope: Bool
@@ -31,6 +33,7 @@ public final class FileSink: Sink {
     public init(context: SinkContext) throws {
         let options = context.options
         folder = FileSystem.absolute(options.string("path") ?? "out")
+        destination = "folder " + (options.string("path") ?? "out")
         csv = options.string("format") == "csv"
         gzip = options.string("compression") == "gzip"
         envelope = options.bool("envelope") ?? false

@@ -52,7 +52,7 @@ extension PostgresSink {
                 table, columns: columns, from: stage, filter: " WHERE \(SQL.identifier(number)) BETWEEN $1 AND $2")
             refused += try windows(inStage.count, table: table) { range in
                 let bounds = [inStage[range.lowerBound], inStage[range.upperBound - 1]]
-                try connection.execute(merge, bounds.map { String($0) })
+                try self.merge(merge, bounds.map { String($0) })
             }.map { (inStage[$0.row], $0.error) }
             try connection.execute("DROP TABLE \(stage)")
         }

@@ -124,7 +124,7 @@ extension PostgresSink {
             }
             _ = data.withUnsafeBytes { connection.sendCopyData(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
             try connection.endCopy()
-            if mode == .upsert { try connection.execute(mergeStatement(table, columns: columns, from: target)) }
+            if mode == .upsert { try merge(mergeStatement(table, columns: columns, from: target)) }
             return failures
         } catch let error as PostgresError where error.kind == .record {
             try connection.rollbackToSavepoint("sluice_batch")
@@ -199,7 +199,10 @@ extension PostgresSink {
         return key
     }
 
-    /// `INSERT … SELECT … FROM staging ON CONFLICT (keys) DO UPDATE SET …`.
+    /// `INSERT … SELECT … FROM staging ON CONFLICT (keys) DO UPDATE SET …`, which answers how many
+    /// rows it inserted and how many it updated (an inserted row version has no `xmax`; one updated
+    /// by ON CONFLICT has the updating transaction's). Counting costs a flag per row in the server,
+    /// and no row is sent back.
     func mergeStatement(_ table: TableInfo, columns: [String], from stage: String, filter: String = "") -> String {
         let list = columns.map(SQL.identifier).joined(separator: ", ")
         let keys = table.keyColumns.map(SQL.identifier).joined(separator: ", ")
@@ -207,8 +210,17 @@ extension PostgresSink {
             "\(SQL.identifier($0)) = EXCLUDED.\(SQL.identifier($0))"
         }
         let action = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET " + updates.joined(separator: ", ")
-        return
-            "INSERT INTO \(table.qualified) (\(list)) SELECT \(list) FROM \(stage)\(filter) ON CONFLICT (\(keys)) \(action)"
+        return "WITH merged AS (INSERT INTO \(table.qualified) (\(list)) SELECT \(list) FROM \(stage)\(filter) "
+            + "ON CONFLICT (\(keys)) \(action) RETURNING xmax = 0 AS inserted) "
+            + "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
+    }
+
+    /// Runs a statement of `mergeStatement` and counts what it did.
+    func merge(_ statement: String, _ parameters: [String?] = []) throws {
+        let rows = try connection.execute(statement, parameters)
+        guard let row = rows.first, row.count == 2 else { return }
+        pendingCounts.inserted += row[0].flatMap { Int($0) } ?? 0
+        pendingCounts.updated += row[1].flatMap { Int($0) } ?? 0
     }
 
     /// Encodes every record as a COPY row of the fields of the first record (and any the table also

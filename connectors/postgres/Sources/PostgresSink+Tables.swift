@@ -25,10 +25,21 @@ extension PostgresSink {
             try create(name, schema: schema, qualified: qualified, topic: topic, sample: sample)
             columns = try catalogColumns(qualified)
         }
+        if displayNames[name] == nil, let found = try catalogName(qualified) { displayNames[name] = found }
         let info = TableInfo(
             name: name, qualified: qualified, columns: columns ?? [:], keyColumns: keyColumns(for: topic))
         tables[name] = info
         return info
+    }
+
+    /// The table's name as `schema.table` (unquoted, for people), from the catalog.
+    private func catalogName(_ qualified: String) throws -> String? {
+        let rows = try connection.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                + "WHERE c.oid = to_regclass($1)",
+            [qualified])
+        guard let row = rows.first, row.count == 2, let schema = row[0], let table = row[1] else { return nil }
+        return schema + "." + table
     }
 
     /// Column name → type, or nil when the table does not exist. The name travels as a parameter.
@@ -74,8 +85,12 @@ extension PostgresSink {
         }
         if let schema { try definition("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(schema))") }
         try definition("CREATE TABLE IF NOT EXISTS \(qualified) (" + definitions.joined(separator: ", ") + ")")
-        logger.info(
-            "created table", metadata: ["sink": "\(sinkName)", "table": "\(name)", "columns": "\(fields.count)"])
+        let shown = try catalogName(qualified) ?? name
+        displayNames[name] = shown
+        let key = mode == .upsert && !keys.isEmpty ? ", primary key " + keys.joined(separator: ", ") : ""
+        logger.notice(
+            "created table \(shown) (\(fields.count) column\(fields.count == 1 ? "" : "s")\(key))",
+            metadata: ["sink": "\(sinkName)"])
     }
 
     /// Runs DDL inside the batch's transaction, in a savepoint. IF NOT EXISTS does not stop two sessions

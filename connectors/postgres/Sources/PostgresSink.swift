@@ -32,6 +32,11 @@ public final class PostgresSink: Sink {
     var stagingCreated: Set<String> = []
     /// Staging table name → the name of the table it stands for, for messages.
     var stagingNames: [String: String] = [:]
+    /// Rows the upserts of the open transaction inserted and updated, and those of the last commit.
+    var pendingCounts = SinkWriteCounts()
+    public private(set) var flushedCounts: SinkWriteCounts?
+    /// Each table's name as `schema.table`, once the sink has found it in the catalog.
+    var displayNames: [String: String] = [:]
 
     /// What the sink knows of a table.
     struct TableInfo {
@@ -72,6 +77,12 @@ public final class PostgresSink: Sink {
     }
 
     func tableName(for topic: String) -> String { tableOption ?? topic }
+
+    public var destination: String? {
+        let names = tableOption.map { [displayNames[$0] ?? $0] } ?? displayNames.keys.sorted().compactMap { displayNames[$0] }
+        guard !names.isEmpty else { return tableOption.map { "table \($0)" } }
+        return (names.count == 1 ? "table " : "tables ") + names.joined(separator: ", ")
+    }
 
     public func open(partitions: [TopicPartition: Int64]) throws {}
 
@@ -114,6 +125,8 @@ public final class PostgresSink: Sink {
         do {
             if connection.interruption.isRaised { throw connection.abandon() }
             try connection.commit()
+            flushedCounts = mode == .upsert ? pendingCounts : nil
+            pendingCounts = SinkWriteCounts()
         } catch let error as PostgresError {
             throw classify(error)
         }
@@ -121,6 +134,7 @@ public final class PostgresSink: Sink {
 
     public func abort() {
         connection.reset()
+        pendingCounts = SinkWriteCounts()
         // Tables and columns made in the transaction went with it.
         stagingCreated.removeAll()
         tables.removeAll()
