@@ -49,10 +49,11 @@ extension PostgresSink {
             let inStage = rows.indices.filter { !out.contains($0) }
             try connection.execute("ANALYZE \(stage)")
             let merge = mergeStatement(
-                table, columns: columns, from: stage, filter: " WHERE \(SQL.identifier(number)) BETWEEN $1 AND $2")
+                table, columns: columns, from: stage, filter: " WHERE \(SQL.identifier(number)) BETWEEN $1 AND $2",
+                counting: true)
             refused += try windows(inStage.count, table: table) { range in
                 let bounds = [inStage[range.lowerBound], inStage[range.upperBound - 1]]
-                try self.merge(merge, bounds.map { String($0) })
+                try mergeCounting(merge, bounds.map { String($0) })
             }.map { (inStage[$0.row], $0.error) }
             try connection.execute("DROP TABLE \(stage)")
         }

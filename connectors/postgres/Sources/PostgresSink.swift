@@ -102,6 +102,7 @@ public final class PostgresSink: Sink {
             // batch loaded once more without losing what an earlier, unflushed write did.
             try connection.ensureTransaction()
             try connection.execute("SAVEPOINT sluice_write")
+            let countsBefore = pendingCounts
             do {
                 for topic in order { failures += try load(byTopic[topic] ?? [], topic: topic) }
             } catch let error as PostgresError where error.sqlState == "42P01" && autoCreate {
@@ -112,6 +113,7 @@ public final class PostgresSink: Sink {
                 tables.removeAll()
                 stagingCreated.removeAll()
                 failures = []
+                pendingCounts = countsBefore
                 for topic in order { failures += try load(byTopic[topic] ?? [], topic: topic) }
             }
             try connection.execute("RELEASE SAVEPOINT sluice_write")

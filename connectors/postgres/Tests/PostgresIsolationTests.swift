@@ -50,6 +50,26 @@ import Testing
 
     /// The work (statements and COPY bytes) for 5,000 rows half bad is about twice that for 2,500: bad
     /// rows no longer send the rest of the batch again each (insert) or nest savepoints (upsert).
+    /// An upsert says how many rows it inserted and how many it updated, on the fast path and when it
+    /// isolates refused rows (where the statements that failed did work that must not count).
+    @Test func upsertsCountInsertedAndUpdatedRowsOnBothPaths() throws {
+        let pg = try PostgresFixture()
+        try pg.query(Self.table)
+        let sink = try pg.sink(Self.options("upsert"))
+        _ = try sink.write(PostgresFixture.batch((1...100).map { #"{"id":\#($0),"n":\#($0),"amount":1}"# }))
+        try sink.flush()
+        #expect(sink.flushedCounts == SinkWriteCounts(inserted: 100, updated: 0))
+        _ = try sink.write(PostgresFixture.batch((51...150).map { #"{"id":\#($0),"n":\#($0),"amount":2}"# }))
+        try sink.flush()
+        #expect(sink.flushedCounts == SinkWriteCounts(inserted: 50, updated: 50))
+        let failures = try sink.write(PostgresFixture.batch(Self.halfBad(400, "check")))
+        try sink.flush()
+        #expect(failures.count == 200)
+        let good = try Int(pg.query("SELECT count(*) FROM orders")) ?? 0
+        #expect(good == 150 + 200 - 75, "ids 1…150 were there; 200 good ids, 75 of them among 1…150")
+        #expect(sink.flushedCounts == SinkWriteCounts(inserted: 125, updated: 75))
+    }
+
     @Test(arguments: ["insert", "upsert"], ["check", "type"])
     func isolationWorkGrowsLinearlyWithTheBatch(mode: String, kind: String) throws {
         let pg = try PostgresFixture()
