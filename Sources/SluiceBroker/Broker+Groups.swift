@@ -112,7 +112,7 @@ extension Broker {
         guard coordinator.state(of: group) == nil else {
             throw BrokerError(.invalidConfig, "group \"\(group)\" has live members; stop them before resetting offsets")
         }
-        try offsetStore.commit(group: group, offsets: offsets.mapValues { $0 })
+        try offsetStore.commit(group: group, offsets: offsets.mapValues { $0 }, reset: true)
     }
 
     struct MembersFile {

@@ -21,17 +21,24 @@ final class OffsetStore: @unchecked Sendable {
         var offset: Int64
         var timestamp: Int64
         var highWater: Int64?
+        /// When `sluice groups reset-offsets` last set the offset (nil: never), kept by later commits, so
+        /// that a sink which stores its own offsets (exactly-once) can tell a reset it must follow from
+        /// a commit that merely lags behind its own.
+        var resetAt: Int64?
 
-        init(offset: Int64, timestamp: Int64, highWater: Int64?) {
+        init(offset: Int64, timestamp: Int64, highWater: Int64?, resetAt: Int64? = nil) {
             self.offset = offset
             self.timestamp = timestamp
             self.highWater = highWater
+            self.resetAt = resetAt
         }
 
-        /// A commit of `offset` after `previous` (nil for the first on the partition).
-        init(offset: Int64, timestamp: Int64, after previous: Committed?) {
+        /// A commit of `offset` after `previous` (nil for the first on the partition); a reset when
+        /// `reset`.
+        init(offset: Int64, timestamp: Int64, after previous: Committed?, reset: Bool = false) {
             self.offset = offset
             self.timestamp = timestamp
+            resetAt = reset ? timestamp : previous?.resetAt
             guard let previous else {
                 highWater = offset
                 return
@@ -84,6 +91,7 @@ final class OffsetStore: @unchecked Sendable {
             ("offset", .number(String(committed.offset))), ("commit_timestamp", .number(String(committed.timestamp))),
         ]
         if let highWater = committed.highWater { members.append(("high_water", .number(String(highWater)))) }
+        if let resetAt = committed.resetAt { members.append(("reset_at", .number(String(resetAt)))) }
         let json = JSONValue.object(members)
         return Array(json.serialized().utf8)
     }
@@ -92,18 +100,22 @@ final class OffsetStore: @unchecked Sendable {
         guard let json = try? JSONValue.parse(bytes), let offset = json["offset"]?.integerValue else { return nil }
         return Committed(
             offset: offset, timestamp: json["commit_timestamp"]?.integerValue ?? 0,
-            highWater: json["high_water"]?.integerValue)
+            highWater: json["high_water"]?.integerValue, resetAt: json["reset_at"]?.integerValue)
     }
 
-    /// Stores `offsets` for `group` durably, in one batch; nil deletes an offset.
-    func commit(group: String, offsets: [TopicPartition: Int64?], now: Int64 = Time.nowMillis()) throws {
+    /// Stores `offsets` for `group` durably, in one batch; nil deletes an offset. `reset` marks them as
+    /// set by a reset (`Committed.resetAt`).
+    func commit(
+        group: String, offsets: [TopicPartition: Int64?], now: Int64 = Time.nowMillis(), reset: Bool = false
+    ) throws {
         guard !offsets.isEmpty else { return }
         try entries.withLock { entries in
             var updated: [TopicPartition: Committed?] = [:]
             for (tp, offset) in offsets {
                 let before = entries[Key(group: group, tp: tp)]
                 // updateValue: assigning nil through a subscript would drop a deletion instead of keeping it.
-                updated.updateValue(offset.map { Committed(offset: $0, timestamp: now, after: before) }, forKey: tp)
+                updated.updateValue(
+                    offset.map { Committed(offset: $0, timestamp: now, after: before, reset: reset) }, forKey: tp)
             }
             let changes = updated.sorted(by: { $0.key < $1.key }).map { tp, committed in
                 (key: Self.encodeKey(Key(group: group, tp: tp)), value: committed.map(Self.encodeValue))

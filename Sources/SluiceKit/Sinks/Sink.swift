@@ -96,6 +96,8 @@ public struct SinkContext: Sendable {
     public let name: String
     /// 0-based index of this task among the sink's tasks.
     public let task: Int
+    /// The consumer group the sink's tasks share.
+    public let group: String
     public let options: ConnectorOptions
     /// The topics the sink reads.
     public let topics: [String]
@@ -106,6 +108,7 @@ public struct SinkContext: Sendable {
     public init(
         name: String,
         task: Int,
+        group: String = "",
         options: ConnectorOptions,
         topics: [String],
         schemas: [String: TopicSchema] = [:],
@@ -113,6 +116,7 @@ public struct SinkContext: Sendable {
     ) {
         self.name = name
         self.task = task
+        self.group = group
         self.options = options
         self.topics = topics
         self.schemas = schemas

@@ -46,6 +46,9 @@ final class SinkTask: @unchecked Sendable {
     private var revokedWhileGathering: Set<TopicPartition> = []
     /// The connector instance while the task runs, for `interrupt()` from the stopping thread.
     private let liveSink = Locked<(any Sink)?>(nil)
+    /// For a sink that stores its offsets (exactly-once): what the task keeps between batches. Used by
+    /// the task's thread only.
+    var exactlyOnce = ExactlyOnceState()
 
     /// The member was evicted from its group while it worked on a batch: the batch is dropped, not made
     /// durable or committed, and delivered again once the member has joined again.
@@ -85,7 +88,8 @@ final class SinkTask: @unchecked Sendable {
 
     private func loop() throws {
         let context = SinkContext(
-            name: definition.name, task: index, options: definition.options, topics: definition.topics,
+            name: definition.name, task: index, group: definition.group, options: definition.options,
+            topics: definition.topics,
             schemas: schemas,
             logger: logger)
         let sink: any Sink
@@ -110,9 +114,13 @@ final class SinkTask: @unchecked Sendable {
         let consumer = try GroupConsumer(broker: broker, options: options)
         defer { consumer.close() }
         let (broker, group, logger) = (broker, definition.group, logger)
-        consumer.onPartitionsAssigned = { [unowned consumer] starts in
+        consumer.onPartitionsAssigned = { [unowned consumer, unowned self] starts in
             let highWater = broker.committedHighWater(group).filter { starts[$0.key] != nil }
             let rewinds = try sink.open(partitions: starts, committedBefore: highWater)
+            if let storing = sink as? any OffsetStoringSink, storing.storesOffsets {
+                try self.continueFromStoredPositions(storing, starts: starts, consumer: consumer)
+                return
+            }
             for (tp, offset) in rewinds.sorted(by: { $0.key < $1.key }) {
                 guard let start = starts[tp], offset < start else { continue }
                 let stored = try broker.offsets(tp).start
@@ -147,7 +155,8 @@ final class SinkTask: @unchecked Sendable {
             do {
                 if !batch.partitions.isEmpty {
                     try deliver(
-                        batch, sink: sink, consumer: consumer, deadLetters: deadLetters, stillOwner: stillOwner)
+                        batch, next: offsets, sink: sink, consumer: consumer, deadLetters: deadLetters,
+                        stillOwner: stillOwner)
                 }
                 guard stillOwner() else { throw Fenced() }
                 try consumer.commit(offsets)
@@ -229,9 +238,10 @@ final class SinkTask: @unchecked Sendable {
     /// durable, `stillOwner` must hold (the member was not evicted meanwhile), or it is dropped (`Fenced`).
     /// A stop ends the retries at once.
     private func deliver(
-        _ batch: SinkBatch, sink: any Sink, consumer: GroupConsumer, deadLetters: Producer,
-        stillOwner: () -> Bool
+        _ batch: SinkBatch, next: [TopicPartition: Int64], sink: any Sink, consumer: GroupConsumer,
+        deadLetters: Producer, stillOwner: () -> Bool
     ) throws {
+        let storing = (sink as? any OffsetStoringSink).flatMap { $0.storesOffsets ? $0 : nil }
         let started = Time.monotonicNanos()
         var attempt = 0
         while true {
@@ -249,8 +259,24 @@ final class SinkTask: @unchecked Sendable {
                     sink.abort()
                     throw RuntimeError.interrupted
                 }
-                try sink.flush()
-                if !failures.isEmpty { try deadLetter(failures, batch, deadLetters) }
+                if let storing {
+                    // The positions first (which checks the claim and holds it until the commit), then the
+                    // dead letters, then the rows and the positions commit together: a record ends up
+                    // either in the sink or in the dead-letter topic, once.
+                    do {
+                        try storing.stage(positions(after: next))
+                    } catch let fenced as SinkFenced {
+                        sink.abort()
+                        logger.warning("\(fenced.message)", metadata: ["sink": "\(definition.name)", "task": "\(index)"])
+                        throw Fenced()
+                    }
+                    try deadLetterOnce(failures, batch, deadLetters)
+                    try sink.flush()
+                    exactlyOnce.committed(next)
+                } else {
+                    try sink.flush()
+                    if !failures.isEmpty { try deadLetter(failures, batch, deadLetters) }
+                }
                 let (flushed, destination) = (sink.flushedCounts, sink.destination)
                 counters.withLock {
                     if let flushed { $0.writeCounts = ($0.writeCounts ?? SinkWriteCounts()) + flushed }
@@ -323,7 +349,7 @@ final class SinkTask: @unchecked Sendable {
 
     /// Appends the failed records to the dead-letter topic, with the original key, value and headers
     /// and headers saying what failed, and makes them durable.
-    private func deadLetter(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws {
+    func deadLetter(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws {
         var block = RecordBlock()
         let now = Time.nowMillis()
         for failure in failures {

@@ -38,14 +38,25 @@ extension PostgresSink {
             OptionSpec(
                 "ignore_unknown_fields", .boolean, default: .bool(false),
                 "Drop record fields the table has no column for, instead of dead-lettering the record."),
+            OptionSpec(
+                "delivery", .choice(["at_least_once", "exactly_once"]), default: .string("at_least_once"),
+                "exactly_once: store the group's offsets in offsets_table in the same transaction as each batch's "
+                    + "rows, and continue from them, so that a crash never loads a row twice, in either mode. "
+                    + "at_least_once: a crash between a commit and its offsets loads that batch again."),
+            OptionSpec(
+                "offsets_table", .string, default: .string("sluice_offsets"),
+                "With exactly_once, the table (optionally schema.table) that holds each group's offsets; "
+                    + "created when missing."),
         ],
         check: { options in
             var problems: [ConfigProblem] = []
             if let connection = options.string("connection"), let problem = PostgresConnection.problem(in: connection) {
                 problems.append(ConfigProblem(options.path(of: "connection"), problem))
             }
-            if let table = options.string("table"), table.isEmpty || table.hasPrefix(".") || table.hasSuffix(".") {
-                problems.append(ConfigProblem(options.path(of: "table"), "expected a table name or schema.table"))
+            for name in ["table", "offsets_table"] {
+                if let table = options.string(name), table.isEmpty || table.hasPrefix(".") || table.hasSuffix(".") {
+                    problems.append(ConfigProblem(options.path(of: name), "expected a table name or schema.table"))
+                }
             }
             if let keys = options.stringList("key_columns"), keys.isEmpty || keys.contains("") {
                 problems.append(

@@ -10,7 +10,7 @@ import SluiceKit
 /// the COPY line the error names or by narrowing windows inside a savepoint, and returned as a record
 /// failure while the rest of the batch loads (PostgresSink+Isolation.swift). Failures are sorted by SQLSTATE into transient, record and fatal
 /// (`PostgresError.kind`). One instance per task; every call blocks and runs on the task's thread.
-public final class PostgresSink: Sink {
+public final class PostgresSink: OffsetStoringSink {
     enum Mode: String {
         case insert
         case upsert
@@ -27,6 +27,14 @@ public final class PostgresSink: Sink {
     let ignoreUnknown: Bool
     let schemas: [String: TopicSchema]
     let sinkName: String
+    let group: String
+    public let storesOffsets: Bool
+    /// The table of the group's offsets (`offsets_table`), quoted, and as written in the config.
+    let offsetsTable: String
+    let offsetsTableName: String
+    var offsetsTableReady = false
+    /// Per partition this task claimed (exactly-once), the claim its positions are stored under.
+    var claims: [TopicPartition: Int64] = [:]
     let logger: Logger
     var tables: [String: TableInfo] = [:]
     var stagingCreated: Set<String> = []
@@ -61,6 +69,11 @@ public final class PostgresSink: Sink {
         ignoreUnknown = options.bool("ignore_unknown_fields") ?? false
         schemas = context.schemas
         sinkName = context.name
+        group = context.group
+        storesOffsets = options.string("delivery") == "exactly_once"
+        offsetsTableName = options.string("offsets_table") ?? "sluice_offsets"
+        let (schema, table) = SQL.tableParts(offsetsTableName)
+        offsetsTable = SQL.qualified(schema: schema, table: table)
         logger = context.logger
         if mode == .upsert {
             for topic in context.topics where keyColumns(for: topic).isEmpty {

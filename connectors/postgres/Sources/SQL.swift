@@ -32,6 +32,19 @@ enum SQL {
         case .string, nil: return "text"
         }
     }
+
+    /// A text array literal for a parameter (`{"a","b\\"c"}`): each element quoted, `"` and `\` escaped.
+    static func textArray(_ items: [String]) -> String {
+        let quoted = items.map { item in
+            "\"" + item.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+        }
+        return "{" + quoted.joined(separator: ",") + "}"
+    }
+
+    /// The integers of an integer array as PostgreSQL writes it (`{1,2,3}`).
+    static func integers(inArray text: String) -> [Int64] {
+        text.split(whereSeparator: { "{}, ".contains($0) }).compactMap { Int64($0) }
+    }
 }
 
 extension String {

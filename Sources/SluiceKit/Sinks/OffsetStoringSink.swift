@@ -1,0 +1,51 @@
+import SluiceCore
+
+/// A sink that stores, in the same transaction as the records it writes, the offset each partition
+/// continues from: delivery is then exactly-once, because a batch and the position after it become
+/// durable together or not at all (`delivery: "exactly_once"` of the PostgreSQL sink).
+///
+/// The runtime asks for the stored positions when the task is given partitions and continues from
+/// them, unless the group's offsets were reset after they were stored (`StoredPosition.resetAt`), and
+/// stages the positions after each batch before `flush`. It still commits the group's offsets to the
+/// broker after each flush, so that lag can be seen; those may lag behind the sink's own after a crash,
+/// which is why a reset is told from a lag by its marker and not by its value.
+public protocol OffsetStoringSink: Sink {
+    /// Whether this instance stores its offsets (its config asked for exactly-once).
+    var storesOffsets: Bool { get }
+    /// Claims `partitions` of the group for this task and returns what the sink stored for them; a
+    /// partition it never stored is absent. The claim fences off any earlier owner: its `stage` fails
+    /// from then on (and a claim waits for a commit in progress to end), so two tasks that both believe
+    /// they own a partition, after an eviction, never both commit. Called between batches.
+    func storedPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition]
+    /// Stores `positions` in the transaction the next `flush` commits, with the batch written since
+    /// the last flush; `abort` drops them with it. Throws `SinkFenced` when another task claimed one of
+    /// the partitions since this one did.
+    func stage(_ positions: [TopicPartition: StoredPosition]) throws
+}
+
+/// Another task claimed a partition this one was writing: the batch must be dropped, not committed.
+public struct SinkFenced: Error, Sendable {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+}
+
+/// Where a partition continues from, as a sink stores it with its data.
+public struct StoredPosition: Sendable, Equatable {
+    /// The next offset to deliver.
+    public var offset: Int64
+    /// The group's reset marker this position follows (when `sluice groups reset-offsets` last set
+    /// the group's offset on the partition, epoch milliseconds; nil if never).
+    public var resetAt: Int64?
+    /// The end offset of each partition of the sink's dead-letter topic once the batch's dead letters
+    /// were stored there: dead letters after these come from attempts that were not committed.
+    public var deadLetterEnds: [Int64]
+
+    public init(offset: Int64, resetAt: Int64?, deadLetterEnds: [Int64]) {
+        self.offset = offset
+        self.resetAt = resetAt
+        self.deadLetterEnds = deadLetterEnds
+    }
+}

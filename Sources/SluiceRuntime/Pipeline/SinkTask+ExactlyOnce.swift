@@ -1,0 +1,158 @@
+import SluiceBroker
+import SluiceCore
+import SluiceKit
+
+/// What a task whose sink stores its own offsets keeps between batches.
+struct ExactlyOnceState {
+    /// Per owned partition, the reset marker the sink's stored position follows.
+    var resetMarkers: [TopicPartition: Int64] = [:]
+    /// Records already in the dead-letter topic from attempts that were not committed (found there at
+    /// assignment, or stored by an attempt that was retried): not dead-lettered again.
+    var deadLettered: [TopicPartition: Set<Int64>] = [:]
+
+    /// A batch up to `next` is committed: what it dead-lettered is behind the stored positions.
+    mutating func committed(_ next: [TopicPartition: Int64]) {
+        for (tp, offset) in next {
+            deadLettered[tp] = deadLettered[tp]?.filter { $0 >= offset }
+            if deadLettered[tp]?.isEmpty == true { deadLettered[tp] = nil }
+        }
+    }
+}
+
+extension SinkTask {
+    /// Moves each assigned partition to where the sink's stored position says it continues, unless the
+    /// group's offsets were reset after that position was stored (a reset is followed; the position
+    /// stored with the next batch records that it was), and finds the dead letters that attempts after
+    /// those positions left in the dead-letter topic.
+    func continueFromStoredPositions(
+        _ sink: any OffsetStoringSink, starts: [TopicPartition: Int64], consumer: GroupConsumer
+    ) throws {
+        let stored = try readStoredPositions(sink, Set(starts.keys))
+        let resets = broker.committedResets(definition.group)
+        var continuing: [TopicPartition: Int64] = [:]
+        var scanFrom: [Int32: Int64] = [:]
+        for (tp, start) in starts.sorted(by: { $0.key < $1.key }) {
+            exactlyOnce.deadLettered[tp] = nil
+            let reset = resets[tp]
+            guard let position = stored[tp], (reset ?? .min) <= (position.resetAt ?? .min) else {
+                if let position = stored[tp] {
+                    logger.notice(
+                        "the group's offsets were reset after the sink stored its own; following the reset",
+                        metadata: [
+                            "sink": "\(definition.name)", "partition": "\(tp)", "stored": "\(position.offset)",
+                            "from": "\(start)",
+                        ])
+                }
+                exactlyOnce.resetMarkers[tp] = reset
+                continuing[tp] = start
+                continue
+            }
+            exactlyOnce.resetMarkers[tp] = position.resetAt
+            let (first, end) = try broker.offsets(tp)
+            guard position.offset <= end else {
+                throw RuntimeError(
+                    "sink \"\(definition.name)\" stored offset \(position.offset) for \(tp), past the partition's end "
+                        + "\(end): the topic holds fewer records than were delivered (it was deleted and created again, "
+                        + "or the data directory comes from an older backup). Nothing was delivered. To deliver the "
+                        + "topic again, run `sluice groups reset-offsets --group \(definition.group) --topic "
+                        + "\(tp.topic) --to-earliest --execute`, which the sink then follows")
+            }
+            var target = position.offset
+            if target < first {
+                logger.warning(
+                    "the sink's stored offset is no longer stored in the topic (retention removed it); continuing from the first stored",
+                    metadata: ["sink": "\(definition.name)", "partition": "\(tp)", "stored": "\(target)", "from": "\(first)"])
+                target = first
+            }
+            if target != start { consumer.seek(tp, to: target) }
+            continuing[tp] = target
+            for (partition, end) in position.deadLetterEnds.enumerated() {
+                scanFrom[Int32(partition)] = min(scanFrom[Int32(partition)] ?? end, end)
+            }
+        }
+        try findDeadLetters(from: scanFrom, continuing: continuing)
+    }
+
+    /// The sink's stored positions, retrying transient failures (the database restarting) with the
+    /// sink's backoff until `retry_timeout_ms`.
+    private func readStoredPositions(_ sink: any OffsetStoringSink, _ partitions: Set<TopicPartition>) throws
+        -> [TopicPartition: StoredPosition]
+    {
+        let started = Time.monotonicNanos()
+        var attempt = 0
+        while true {
+            do {
+                return try sink.storedPositions(partitions)
+            } catch let error as ConnectorError where error.kind == .transient {
+                sink.abort()
+                let elapsed = Int((Time.monotonicNanos() - started) / 1_000_000)
+                if stop.isRequested { throw RuntimeError.interrupted }
+                guard elapsed < definition.retryTimeoutMs else {
+                    throw RuntimeError(
+                        "sink \"\(definition.name)\" could not read its stored offsets for \(elapsed / 1000) s: \(error.message)")
+                }
+                let delay = Backoff.delay(attempt: attempt, initial: definition.retryInitialMs, max: definition.retryMaxMs)
+                logger.warning(
+                    "reading the sink's stored offsets failed; retrying",
+                    metadata: ["sink": "\(definition.name)", "error": "\(error.message)", "retry_in_ms": "\(delay)"])
+                var left = delay
+                while left > 0 && !stop.isRequested {
+                    Time.sleep(millis: min(left, 50))
+                    left -= 50
+                }
+                attempt += 1
+            } catch let error as ConnectorError {
+                throw RuntimeError("sink \"\(definition.name)\": \(error.message)")
+            }
+        }
+    }
+
+    /// Reads the dead-letter topic from `scanFrom` (per partition) and notes the records of partitions
+    /// the task continues at or before them: they were dead-lettered by an attempt that was not committed.
+    private func findDeadLetters(from scanFrom: [Int32: Int64], continuing: [TopicPartition: Int64]) throws {
+        let topic = definition.deadLetterTopic
+        guard !scanFrom.isEmpty, broker.topicNames().contains(topic) else { return }
+        let count = try broker.partitionCount(topic)
+        for (partition, from) in scanFrom where partition < count {
+            let log = try broker.log(TopicPartition(topic, partition))
+            try log.forEachBlock(from: max(from, log.startOffset)) { block in
+                for index in 0..<block.count {
+                    guard let topicName = block.headerValue(index, named: SluiceHeader.originalTopic),
+                        let partitionText = block.headerValue(index, named: SluiceHeader.originalPartition),
+                        let offsetText = block.headerValue(index, named: SluiceHeader.originalOffset),
+                        let original = Int32(String(decoding: partitionText, as: UTF8.self)),
+                        let offset = Int64(String(decoding: offsetText, as: UTF8.self))
+                    else { continue }
+                    let tp = TopicPartition(String(decoding: topicName, as: UTF8.self), original)
+                    guard let from = continuing[tp], offset >= from else { continue }
+                    exactlyOnce.deadLettered[tp, default: []].insert(offset)
+                }
+                return true
+            }
+        }
+    }
+
+    /// Dead-letters the failures not already in the dead-letter topic from an earlier attempt.
+    func deadLetterOnce(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws {
+        let fresh = failures.filter { exactlyOnce.deadLettered[$0.topicPartition]?.contains($0.offset) != true }
+        guard !fresh.isEmpty else { return }
+        try deadLetter(fresh, batch, producer)
+        for failure in fresh { exactlyOnce.deadLettered[failure.topicPartition, default: []].insert(failure.offset) }
+    }
+
+    /// The positions to store with a batch that ends at `next`.
+    func positions(after next: [TopicPartition: Int64]) throws -> [TopicPartition: StoredPosition] {
+        let topic = definition.deadLetterTopic
+        var ends: [Int64] = []
+        if broker.topicNames().contains(topic) {
+            for partition in 0..<(try broker.partitionCount(topic)) {
+                ends.append(try broker.offsets(TopicPartition(topic, partition)).end)
+            }
+        }
+        var result: [TopicPartition: StoredPosition] = [:]
+        for (tp, offset) in next {
+            result[tp] = StoredPosition(offset: offset, resetAt: exactlyOnce.resetMarkers[tp], deadLetterEnds: ends)
+        }
+        return result
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Glibc
+import SluiceCore
+import SluiceRuntime
+import SluiceTestSupport
+import Testing
+
+/// `delivery: "exactly_once"` of the PostgreSQL sink, through the binary: insert mode into a table
+/// without a key, killed with SIGKILL again and again, with one task and with three (so that
+/// rebalances happen between kills), and through a server restart; every row ends up in the table or in
+/// the dead-letter topic, once. And a reset of the group's offsets is followed, not overridden.
+@Suite(.serialized, .enabled(if: PostgresServer.shouldRun)) struct ExactlyOnceTests {
+    /// Rows whose order_id is a multiple of this break the table's CHECK constraint: the sink
+    /// dead-letters them.
+    static let refusedEvery = 997
+
+    /// A table without a key, every column as text but the id, with a CHECK some rows break.
+    static func createTable(_ server: PostgresServer, _ database: String) throws {
+        let columns = SampleOrders.header.split(separator: ",").map { name in
+            name == "order_id" ? "order_id bigint" : "\"\(name)\" text"
+        }
+        try server.psql(
+            "CREATE TABLE orders (\(columns.joined(separator: ", ")), CHECK (order_id % \(refusedEvery) <> 0))",
+            database: database)
+    }
+
+    static func config(_ server: PostgresServer, _ database: String, tasks: Int) -> String {
+        """
+        {"topics": {"orders": {"partitions": 4}},
+         "sources": {"orders": {"type": "csv", "path": "orders.csv", "key": ["customer"], "max_batch_rows": 5000}},
+         "sinks": {"pg": {"type": "postgres", "topics": ["orders"], "mode": "insert", "delivery": "exactly_once",
+                          "connection": "\(server.connectionString(database: database))", "tasks": \(tasks),
+                          "max_batch_records": 5000, "batch_wait_ms": 50, "retry_initial_ms": 100,
+                          "session_timeout_ms": 3000}}}
+        """
+    }
+
+    /// Every good row once in the table, every refused one once in the sink's dead-letter topic.
+    static func expectEveryRowOnce(
+        _ server: PostgresServer, _ database: String, _ dir: TemporaryDirectory, rows: Int,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let refused = rows / refusedEvery
+        let good = rows - refused
+        let counts = try server.psql(
+            "SELECT count(*), count(DISTINCT order_id), sum(order_id) FROM orders", database: database)
+        let goodSum = (1...rows).filter { $0 % refusedEvery != 0 }.reduce(0, +)
+        #expect(counts == "\(good)|\(good)|\(goodSum)", "table: count, distinct, sum", sourceLocation: sourceLocation)
+        let dead = try EndToEnd.records("pg.dlq", dataDirectory: dir.file("data"))
+        let deadOffsets = Set(
+            dead.map { entry in
+                (entry.record.headerText("sluice.original.partition") ?? "?") + ":"
+                    + (entry.record.headerText("sluice.original.offset") ?? "?")
+            })
+        #expect(dead.count == refused, "dead letters, counting duplicates", sourceLocation: sourceLocation)
+        #expect(deadOffsets.count == refused, "distinct dead letters", sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: [1, 3])
+    func insertKilledThirtyTimesLoadsEveryRowOnce(tasks: Int) throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("exactly")
+        try Self.createTable(server, database)
+        let dir = TemporaryDirectory()
+        let rows = 400_000
+        try SampleOrders(rows: rows, seed: 31).write(to: dir.file("orders.csv"))
+        try EndToEnd.write(Self.config(server, database, tasks: tasks), to: "config.json", in: dir.path)
+        let kills = try EndToEnd.killRepeatedly(
+            ["run"], in: dir.path, times: 30, seed: UInt64(41 + tasks), minMillis: 200, spreadMillis: 600)
+        #expect(kills >= 30, "the run finished before it was killed 30 times")
+        try EndToEnd.sluice(["run"], in: dir.path)
+        try Self.expectEveryRowOnce(server, database, dir, rows: rows)
+        // The broker's offsets were committed after the database's: lag shows nothing left.
+        let lag = try EndToEnd.sluice(["groups", "describe", "pg"], in: dir.path)
+        #expect(lag.stdout.contains("total lag 0"), "\(lag.stdout)")
+    }
+
+    @Test func aServerRestartInTheMiddleLoadsEveryRowOnce() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("exactlyrestart")
+        try Self.createTable(server, database)
+        let dir = TemporaryDirectory()
+        let rows = 150_000
+        try SampleOrders(rows: rows, seed: 37).write(to: dir.file("orders.csv"))
+        try EndToEnd.write(Self.config(server, database, tasks: 2), to: "config.json", in: dir.path)
+        let (process, out, err) = try SluiceBinary.start(["run"], in: dir.path)
+        let collector = OutputCollector(out: out, err: err)
+        var loaded = "0"
+        for _ in 0..<600 where loaded == "0" {
+            Time.sleep(millis: 20)
+            loaded = (try? server.psql("SELECT count(*) FROM orders", database: database)) ?? "0"
+        }
+        try server.restart()
+        process.waitUntilExit()
+        let (_, stderr) = collector.finish()
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        try Self.expectEveryRowOnce(server, database, dir, rows: rows)
+    }
+
+    /// The sink's stored offsets say the topic is loaded; a reset of the group to the earliest offsets
+    /// is newer, so the next run follows it and loads the topic again.
+    @Test func aResetOfTheGroupIsFollowed() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("exactlyreset")
+        try Self.createTable(server, database)
+        let dir = TemporaryDirectory()
+        let rows = 3_000
+        try SampleOrders(rows: rows, seed: 43).write(to: dir.file("orders.csv"))
+        try EndToEnd.write(Self.config(server, database, tasks: 1), to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        let good = rows - rows / Self.refusedEvery
+        #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(good)")
+        let stored = try server.psql(
+            "SELECT sum(next_offset) FROM sluice_offsets WHERE group_name = 'pg'", database: database)
+        #expect(stored == "\(rows)")
+        // Nothing new: a second run loads nothing.
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(good)")
+        try EndToEnd.sluice(
+            ["groups", "reset-offsets", "--group", "pg", "--topic", "orders", "--to-earliest", "--execute"], in: dir.path)
+        let again = try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(2 * good)")
+        #expect(again.stderr.contains("following the reset"), "\(again.stderr)")
+        // Once followed, the stored offsets are the truth again.
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(2 * good)")
+    }
+}

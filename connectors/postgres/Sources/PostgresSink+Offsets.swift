@@ -1,0 +1,101 @@
+import SluiceCore
+import SluiceKit
+
+/// Exactly-once delivery: the group's offsets live in a table of the same database, written in the
+/// transaction that loads the batch (`delivery: "exactly_once"`). One row per group, topic and
+/// partition: the next offset to deliver, the reset marker it follows and the dead-letter topic's ends
+/// (see `OffsetStoringSink`).
+extension PostgresSink {
+    public func storedPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition] {
+        guard !partitions.isEmpty else { return [:] }
+        do {
+            try connection.ensureIdle()
+            try prepareOffsetsTable()
+            let sorted = partitions.sorted()
+            // One statement, so one transaction of its own: it waits for a commit of another task that
+            // holds a row, and its claims count from when it commits.
+            let rows = try connection.execute(
+                "INSERT INTO \(offsetsTable) AS stored (group_name, topic, partition, claim) "
+                    + "SELECT $1, claimed.topic, claimed.partition, 1 FROM unnest($2::text[], $3::integer[]) "
+                    + "AS claimed (topic, partition) ON CONFLICT (group_name, topic, partition) DO UPDATE SET "
+                    + "claim = stored.claim + 1 RETURNING topic, partition, claim, next_offset, reset_at, dead_letter_ends",
+                [group, SQL.textArray(sorted.map(\.topic)), "{" + sorted.map { String($0.partition) }.joined(separator: ",") + "}"])
+            var result: [TopicPartition: StoredPosition] = [:]
+            for row in rows where row.count == 6 {
+                guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }),
+                    let claim = row[2].flatMap({ Int64($0) })
+                else {
+                    throw ConnectorError.fatal(
+                        "postgres.offsets", "\(offsetsTableName) holds a row for group \(group) that cannot be read")
+                }
+                let tp = TopicPartition(topic, partition)
+                claims[tp] = claim
+                guard let offset = row[3].flatMap({ Int64($0) }) else { continue }
+                result[tp] = StoredPosition(
+                    offset: offset, resetAt: row[4].flatMap { Int64($0) },
+                    deadLetterEnds: SQL.integers(inArray: row[5] ?? ""))
+            }
+            return result
+        } catch let error as PostgresError {
+            throw classify(error)
+        }
+    }
+
+    public func stage(_ positions: [TopicPartition: StoredPosition]) throws {
+        guard !positions.isEmpty else { return }
+        do {
+            try connection.ensureTransaction()
+            var values: [String] = []
+            var parameters: [String?] = [group]
+            for (tp, position) in positions.sorted(by: { $0.key < $1.key }) {
+                let n = parameters.count
+                values.append(
+                    "($\(n + 1)::text, $\(n + 2)::integer, $\(n + 3)::bigint, $\(n + 4)::bigint, $\(n + 5)::bigint, "
+                        + "$\(n + 6)::bigint[])")
+                parameters += [
+                    tp.topic, String(tp.partition), claims[tp].map { String($0) } ?? "0", String(position.offset),
+                    position.resetAt.map { String($0) },
+                    "{" + position.deadLetterEnds.map { String($0) }.joined(separator: ",") + "}",
+                ]
+            }
+            // Only rows still under this task's claim move; the update holds them until the commit.
+            let rows = try connection.execute(
+                "WITH moved AS (UPDATE \(offsetsTable) AS stored SET next_offset = given.next_offset, "
+                    + "reset_at = given.reset_at, dead_letter_ends = given.ends, updated_at = now() FROM (VALUES "
+                    + values.joined(separator: ", ") + ") AS given (topic, partition, claim, next_offset, reset_at, ends) "
+                    + "WHERE stored.group_name = $1 AND stored.topic = given.topic AND stored.partition = given.partition "
+                    + "AND stored.claim = given.claim RETURNING 1) SELECT count(*) FROM moved",
+                parameters)
+            guard rows.first?.first.flatMap({ $0.flatMap { Int($0) } }) == positions.count else {
+                throw SinkFenced(
+                    "another task claimed a partition of this batch (the task was evicted from its group while it "
+                        + "worked); the batch is dropped, and its new owner delivers it")
+            }
+        } catch let error as PostgresError {
+            throw classify(error)
+        }
+    }
+
+    /// Creates the offsets table when it is missing (outside any batch's transaction, so that a batch
+    /// rolled back does not take it along).
+    private func prepareOffsetsTable() throws {
+        guard !offsetsTableReady else { return }
+        let (schema, _) = SQL.tableParts(offsetsTableName)
+        do {
+            if let schema { _ = try connection.execute("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(schema))") }
+            _ = try connection.execute(
+                "CREATE TABLE IF NOT EXISTS \(offsetsTable) (group_name text NOT NULL, topic text NOT NULL, "
+                    + "partition integer NOT NULL, claim bigint NOT NULL, next_offset bigint, reset_at bigint, "
+                    + "dead_letter_ends bigint[] NOT NULL DEFAULT '{}', updated_at timestamptz NOT NULL DEFAULT now(), "
+                    + "PRIMARY KEY (group_name, topic, partition))")
+        } catch let error as PostgresError where ["23505", "42P07", "42710", "42P06"].contains(error.sqlState) {
+            // Another task created it at the same moment.
+        } catch let error as PostgresError where error.kind != .transient {
+            throw ConnectorError.fatal(
+                "postgres.offsets",
+                "\(connection.target): cannot create the offsets table \(offsetsTableName) that exactly_once "
+                    + "delivery needs (\(userFacing(error))); create it, grant the rights, or set offsets_table")
+        }
+        offsetsTableReady = true
+    }
+}
