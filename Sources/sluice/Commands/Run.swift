@@ -31,13 +31,21 @@ struct Run: ParsableCommand, LoggingCommand {
     @Flag(help: "Exit with code 3 when any record was dead-lettered, by a source or a sink.")
     var failOnDeadLetters = false
 
+    @Flag(help: "Check what `validate --connect` checks, print the plan and exit: read, create and write nothing.")
+    var dryRun = false
+
     @OptionGroup var log: LogOptions
 
     var logLevel: Logger.Level { log.logLevel }
 
     func run() throws {
         let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
-        let pipelineConfig = try loader.load(path: config)
+        let plan = try Preflight(loader: loader, connect: dryRun, logger: Logger(label: "sluice")).check(path: config)
+        if dryRun {
+            print("Dry run of \(config): nothing was read or written.\n" + plan.render())
+            return
+        }
+        let pipelineConfig = plan.config
         let pipeline = Pipeline(config: pipelineConfig, logger: Logger(label: "sluice"))
         let terminal = standardErrorIsTerminal
         defer { StatusLine.clear() }
