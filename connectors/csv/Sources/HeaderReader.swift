@@ -49,6 +49,10 @@ struct HeaderReader {
                 case .row(_, let next, _) where rowsToSkip > 0:
                     rowsToSkip -= 1
                     position = next
+                case .row(_, let next, _)
+                where next == text.count && inflater == nil && !settings.filesComplete && !Self.endsALine(text):
+                    // A plain file that ends inside its header row: the source waits for the rest too.
+                    return Header(names: nil, bytesRead: bytesRead)
                 case .row:
                     let names = text.withUnsafeBytes {
                         RowEncoder.names($0, parser.fields, parser, latin1: settings.latin1)
@@ -67,6 +71,11 @@ struct HeaderReader {
             text.removeSubrange(0..<position)
             position = 0
         }
+    }
+
+    /// Whether `text` ends with a line break.
+    static func endsALine(_ text: [UInt8]) -> Bool {
+        text.last == 0x0A || text.last == 0x0D
     }
 
     /// The names a header row's texts give: `column_N` for an empty one, `name_2` (or the next free

@@ -78,6 +78,17 @@ import Testing
         #expect(found.problems[1].message.contains("d.csv.gz (order, name); did you mean \"order\"?"))
     }
 
+    /// A plain file that ends inside its header row is still being written: the source waits for the
+    /// rest, and so does the check, unless the files are complete.
+    @Test func aHeaderRowStillBeingWrittenIsNotJudged() throws {
+        let dir = TemporaryDirectory()
+        try CSVTestSupport.write("order_id,na", to: dir.file("a.csv"))
+        let key: (key: String, value: JSONValue) = ("key", .array([.string("order_id"), .string("name")]))
+        #expect(try preflight(path: dir.file("a.csv"), [key]).problems.isEmpty)
+        let complete = try preflight(path: dir.file("a.csv"), [key, ("files_complete", .bool(true))])
+        #expect(complete.problems.map(\.path) == ["sources.test.key"])
+    }
+
     /// Only the header row is read: a plain file after its first few kilobytes, and a gzip file whose
     /// stream is cut short after the header (reading it whole would fail) are never read further.
     @Test func onlyTheHeaderRowIsRead() throws {
