@@ -72,6 +72,16 @@ import Testing
         #expect(!FileSystem.exists(dir.file("data")), "nothing ran")
     }
 
+    /// Every file under `folder` with its size and modification time.
+    static func listing(_ folder: String) throws -> [String] {
+        let manager = FileManager.default
+        return try manager.subpathsOfDirectory(atPath: folder).sorted().map { name in
+            let attributes = try manager.attributesOfItem(atPath: folder + "/" + name)
+            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return "\(name) \(attributes[.size] ?? 0) \(modified)"
+        }
+    }
+
     @Test func everyProblemIsOnALineOfItsOwn() throws {
         let dir = TemporaryDirectory()
         try EndToEnd.write("id,name\n1,a\n", to: "in.csv", in: dir.path)
@@ -107,8 +117,10 @@ import Testing
         #expect(dry.stdout.contains("  sink files: creates \(dir.file("out"))"))
         #expect(!FileSystem.exists(dir.file("data")) && !FileSystem.exists(dir.file("out")))
         try EndToEnd.sluice(["run", "config.json"], in: dir.path)
+        let before = try Self.listing(dir.file("data"))
         let again = try EndToEnd.sluice(["run", "--dry-run", "config.json"], in: dir.path)
         #expect(again.stdout.contains("Topic orders: exists, 2 partitions"))
+        #expect(try Self.listing(dir.file("data")) == before, "the dry run changed the data directory")
         let validated = try EndToEnd.sluice(["validate", "config.json"], in: dir.path)
         #expect(validated.stdout.hasPrefix("config.json is valid.\n"))
     }
