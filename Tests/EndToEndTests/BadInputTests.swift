@@ -51,6 +51,7 @@ import Testing
 
     @Test func aConfigFromAFIFOIsReadOnceWritten() throws {
         let dir = TemporaryDirectory()
+        try EndToEnd.write("id\n1\n", to: "in.csv", in: dir.path)
         let fifo = dir.file("config.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
         let writer = WorkerThread(name: "fifo-writer") {
