@@ -51,6 +51,7 @@ import Testing
 
     @Test func aConfigFromAFIFOIsReadOnceWritten() throws {
         let dir = TemporaryDirectory()
+        try EndToEnd.write("id\n1\n", to: "in.csv", in: dir.path)
         let fifo = dir.file("config.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
         let writer = WorkerThread(name: "fifo-writer") {
@@ -82,7 +83,7 @@ import Testing
         ] {
             try EndToEnd.write(
                 #"{"sources": {"in": {"type": "csv", "path": "\#(name)"}}}"#, to: "config.json", in: dir.path)
-            let run = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 1)
+            let run = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 2)
             #expect(run.stderr.contains(phrase), "\(name): \(run.stderr)")
             #expect(!run.stderr.contains("FIFO"), "\(name)")
             let validate = try EndToEnd.sluice(["validate", name], in: dir.path, expect: 2)

@@ -83,11 +83,11 @@ import Testing
         try EndToEnd.sluice(["validate", "missing.json"], in: dir.path, expect: 2)
     }
 
-    @Test func aPathThatMatchesNothingIsARuntimeFailure() throws {
+    @Test func aPathThatMatchesNothingIsAConfigError() throws {
         let dir = TemporaryDirectory()
         try EndToEnd.write(
             #"{"sources": {"orders": {"type": "csv", "path": "nothing*.csv"}}}"#, to: "config.json", in: dir.path)
-        let result = try EndToEnd.sluice(["run"], in: dir.path, expect: 1)
+        let result = try EndToEnd.sluice(["run"], in: dir.path, expect: 2)
         #expect(result.stderr.contains("matches no file"))
     }
 

@@ -16,19 +16,41 @@ import Testing
         ]
     )
 
-    func validate(_ json: String) throws -> (ConnectorOptions, [ConfigProblem]) {
+    func validate(_ json: String, fromEnvironment: Set<String> = []) throws -> (ConnectorOptions, [ConfigProblem]) {
         guard case .object(let members) = try JSONValue.parse(json) else {
             throw CoreError(.invalidData, "not an object")
         }
-        return Self.spec.validate(members, path: "sources.demo")
+        return Self.spec.validate(members, path: "sources.demo", fromEnvironment: fromEnvironment)
     }
 
     @Test func defaultsApplyAndValuesNormalize() throws {
-        let (options, problems) = try validate(#"{"path": "a.csv", "limit": "7"}"#)
+        let (options, problems) = try validate(#"{"path": "a.csv", "limit": 7}"#)
         #expect(problems.isEmpty)
         #expect(options.string("path") == "a.csv")
         #expect(options.byte("delimiter") == UInt8(ascii: ","))
         #expect(options.integer("limit") == 7)
+    }
+
+    /// A number or boolean in quotes is a mistake in the file, named as one; a `${NAME}` reference makes
+    /// a string, so a value it made may stand for a number.
+    @Test func quotedNumbersAreProblemsUnlessTheEnvironmentMadeThem() throws {
+        let (_, problems) = try validate(#"{"path": "a.csv", "limit": "7"}"#)
+        #expect(
+            problems == [
+                ConfigProblem(
+                    "sources.demo.limit",
+                    "expected an integer from 1 to 10, found the string \"7\"; write 7 without quotes")
+            ])
+        let (options, none) = try validate(#"{"path": "a.csv", "limit": "7"}"#, fromEnvironment: ["sources.demo.limit"])
+        #expect(none.isEmpty)
+        #expect(options.integer("limit") == 7)
+        let flag = OptionSpec("flag", .boolean, "A flag.")
+        #expect(
+            flag.validate(.string("true"), path: "x.flag")
+                == .failure(
+                    ConfigProblem(
+                        "x.flag", "expected true or false, found the string \"true\"; write true without quotes")))
+        #expect(flag.validate(.string("true"), path: "x.flag", fromEnvironment: true) == .success(.bool(true)))
     }
 
     @Test func unknownOptionSuggestsTheClosestName() throws {

@@ -69,6 +69,61 @@ import Testing
         #expect(found.last?.message.contains("KEY") == true)
     }
 
+    /// `${` without its `}` is not taken literally: it is a problem naming its path, as is a reference
+    /// whose name no variable can have. `$${` is a literal `${`.
+    @Test func anUnclosedOrMalformedReferenceIsAProblem() throws {
+        let found = try problems(
+            #"""
+            {"sources": {"orders": {"type": "csv", "path": "in/${UNCLOSED.csv", "topic": "${NOT A NAME}"}}}
+            """#)
+        #expect(found.map(\.path) == ["sources.orders.path", "sources.orders.topic"])
+        #expect(
+            found.first?.message
+                == #""${UNCLOSED.csv" opens an environment reference that is never closed with "}" (write $$ for a literal $)"#
+        )
+        #expect(found.last?.message.hasPrefix(#""${NOT A NAME}" is not an environment reference"#) == true)
+        let literal = try load(#"{"sources": {"orders": {"type": "csv", "path": "/in/$${NAME.csv"}}}"#)
+        #expect(try source(literal, "orders").options.string("path") == "/in/${NAME.csv")
+    }
+
+    /// A number or boolean in quotes is a mistake, in the topics section as in a connector's options;
+    /// one that a `${NAME}` reference made is not.
+    @Test func quotedNumbersAreProblemsUnlessAReferenceMadeThem() throws {
+        let found = try problems(
+            #"""
+            {"topics": {"orders": {"partitions": "4", "retention_ms": "1000", "allow_key_remap": "true"}},
+             "sinks": {"out": {"type": "file", "topics": ["orders"], "path": "out", "tasks": "2"}}}
+            """#)
+        let byPath = Dictionary(found.map { ($0.path, $0.message) }, uniquingKeysWith: { $1 })
+        #expect(
+            byPath["topics.orders.partitions"] == #"expected an integer, found the string "4"; write 4 without quotes"#)
+        #expect(byPath["topics.orders.retention_ms"]?.hasSuffix("write 1000 without quotes") == true)
+        #expect(byPath["topics.orders.allow_key_remap"]?.hasSuffix("write true without quotes") == true)
+        #expect(
+            byPath["sinks.out.tasks"]
+                == #"expected an integer from 1 to 256, found the string "2"; write 2 without quotes"#)
+        #expect(found.count == 4)
+        let config = try load(
+            #"""
+            {"topics": {"orders": {"partitions": "${P}", "retention_ms": "${MS:-1000}"}},
+             "sinks": {"out": {"type": "file", "topics": ["orders"], "path": "out", "tasks": "${TASKS}"}}}
+            """#, environment: ["P": "4", "TASKS": "2"])
+        #expect(config.topics.first?.config.partitions == 4)
+        #expect(config.sinks.first?.tasks == 2)
+    }
+
+    @Test func aSinksDeadLetterTopicCannotBeAnInternalTopic() throws {
+        let found = try problems(
+            #"""
+            {"sinks": {"out": {"type": "file", "topics": ["orders"], "path": "out",
+                               "dead_letter_topic": "__consumer_offsets"}}}
+            """#)
+        #expect(
+            found == [
+                ConfigProblem("sinks.out.dead_letter_topic", #"topics starting with "__" belong to the broker"#)
+            ])
+    }
+
     // MARK: Unknown keys and wrong types
 
     @Test func unknownKeysGetSuggestions() throws {
@@ -133,7 +188,7 @@ import Testing
             #"""
             {"topics": {
               "a": {"partitions": 4, "retention_ms": -1, "compression": "gzip"},
-              "b": {"partitions": "10000"},
+              "b": {"partitions": 10000},
               "c": {}
             }}
             """#)

@@ -23,6 +23,10 @@ public struct ConnectorSpec: Sendable {
     /// What the connector writes that no other connector in the same config may write as well, each
     /// with the option that names it: the file sink's folder. Two claims of the same are a config error.
     public let claims: @Sendable (ConnectorOptions) -> [(option: String, resource: String)]
+    /// Checks against the world outside the config file, for `sluice validate` and before `sluice run`:
+    /// that input files are there and fit the options, that a server answers, that a table can be
+    /// written. Called only with options that passed `validate`; it looks and writes nothing.
+    public let preflight: @Sendable (PreflightContext) -> PreflightResult
 
     public init(
         type: String,
@@ -32,8 +36,10 @@ public struct ConnectorSpec: Sendable {
         check: @escaping @Sendable (ConnectorOptions) -> [ConfigProblem] = { _ in [] },
         schema: @escaping @Sendable (ConnectorOptions) -> TopicSchema? = { _ in nil },
         commonDefaults: [String: JSONValue] = [:],
-        claims: @escaping @Sendable (ConnectorOptions) -> [(option: String, resource: String)] = { _ in [] }
+        claims: @escaping @Sendable (ConnectorOptions) -> [(option: String, resource: String)] = { _ in [] },
+        preflight: @escaping @Sendable (PreflightContext) -> PreflightResult = { _ in PreflightResult() }
     ) {
+        self.preflight = preflight
         self.commonDefaults = commonDefaults
         self.claims = claims
         self.type = type
@@ -46,12 +52,14 @@ public struct ConnectorSpec: Sendable {
 
     /// Validates the members of one connector's object in the config file against `options` plus
     /// `common` (the options the runtime itself reads, such as `topic`). Unknown keys are problems,
-    /// with a suggestion when one is a likely typo.
+    /// with a suggestion when one is a likely typo. `fromEnvironment` holds the paths of the strings
+    /// that `${NAME}` references made: only those may stand for an integer or a boolean.
     public func validate(
         _ members: [(key: String, value: JSONValue)],
         path: String,
         common: [OptionSpec] = [],
-        ignoring: Set<String> = []
+        ignoring: Set<String> = [],
+        fromEnvironment: Set<String> = []
     ) -> (ConnectorOptions, [ConfigProblem]) {
         let all = common.map { $0.withDefault(commonDefaults[$0.name]) } + options
         var values: [String: JSONValue] = [:]
@@ -65,7 +73,8 @@ public struct ConnectorSpec: Sendable {
             }
             if seen.contains(key) { problems.append(ConfigProblem(path + "." + key, "given twice")) }
             seen.insert(key)
-            switch option.validate(value, path: path + "." + key) {
+            let optionPath = path + "." + key
+            switch option.validate(value, path: optionPath, fromEnvironment: fromEnvironment.contains(optionPath)) {
             case .success(let normalized): values[key] = normalized
             case .failure(let problem): problems.append(problem)
             }

@@ -17,6 +17,15 @@ public struct OptionSpec: Sendable {
         /// one of those words.
         case stringMap(allowed: [String]?)
 
+        /// What a value of the type is, for messages: "an integer from 1 to 10".
+        public var expected: String {
+            switch self {
+            case .integer(let min, let max): return "an integer from \(min) to \(max)"
+            case .boolean: return "true or false"
+            default: return "a value of type \(name)"
+            }
+        }
+
         /// How the type reads in help and READMEs.
         public var name: String {
             switch self {
@@ -69,11 +78,19 @@ public struct OptionSpec: Sendable {
         return defaultValue.serialized()
     }
 
-    /// Checks `value` and returns it normalized, or the problem with it. Integers and booleans also
-    /// come as strings, since `${VAR}` substitution yields strings.
-    public func validate(_ value: JSONValue, path: String) -> Result<JSONValue, ConfigProblem> {
+    /// Checks `value` and returns it normalized, or the problem with it. An integer or a boolean may
+    /// come as a string only when `${VAR}` substitution made it (`fromEnvironment`), since that yields
+    /// strings; a quoted number written in the file is a mistake, named as one.
+    public func validate(_ value: JSONValue, path: String, fromEnvironment: Bool = false) -> Result<
+        JSONValue, ConfigProblem
+    > {
         func problem(_ expected: String) -> Result<JSONValue, ConfigProblem> {
             .failure(ConfigProblem(path, "expected \(expected), found \(describe(value))"))
+        }
+        if !fromEnvironment, case .string(let text) = value, let unquoted = Self.unquoted(text, for: type) {
+            return .failure(
+                ConfigProblem(
+                    path, "expected \(type.expected), found the string \"\(text)\"; write \(unquoted) without quotes"))
         }
         switch type {
         case .string:
@@ -127,6 +144,16 @@ public struct OptionSpec: Sendable {
                 }
             }
             return .success(value)
+        }
+    }
+
+    /// How a quoted integer or boolean would be written without its quotes, when `text` is one and
+    /// `type` wants one; nil otherwise.
+    public static func unquoted(_ text: String, for type: ValueType) -> String? {
+        switch type {
+        case .integer: return Int64(text).map { String($0) }
+        case .boolean: return text == "true" || text == "false" ? text : nil
+        default: return nil
         }
     }
 

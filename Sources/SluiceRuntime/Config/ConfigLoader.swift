@@ -20,6 +20,23 @@ public struct ConfigLoader {
     /// FIFO (`sluice validate <(cat config.json)`), or `-` for standard input, is read to its end, and
     /// its relative paths are taken from the current folder: a pipe's folder (`/dev/fd`) is nobody's.
     public func load(path: String) throws -> PipelineConfig {
+        let (config, problems) = try collect(path: path)
+        guard problems.isEmpty else { throw ConfigError(file: config.file, problems) }
+        return config
+    }
+
+    /// Loads a configuration held in memory; `file` names it in messages and anchors relative paths
+    /// (unless `base` gives their folder).
+    public func load(bytes: [UInt8], file: String? = nil, base: String? = nil) throws -> PipelineConfig {
+        let (config, problems) = try collect(bytes: bytes, file: file, base: base)
+        guard problems.isEmpty else { throw ConfigError(file: file, problems) }
+        return config
+    }
+
+    /// As `load(path:)`, but returns the configuration with its problems instead of throwing them, so
+    /// that a preflight can check the parts that have none. Throws only when there is nothing to check:
+    /// no file, not JSON, an environment reference that cannot be replaced.
+    func collect(path: String) throws -> (PipelineConfig, [ConfigProblem]) {
         let path = path == "-" ? "/dev/stdin" : path
         let kind = FileSystem.kind(path)
         switch kind {
@@ -37,14 +54,13 @@ public struct ConfigLoader {
             throw ConfigError([ConfigProblem("", "cannot read \(path): \(error)")])
         }
         let streamed = kind == .fifo || path.hasPrefix("/dev/") || path.hasPrefix("/proc/")
-        var config = try load(bytes: bytes, file: path, base: streamed ? FileSystem.absolute(".") : nil)
+        var (config, problems) = try collect(bytes: bytes, file: path, base: streamed ? FileSystem.absolute(".") : nil)
         config.file = path
-        return config
+        return (config, problems)
     }
 
-    /// Loads a configuration held in memory; `file` names it in messages and anchors relative paths
-    /// (unless `base` gives their folder).
-    public func load(bytes: [UInt8], file: String? = nil, base: String? = nil) throws -> PipelineConfig {
+    /// As `load(bytes:file:base:)`, returning the problems; see `collect(path:)`.
+    func collect(bytes: [UInt8], file: String?, base: String?) throws -> (PipelineConfig, [ConfigProblem]) {
         let json: JSONValue
         do {
             // Editors on some systems start UTF-8 files with a byte-order mark, which JSON does not allow.
@@ -52,13 +68,13 @@ public struct ConfigLoader {
         } catch let error as JSONSyntaxError {
             throw ConfigError(file: file, [ConfigProblem("", "not valid JSON: \(error)")])
         }
-        var unset: [ConfigProblem] = []
-        let substituted = substitute(json, path: "", problems: &unset)
-        guard case .object(let members) = substituted else {
+        let substitution = substitute(json)
+        guard case .object(let members) = substitution.value else {
             throw ConfigError(file: file, [ConfigProblem("", "the configuration must be a JSON object")])
         }
         // Checks of values that came out of an unset variable would only repeat the problem.
-        if !unset.isEmpty { throw ConfigError(file: file, unset) }
+        if !substitution.problems.isEmpty { throw ConfigError(file: file, substitution.problems) }
+        let environment = substitution.fromEnvironment
         var problems = Self.repeatedKeys(in: json, path: "")
         let base = base ?? file.map { FileSystem.parentDirectory(of: $0) } ?? "."
         var config = PipelineConfig(file: file, dataDirectory: resolve("data", base: base), topics: [], sources: [])
@@ -71,9 +87,10 @@ public struct ConfigLoader {
                     problems.append(ConfigProblem("data_dir", "expected a folder path as a string"))
                 }
             case "topics":
-                config.topics = loadTopics(value, keyRemapAllowed: &config.keyRemapAllowed, problems: &problems)
-            case "sources": config.sources = loadSources(value, base: base, problems: &problems)
-            case "sinks": config.sinks = loadSinks(value, base: base, problems: &problems)
+                config.topics = loadTopics(
+                    value, environment, keyRemapAllowed: &config.keyRemapAllowed, problems: &problems)
+            case "sources": config.sources = loadSources(value, environment, base: base, problems: &problems)
+            case "sinks": config.sinks = loadSinks(value, environment, base: base, problems: &problems)
             default:
                 let hint = Suggestion.closest(to: key, in: Self.topLevelKeys).map { "; did you mean \"\($0)\"?" } ?? ""
                 problems.append(
@@ -81,8 +98,7 @@ public struct ConfigLoader {
             }
         }
         problems += checkTopicUse(config)
-        guard problems.isEmpty else { throw ConfigError(file: file, problems) }
-        return config
+        return (config, problems)
     }
 
     /// A key given twice in one object, anywhere in the file: JSON readers differ on which one counts.
@@ -108,71 +124,11 @@ public struct ConfigLoader {
         path.isEmpty ? path : FileSystem.normalized(path.hasPrefix("/") || base == "." ? path : base + "/" + path)
     }
 
-    // MARK: Environment
-
-    /// Replaces `${NAME}` and `${NAME:-default}` in every string of `value`.
-    func substitute(_ value: JSONValue, path: String, problems: inout [ConfigProblem]) -> JSONValue {
-        switch value {
-        case .string(let text):
-            return .string(substitute(text, path: path, problems: &problems))
-        case .array(let items):
-            return .array(items.enumerated().map { substitute($1, path: "\(path)[\($0)]", problems: &problems) })
-        case .object(let members):
-            return .object(
-                members.map {
-                    (
-                        $0.key,
-                        substitute($0.value, path: path.isEmpty ? $0.key : path + "." + $0.key, problems: &problems)
-                    )
-                }
-            )
-        default:
-            return value
-        }
-    }
-
-    func substitute(_ text: String, path: String, problems: inout [ConfigProblem]) -> String {
-        guard text.contains("$") else { return text }
-        var result = ""
-        var rest = Substring(text)
-        while let dollar = rest.firstIndex(of: "$") {
-            result += rest[..<dollar]
-            let after = rest.index(after: dollar)
-            if after < rest.endIndex && rest[after] == "$" {
-                result += "$"
-                rest = rest[rest.index(after: after)...]
-                continue
-            }
-            guard after < rest.endIndex, rest[after] == "{", let close = rest[after...].firstIndex(of: "}") else {
-                result += "$"
-                rest = rest[after...]
-                continue
-            }
-            let inside = rest[rest.index(after: after)..<close]
-            var name = String(inside)
-            var fallback: String?
-            if let colon = inside.firstIndex(of: ":"), inside[inside.index(after: colon)...].first == "-" {
-                name = String(inside[..<colon])
-                fallback = String(inside[inside.index(colon, offsetBy: 2)...])
-            }
-            if let value = environment[name], !(value.isEmpty && fallback != nil) {
-                result += value
-            } else if let fallback {
-                result += fallback
-            } else {
-                problems.append(
-                    ConfigProblem(
-                        path, "environment variable \(name) is not set (write ${\(name):-default} to give a default)"))
-            }
-            rest = rest[rest.index(after: close)...]
-        }
-        return result + rest
-    }
-
     // MARK: Sections
 
     private func loadTopics(
-        _ value: JSONValue, keyRemapAllowed: inout Set<String>, problems: inout [ConfigProblem]
+        _ value: JSONValue, _ environment: Set<String>, keyRemapAllowed: inout Set<String>,
+        problems: inout [ConfigProblem]
     ) -> [(name: String, config: TopicConfig)] {
         guard case .object(let members) = value else {
             problems.append(ConfigProblem("topics", "expected an object of topics by name"))
@@ -192,6 +148,11 @@ public struct ConfigLoader {
             }
             var config = TopicConfig(partitions: 1)
             for (key, item) in items {
+                let itemPath = path + "." + key
+                if let problem = Self.quotedValue(item, for: key, fromEnvironment: environment.contains(itemPath)) {
+                    problems.append(ConfigProblem(itemPath, problem))
+                    continue
+                }
                 if key == "partitions" {
                     var count = item.integerValue
                     if count == nil, let text = item.stringValue { count = Int64(text) }
@@ -199,8 +160,7 @@ public struct ConfigLoader {
                         config.partitions = Int32(count)
                     } else {
                         problems.append(
-                            ConfigProblem(
-                                path + ".partitions", "expected an integer from 1 to \(TopicConfig.maxPartitions)"))
+                            ConfigProblem(itemPath, "expected an integer from 1 to \(TopicConfig.maxPartitions)"))
                     }
                     continue
                 }
@@ -232,7 +192,9 @@ public struct ConfigLoader {
         return topics
     }
 
-    private func loadSources(_ value: JSONValue, base: String, problems: inout [ConfigProblem]) -> [SourceDefinition] {
+    private func loadSources(
+        _ value: JSONValue, _ environment: Set<String>, base: String, problems: inout [ConfigProblem]
+    ) -> [SourceDefinition] {
         guard case .object(let members) = value else {
             problems.append(ConfigProblem("sources", "expected an object of sources by name"))
             return []
@@ -260,7 +222,8 @@ public struct ConfigLoader {
             if let index = fields.firstIndex(where: { $0.key == "path" }), let text = fields[index].value.stringValue {
                 fields[index].value = .string(resolve(text, base: base))
             }
-            let (options, found) = entry.spec.validate(fields, path: path, common: CommonOptions.source)
+            let (options, found) = entry.spec.validate(
+                fields, path: path, common: CommonOptions.source, fromEnvironment: environment)
             problems += found
             let topic = options.string("topic") ?? name
             let deadLetterTopic = options.string("dead_letter_topic") ?? topic + ".dlq"
@@ -278,7 +241,9 @@ public struct ConfigLoader {
         return sources
     }
 
-    private func loadSinks(_ value: JSONValue, base: String, problems: inout [ConfigProblem]) -> [SinkDefinition] {
+    private func loadSinks(
+        _ value: JSONValue, _ environment: Set<String>, base: String, problems: inout [ConfigProblem]
+    ) -> [SinkDefinition] {
         guard case .object(let members) = value else {
             problems.append(ConfigProblem("sinks", "expected an object of sinks by name"))
             return []
@@ -307,7 +272,8 @@ public struct ConfigLoader {
             if let index = fields.firstIndex(where: { $0.key == "path" }), let text = fields[index].value.stringValue {
                 fields[index].value = .string(resolve(text, base: base))
             }
-            let (options, found) = entry.spec.validate(fields, path: path, common: CommonOptions.sink)
+            let (options, found) = entry.spec.validate(
+                fields, path: path, common: CommonOptions.sink, fromEnvironment: environment)
             problems += found
             for claim in entry.spec.claims(options) {
                 if let other = claimed[claim.resource] {
@@ -330,6 +296,9 @@ public struct ConfigLoader {
             }
             if let problem = TopicName.problem(sink.deadLetterTopic) {
                 problems.append(ConfigProblem(path + ".dead_letter_topic", problem))
+            } else if TopicName.isInternal(sink.deadLetterTopic) {
+                problems.append(
+                    ConfigProblem(path + ".dead_letter_topic", "topics starting with \"__\" belong to the broker"))
             } else if sink.topics.contains(sink.deadLetterTopic) {
                 problems.append(
                     ConfigProblem(path + ".dead_letter_topic", "must not be one of the topics the sink reads"))
@@ -337,6 +306,27 @@ public struct ConfigLoader {
             sinks.append(sink)
         }
         return sinks
+    }
+
+    /// Why a topic setting written as a quoted number or boolean is a mistake, or nil when it is not one.
+    /// A `${NAME}` reference (`fromEnvironment`) always makes a string, so it may stand for either.
+    static func quotedValue(_ value: JSONValue, for key: String, fromEnvironment: Bool) -> String? {
+        guard !fromEnvironment, case .string(let text) = value else { return nil }
+        let kind: OptionSpec.ValueType
+        if key == "partitions" {
+            kind = .integer(min: 1, max: Int64(TopicConfig.maxPartitions))
+        } else if key == "allow_key_remap" {
+            kind = .boolean
+        } else {
+            switch TopicConfig.setting(named: key)?.kind {
+            case .integer(let min, let max): kind = .integer(min: min, max: max)
+            case .boolean: kind = .boolean
+            default: return nil
+            }
+        }
+        guard let unquoted = OptionSpec.unquoted(text, for: kind) else { return nil }
+        return "expected \(kind == .boolean ? "true or false" : "an integer"), found the string \"\(text)\"; "
+            + "write \(unquoted) without quotes"
     }
 
     private func checkTopicUse(_ config: PipelineConfig) -> [ConfigProblem] {

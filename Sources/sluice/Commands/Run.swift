@@ -11,7 +11,8 @@ struct Run: ParsableCommand, LoggingCommand {
         discussion: """
             Reads every source's input into its topic (bad rows into its dead-letter topic) while the \
             sinks write what arrives, waits until every sink group has committed everything, then \
-            prints a summary and exits. A second run reads only what is new: files already read to \
+            prints a summary and exits. --dry-run checks what `sluice validate --connect` checks \
+            and prints the plan, touching nothing. A second run reads only what is new: files already read to \
             their end are skipped, files that grew are read from where they stopped. A run killed at \
             any moment and started again neither repeats nor loses a row.
 
@@ -27,6 +28,7 @@ struct Run: ParsableCommand, LoggingCommand {
               sluice run pipelines/orders.json --log-level info
               sluice run --quiet --fail-on-dead-letters
               sluice run --summary json > summary.json
+              sluice run --dry-run
             """
     )
 
@@ -49,13 +51,21 @@ struct Run: ParsableCommand, LoggingCommand {
         case text, json, none
     }
 
+    @Flag(help: "Check what `validate --connect` checks, print the plan and exit: read, create and write nothing.")
+    var dryRun = false
+
     @OptionGroup var log: LogOptions
 
     var logLevel: Logger.Level { quiet ? max(log.logLevel, .warning) : log.logLevel }
 
     func run() throws {
         let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
-        let pipelineConfig = try loader.load(path: config)
+        let plan = try Preflight(loader: loader, connect: dryRun, logger: Logger(label: "sluice")).check(path: config)
+        if dryRun {
+            print("Dry run of \(config): nothing was read or written.\n" + plan.render())
+            return
+        }
+        let pipelineConfig = plan.config
         let pipeline = Pipeline(config: pipelineConfig, logger: Logger(label: "sluice"))
         let terminal = standardErrorIsTerminal
         let showProgress = !quiet && !noProgress

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import SluiceCore
 import SluiceRuntime
 
@@ -7,41 +8,33 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a config file without running it.",
         discussion: """
-            Prints every problem with its path in the file (sources.orders.delimiter), or what the \
-            config would run. Exit code 0 when valid, 2 otherwise.
+            Checks what `sluice run` would stop on, and prints every problem on a line of its own with \
+            its path in the file (sources.orders.key), or what the config would run. Besides the file \
+            itself: that each source's path matches files and that their header rows name the key and \
+            typed columns (only the header rows are read, gzip files too); that each topic a sink reads \
+            exists in the data directory or is written by the config; that upsert has key columns; that \
+            no file sink writes inside the data directory. With --connect, also that each PostgreSQL \
+            sink's server answers and that its tables exist with the rights the sink needs, or can be \
+            created. Nothing is written: the data directory is only read, and not created.
+
+            Exit code 0 when valid, 2 otherwise.
 
             Examples:
               sluice validate
-              sluice validate pipelines/orders.json
+              sluice validate pipelines/orders.json --connect
             """
     )
 
     @Argument(help: "The config file.")
     var config = "config.json"
 
+    @Flag(help: "Also connect to each PostgreSQL sink's server and check its tables and the rights to write them.")
+    var connect = false
+
     func run() throws {
         let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
-        let loaded = try loader.load(path: config)
+        let plan = try Preflight(loader: loader, connect: connect, logger: Logger(label: "sluice")).check(path: config)
         print("\(config) is valid.")
-        print("Data directory: \(loaded.dataDirectory)")
-        for source in loaded.sources {
-            print(
-                "Source \(source.name) (\(source.type)) → topic \(source.topic), dead letters → \(source.deadLetterTopic)"
-            )
-        }
-        for sink in loaded.sinks {
-            print(
-                "Sink \(sink.name) (\(sink.type)) ← topic\(sink.topics.count == 1 ? "" : "s") "
-                    + "\(sink.topics.joined(separator: ", ")), group \(sink.group), \(sink.tasks) task\(sink.tasks == 1 ? "" : "s"), "
-                    + "dead letters → \(sink.deadLetterTopic)")
-        }
-        let declared = Set(loaded.topics.map(\.name))
-        for name in loaded.allTopics {
-            let partitions = loaded.topics.first(where: { $0.name == name })?.config.partitions
-            print(
-                "Topic \(name): "
-                    + (declared.contains(name) ? "\(partitions ?? 1) partition(s)" : "created with defaults if missing")
-            )
-        }
+        print(plan.render())
     }
 }

@@ -106,6 +106,7 @@ extension CSVSource {
             var types: [String: ColumnType] = [:]
             for (name, type) in options.stringMap("columns") ?? [] { types[name] = ColumnType(rawValue: type) }
             return TopicSchema(types: types, key: options.stringList("key") ?? [])
-        }
+        },
+        preflight: { context in CSVSource.preflight(context) }
     )
 }

@@ -43,6 +43,7 @@ extension FileSink {
         },
         claims: { options in
             options.string("path").map { [(option: "path", resource: "the folder \(FileSystem.absolute($0))")] } ?? []
-        }
+        },
+        preflight: { context in FileSink.preflight(context) }
     )
 }

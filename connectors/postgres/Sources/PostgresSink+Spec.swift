@@ -68,6 +68,7 @@ extension PostgresSink {
         },
         // Each batch is one transaction, whose commit waits for the server's WAL to reach the disk:
         // larger batches than the runtime's default pay that wait less often.
-        commonDefaults: ["max_batch_records": .number("100000"), "max_batch_bytes": .number(String(32 << 20))]
+        commonDefaults: ["max_batch_records": .number("100000"), "max_batch_bytes": .number(String(32 << 20))],
+        preflight: { context in PostgresSink.preflight(context) }
     )
 }

@@ -1,0 +1,88 @@
+import SluiceCore
+import SluiceKit
+
+extension CSVSource {
+    /// The CSV source's checks before a run (see `ConnectorSpec.preflight`): `path` matches files, each is
+    /// a regular file, and the header row of each names every `key` column and every typed column. Reads
+    /// only the header rows (`HeaderReader`); files with the same header are reported together.
+    static func preflight(_ context: PreflightContext) -> PreflightResult {
+        let options = context.options
+        let settings = Settings(options)
+        let pathOption = options.path(of: "path")
+        var result = PreflightResult()
+        let files: [String]
+        do {
+            files = try PathExpansion.files(settings.pattern)
+        } catch {
+            result.problem(pathOption, "\(error)")
+            return result
+        }
+        guard !files.isEmpty else {
+            if FileSystem.isDirectory(settings.pattern) {
+                result.note("source \(context.name): folder \(settings.pattern) holds no files yet")
+            } else {
+                result.problem(pathOption, Self.noMatch(settings.pattern))
+            }
+            return result
+        }
+        result.note(
+            "source \(context.name): \(files.count) file\(files.count == 1 ? " matches" : "s match") \(settings.pattern)"
+        )
+        let checksHeader = settings.header && !(settings.key.isEmpty && settings.types.isEmpty)
+        var headers: [(names: [String], files: [String])] = []
+        for file in files {
+            let kind = FileSystem.kind(file)
+            guard kind == .regularFile else {
+                result.problem(
+                    pathOption, "\(file) is \(kind.phrase), not a regular file; the csv source reads files on disk")
+                continue
+            }
+            guard checksHeader else { continue }
+            do {
+                guard let names = try HeaderReader(settings: settings).read(file).names else { continue }
+                if let index = headers.firstIndex(where: { $0.names == names }) {
+                    headers[index].files.append(file)
+                } else {
+                    headers.append((names, [file]))
+                }
+            } catch {
+                result.problem(pathOption, "cannot read \(file): \(error)")
+            }
+        }
+        for (names, files) in headers {
+            result.problems += headerProblems(names, files: files, settings: settings, options: options)
+        }
+        return result
+    }
+
+    /// What is wrong with the `key` and `columns` options for files whose header gives `names`.
+    static func headerProblems(
+        _ names: [String], files: [String], settings: Settings, options: ConnectorOptions
+    ) -> [ConfigProblem] {
+        let others = files.count - 1
+        let header =
+            "the header of \(files[0])" + (others > 0 ? " (and of \(others) more file\(others == 1 ? "" : "s"))" : "")
+            + " (\(names.joined(separator: ", ")))"
+        func missing(_ column: String) -> String {
+            let hint = Suggestion.closest(to: column, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+            return "column \"\(column)\" is not in \(header)\(hint)"
+        }
+        var problems: [ConfigProblem] = []
+        for key in settings.key where !names.contains(key) {
+            problems.append(ConfigProblem(options.path(of: "key"), missing(key)))
+        }
+        for (column, _) in options.stringMap("columns") ?? [] where !names.contains(column) {
+            problems.append(ConfigProblem(options.path(of: "columns") + "." + column, missing(column)))
+        }
+        return problems
+    }
+
+    /// Why a pattern matches nothing, with the folder it looked in when that is missing too.
+    static func noMatch(_ pattern: String) -> String {
+        let folder = FileSystem.parentDirectory(of: pattern)
+        let missingFolder =
+            !folder.contains(where: { "*?[".contains($0) }) && !FileSystem.isDirectory(folder)
+            ? " (the folder \(folder) does not exist)" : ""
+        return "\"\(pattern)\" matches no file\(missingFolder)"
+    }
+}
