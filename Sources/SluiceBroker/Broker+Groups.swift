@@ -119,6 +119,22 @@ extension Broker {
         try offsetStore.commit(group: group, offsets: offsets.mapValues { $0 })
     }
 
+    /// Forgets a group that has no live members: its committed offsets and their high waters, as
+    /// `kafka-consumer-groups --delete` does. A group with members in this process is refused; one
+    /// running in another process cannot be, since that process holds the data directory.
+    public func deleteGroup(_ group: String) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        guard coordinator.state(of: group) == nil else {
+            throw BrokerError(.invalidConfig, "group \"\(group)\" has live members; stop them before deleting it")
+        }
+        let offsets = offsetStore.offsets(group: group)
+        guard !offsets.isEmpty else {
+            throw BrokerError(
+                .groupNotFound, "consumer group \"\(group)\" does not exist (it has no committed offsets)")
+        }
+        try offsetStore.commit(group: group, offsets: offsets.mapValues { _ -> Int64? in nil })
+    }
+
     struct MembersFile {
         var generation: Int32
         var members: [String]
