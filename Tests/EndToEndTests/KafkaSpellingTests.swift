@@ -117,6 +117,13 @@ import Testing
         let both = try EndToEnd.sluice(
             base + ["--all-groups", "--topic", "t", "--to-earliest"], in: dir.path, expect: 2)
         #expect(both.stderr.contains("not both"))
+
+        // As with kafka-consumer-groups, a group without offsets yet can be given some.
+        try EndToEnd.sluice(
+            ["groups", "reset-offsets", "--group", "fresh", "--topic", "t:0", "--to-offset", "3", "--execute"],
+            in: dir.path)
+        let fresh = try EndToEnd.sluice(["groups", "describe", "fresh"], in: dir.path).stdout
+        #expect(GroupLagEndToEndTests.rows(fresh).map { $0[2] } == ["3", "-"])
     }
 
     @Test func groupsDeleteForgetsAnIdleGroupAndRefusesARunningOne() throws {

@@ -129,9 +129,12 @@ extension Groups {
 
         func run() throws {
             // Checked before the write lock is taken, so that a running group is named as such.
-            let idle = execute ? try GroupSelection.checkedIdle(group, allGroups: allGroups, global: global) : nil
+            let idle =
+                execute
+                ? try GroupSelection.checkedIdle(group, allGroups: allGroups, mustExist: false, global: global) : nil
             let broker = try global.openBroker(readOnly: !execute)
-            let groups = try idle ?? GroupSelection.groups(group, allGroups: allGroups, broker: broker)
+            let groups =
+                try idle ?? GroupSelection.groups(group, allGroups: allGroups, mustExist: false, broker: broker)
             var plans: [OffsetResetPlan] = []
             for group in groups {
                 let targets =

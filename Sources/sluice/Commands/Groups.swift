@@ -133,13 +133,14 @@ enum GroupSelection {
         if !allGroups && named.isEmpty { throw ValidationError("give a group (or --group NAME, or --all-groups)") }
     }
 
-    /// The groups, in the order named without repeats; each must exist.
-    static func groups(_ named: [String], allGroups: Bool, broker: Broker) throws -> [String] {
+    /// The groups, in the order named without repeats. Each must exist unless `mustExist` is false:
+    /// as with kafka-consumer-groups, offsets may be reset for a group that has none yet.
+    static func groups(_ named: [String], allGroups: Bool, mustExist: Bool = true, broker: Broker) throws -> [String] {
         let known = broker.groupNames()
         if allGroups { return known }
         var seen = Set<String>()
         let groups = named.filter { seen.insert($0).inserted }
-        for group in groups where !known.contains(group) {
+        for group in groups where mustExist && !known.contains(group) {
             let hint = Suggestion.closest(to: group, in: known).map { "; did you mean \"\($0)\"?" } ?? ""
             throw BrokerError(
                 .groupNotFound, "consumer group \"\(group)\" does not exist (it has no committed offsets)\(hint)")
@@ -147,12 +148,14 @@ enum GroupSelection {
         return groups
     }
 
-    /// The groups, after checking, without writing, that each exists and that none runs in the process
-    /// that holds the data directory: changing a running group's offsets behind its back would be lost
-    /// at its next commit, so such a change is refused with what to do instead.
-    static func checkedIdle(_ named: [String], allGroups: Bool = false, global: GlobalOptions) throws -> [String] {
+    /// The groups, after checking, without writing, that each exists (see `groups`) and that none runs
+    /// in the process that holds the data directory: changing a running group's offsets behind its back
+    /// would be lost at its next commit, so such a change is refused with what to do instead.
+    static func checkedIdle(
+        _ named: [String], allGroups: Bool = false, mustExist: Bool = true, global: GlobalOptions
+    ) throws -> [String] {
         let reader = try global.openBroker(readOnly: true)
-        let groups = try groups(named, allGroups: allGroups, broker: reader)
+        let groups = try groups(named, allGroups: allGroups, mustExist: mustExist, broker: reader)
         let holder = DirectoryLock.holder(ofDirectory: reader.dataDirectory)
         for group in groups {
             let members = try reader.describeGroup(group).members

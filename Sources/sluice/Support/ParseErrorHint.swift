@@ -103,8 +103,9 @@ enum ParseErrorHint {
         guard let start = help.firstRange(of: "\nOPTIONS:\n")?.upperBound else { return [] }
         var options: [String] = []
         for line in help[start...].split(separator: "\n") {
-            // "  -h, --help   Show help information.": the names before the first word that is not one.
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "," })
+            // "  -h, --help   Show help information.", "  --progress/--no-progress  …": the names before
+            // the first word that is not one.
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "/" })
             for word in words.prefix(while: { $0.hasPrefix("-") }) where word.hasPrefix("--") {
                 options.append(String(word))
             }
