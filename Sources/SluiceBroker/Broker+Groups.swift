@@ -6,9 +6,13 @@ extension Broker {
         public var topicPartition: TopicPartition
         /// The next offset the group will read, when it has committed one.
         public var committed: Int64?
+        /// The partition's first stored offset.
+        public var startOffset: Int64
         public var endOffset: Int64
-        /// End offset minus committed offset; nil without a commit.
-        public var lag: Int64? { committed.map { max(0, endOffset - $0) } }
+        /// The records the group has still to read: from its committed offset, or from the log start
+        /// without a commit (a group that has committed nothing reads the partition from its start, or
+        /// has not read it yet). Never nil; optional for the callers written when it was.
+        public var lag: Int64? { max(0, endOffset - (committed ?? startOffset)) }
         /// The member that owns the partition now, when the group is running.
         public var member: String?
     }
@@ -42,11 +46,11 @@ extension Broker {
         offsetStore.offsets(group: group).compactMapValues(\.highWater)
     }
 
-    /// Committed offsets, end offsets, lag and owners of every partition the group has committed on or
-    /// owns now. Owners come from this process's coordinator, or from the members file of the process
-    /// that owns the data directory.
+    /// Committed offsets, end offsets, lag and owners of every partition of each topic the group has
+    /// committed on or owns a partition of now: a partition without a commit counts from its log start.
+    /// Owners come from this process's coordinator, or from the members file of the process that owns
+    /// the data directory.
     public func describeGroup(_ group: String) throws -> GroupDescription {
-        let committed = committedOffsets(group)
         var owners: [TopicPartition: String] = [:]
         var members: [String] = []
         var generation: Int32?
@@ -59,32 +63,32 @@ extension Broker {
             members = file.members
             generation = file.generation
         }
-        var partitions: [GroupPartition] = []
-        for tp in Set(committed.keys).union(owners.keys).sorted() {
-            guard topicConfig(tp.topic) != nil else { continue }
-            partitions.append(
-                GroupPartition(
-                    topicPartition: tp, committed: committed[tp], endOffset: try offsets(tp).end, member: owners[tp])
-            )
-        }
+        let topics = Set(committedOffsets(group).keys.map(\.topic)).union(owners.keys.map(\.topic))
         return GroupDescription(
             group: group,
             state: members.isEmpty ? "Empty" : "Stable",
             generation: generation,
             members: members,
-            partitions: partitions
+            partitions: try lag(group: group, topics: topics.sorted().filter { topicConfig($0) != nil }, owners: owners)
         )
     }
 
     /// Lag per partition of `group` on `topics` (all partitions, committed or not).
     public func lag(group: String, topics: [String]) throws -> [GroupPartition] {
+        try lag(group: group, topics: topics, owners: [:])
+    }
+
+    private func lag(group: String, topics: [String], owners: [TopicPartition: String]) throws -> [GroupPartition] {
         let committed = committedOffsets(group)
         var result: [GroupPartition] = []
         for topic in topics {
             for partition in 0..<(try partitionCount(topic)) {
                 let tp = TopicPartition(topic, partition)
+                let (start, end) = try offsets(tp)
                 result.append(
-                    GroupPartition(topicPartition: tp, committed: committed[tp], endOffset: try offsets(tp).end))
+                    GroupPartition(
+                        topicPartition: tp, committed: committed[tp], startOffset: start, endOffset: end,
+                        member: owners[tp]))
             }
         }
         return result
@@ -113,6 +117,22 @@ extension Broker {
             throw BrokerError(.invalidConfig, "group \"\(group)\" has live members; stop them before resetting offsets")
         }
         try offsetStore.commit(group: group, offsets: offsets.mapValues { $0 }, reset: true)
+    }
+
+    /// Forgets a group that has no live members: its committed offsets and their high waters, as
+    /// `kafka-consumer-groups --delete` does. A group with members in this process is refused; one
+    /// running in another process cannot be, since that process holds the data directory.
+    public func deleteGroup(_ group: String) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        guard coordinator.state(of: group) == nil else {
+            throw BrokerError(.invalidConfig, "group \"\(group)\" has live members; stop them before deleting it")
+        }
+        let offsets = offsetStore.offsets(group: group)
+        guard !offsets.isEmpty else {
+            throw BrokerError(
+                .groupNotFound, "consumer group \"\(group)\" does not exist (it has no committed offsets)")
+        }
+        try offsetStore.commit(group: group, offsets: offsets.mapValues { _ -> Int64? in nil })
     }
 
     struct MembersFile {

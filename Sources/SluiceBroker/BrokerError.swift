@@ -6,6 +6,7 @@ public struct BrokerError: Error, CustomStringConvertible, Sendable {
         private enum Base: String, Sendable {
             case topicNotFound
             case topicExists
+            case groupNotFound
             case invalidTopic
             case invalidConfig
             case invalidPartitions
@@ -22,6 +23,8 @@ public struct BrokerError: Error, CustomStringConvertible, Sendable {
 
         public static let topicNotFound = Code(base: .topicNotFound)
         public static let topicExists = Code(base: .topicExists)
+        /// A consumer group without committed offsets or live members.
+        public static let groupNotFound = Code(base: .groupNotFound)
         /// A topic name that is not allowed, or an internal topic that cannot be changed.
         public static let invalidTopic = Code(base: .invalidTopic)
         /// A topic setting with an unknown name or a bad value.

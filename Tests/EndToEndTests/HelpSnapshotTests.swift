@@ -8,7 +8,8 @@ import Testing
     static let commands: [[String]] = [
         [], ["run"], ["validate"], ["topics"], ["topics", "list"], ["topics", "describe"], ["topics", "create"],
         ["topics", "alter"], ["topics", "delete"], ["produce"], ["consume"], ["groups"], ["groups", "list"],
-        ["groups", "describe"], ["groups", "reset-offsets"], ["sources"], ["sources", "list"], ["sources", "reset"],
+        ["groups", "describe"], ["groups", "reset-offsets"], ["groups", "delete"], ["sources"], ["sources", "list"],
+        ["sources", "reset"],
         ["connectors"], ["connectors", "list"],
         ["connectors", "describe"], ["perf"], ["perf", "produce"], ["perf", "consume"], ["perf", "parse"],
         ["perf", "generate-orders"],

@@ -208,6 +208,10 @@ import Testing
         #expect(error?.message.contains("process \(getpid())") == true)
         #expect(error?.message.contains(dir.path) == true)
         #expect(DirectoryLock.owner(ofDirectory: dir.path) == getpid())
+        // The lock file records the holder's command line too, and the error names it.
+        let command = CommandLine.arguments.joined(separator: " ")
+        #expect(DirectoryLock.holder(ofDirectory: dir.path) == DirectoryLock.Holder(pid: getpid(), command: command))
+        #expect(error?.message.contains("process \(getpid()) (`\(command)`)") == true)
         // The first broker goes on working.
         try Support.produce(broker, "t", count: 3)
         #expect(try broker.offsets(TopicPartition("t", 0)).end == 3)

@@ -248,24 +248,26 @@ import Testing
         #expect(byPartition[t0]?.lag == (ends[t0] ?? 0) - 2)
         #expect(byPartition[t1]?.lag == 0)
         #expect(byPartition[TopicPartition("t", 2)]?.committed == nil)
-        #expect(byPartition[TopicPartition("t", 2)]?.lag == nil)
+        // Without a commit the group has the whole partition still to read, from its log start.
+        let t2 = TopicPartition("t", 2)
+        #expect(byPartition[t2]?.lag == ends[t2])
         #expect(description.partitions.allSatisfy { $0.member == "m1" })
-        #expect(description.totalLag == (ends[t0] ?? 0) - 2)
+        #expect(description.totalLag == (ends[t0] ?? 0) - 2 + (ends[t2] ?? 0))
 
         let lag = try broker.lag(group: "lagging", topics: ["t"])
         #expect(lag.map(\.topicPartition) == [t0, t1, TopicPartition("t", 2)])
-        #expect(lag.map(\.lag) == [(ends[t0] ?? 0) - 2, 0, nil])
+        #expect(lag.map(\.lag) == [(ends[t0] ?? 0) - 2, 0, ends[t2]])
 
         // New records raise the lag; the group's members leave and it is empty but keeps its offsets.
         try Support.produce(broker, "t", count: 30, tag: "more")
         let grown = try broker.lag(group: "lagging", topics: ["t"])
         let newEnds = try endOffsets(broker, "t")
-        #expect(grown.map(\.lag) == [(newEnds[t0] ?? 0) - 2, (newEnds[t1] ?? 0) - (ends[t1] ?? 0), nil])
+        #expect(grown.map(\.lag) == [(newEnds[t0] ?? 0) - 2, (newEnds[t1] ?? 0) - (ends[t1] ?? 0), newEnds[t2]])
         consumer.close()
         let empty = try broker.describeGroup("lagging")
         #expect(empty.state == "Empty")
         #expect(empty.members == [])
-        #expect(empty.partitions.map(\.topicPartition) == [t0, t1])
+        #expect(empty.partitions.map(\.topicPartition) == [t0, t1, t2])
         #expect(empty.partitions.allSatisfy { $0.member == nil })
         #expect(broker.groupNames() == ["lagging"])
     }

@@ -3,11 +3,29 @@
 #endif
 
 /// An exclusive, advisory lock on a directory, held by one process: a `.lock` file locked with `flock`
-/// and holding the owner's pid. The kernel drops the lock when the process ends, however it ends, so a
-/// crash never leaves a stale lock behind.
+/// and holding the owner's pid and command line (`1234\nsluice run config.json\n`), so that whoever
+/// finds the directory taken can be told by whom. The kernel drops the lock when the process ends,
+/// however it ends, so a crash never leaves a stale lock behind.
 public final class DirectoryLock: @unchecked Sendable {
     public let path: String
     private let descriptor: Int32
+
+    /// The process that holds a directory's lock, as its lock file records it.
+    public struct Holder: Sendable, Equatable {
+        public var pid: Int32
+        /// The holder's command line, its words joined by spaces; nil in a lock file that does not say.
+        public var command: String?
+
+        public init(pid: Int32, command: String?) {
+            self.pid = pid
+            self.command = command
+        }
+
+        /// "process 1234 (`sluice run config.json`)".
+        public var description: String {
+            "process \(pid)" + (command.map { " (`\($0)`)" } ?? "")
+        }
+    }
 
     /// Takes the lock on `directory`, or throws an error naming the process that holds it.
     public init(directory: String) throws {
@@ -18,20 +36,23 @@ public final class DirectoryLock: @unchecked Sendable {
             let code = errno
             close(fd)
             if code == EWOULDBLOCK {
-                let owner = DirectoryLock.owner(ofDirectory: directory).map { "process \($0)" } ?? "another process"
+                let holder = DirectoryLock.holder(ofDirectory: directory)
                 throw CoreError(
                     .io,
-                    "data directory \(directory) is in use by \(owner) (lock file \(path)); "
-                        + "stop it, or use another data directory",
+                    "data directory \(directory) is in use by \(holder?.description ?? "another process"), "
+                        + "and one process at a time may write to it (lock file \(path)). Wait until that "
+                        + "process ends, or stop it (\(holder.map { "`kill -INT \($0.pid)`" } ?? "Ctrl-C") stops "
+                        + "Sluice cleanly), then try again",
                     errno: code
                 )
             }
             throw CoreError.system("cannot lock", path: path, errno: code)
         }
         descriptor = fd
-        let pid = Array("\(getpid())\n".utf8)
+        let command = CommandLine.arguments.map { $0.contains("\n") ? "?" : $0 }.joined(separator: " ")
+        let content = Array("\(getpid())\n\(command)\n".utf8.prefix(4096))
         _ = ftruncate(fd, 0)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        _ = content.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
 
     deinit {
@@ -41,6 +62,11 @@ public final class DirectoryLock: @unchecked Sendable {
 
     /// The pid written in the lock file of `directory` when a process holds it, else nil.
     public static func owner(ofDirectory directory: String) -> Int32? {
+        holder(ofDirectory: directory)?.pid
+    }
+
+    /// The process that holds the lock of `directory`, else nil.
+    public static func holder(ofDirectory directory: String) -> Holder? {
         let path = directory + "/.lock"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -49,11 +75,13 @@ public final class DirectoryLock: @unchecked Sendable {
             flock(fd, LOCK_UN)
             return nil
         }
-        var buffer = [UInt8](repeating: 0, count: 32)
+        var buffer = [UInt8](repeating: 0, count: 4096)
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return nil }
-        let text = String(decoding: buffer.prefix(n), as: UTF8.self).trimmingSpaces()
-        return Int32(text)
+        let lines = String(decoding: buffer.prefix(n), as: UTF8.self).split(separator: "\n")
+        guard let first = lines.first, let pid = Int32(String(first).trimmingSpaces()) else { return nil }
+        let command = lines.dropFirst().first.map { String($0).trimmingSpaces() }
+        return Holder(pid: pid, command: command?.isEmpty == false ? command : nil)
     }
 }
 

@@ -12,7 +12,10 @@ struct Connectors: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the connector types.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the connector types.",
+            discussion: "Example:\n  sluice connectors list"
+        )
 
         func run() {
             var table = Table(["TYPE", "KIND", "SUMMARY"])

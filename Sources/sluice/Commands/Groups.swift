@@ -6,15 +6,20 @@ import SluiceRuntime
 /// `sluice groups …`
 struct Groups: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List and describe consumer groups and reset their offsets.",
+        abstract: "List, describe and delete consumer groups and reset their offsets.",
         discussion: """
+            Each command takes the group as its argument or, as kafka-consumer-groups takes it, \
+            with --group.
+
             Examples:
               sluice groups list
               sluice groups describe orders-files
-              sluice groups reset-offsets --group orders-files --topic orders --to-earliest
-              sluice groups reset-offsets --group g --topic orders:0,1 --shift-by -100 --execute
+              sluice groups describe --all-groups --config pipeline.json
+              sluice groups reset-offsets --group files --topic orders --to-earliest
+              sluice groups reset-offsets --group g --topic orders:0,1 --shift-by -100
+              sluice groups delete --group old-audit
             """,
-        subcommands: [List.self, Describe.self, ResetOffsets.self]
+        subcommands: [List.self, Describe.self, ResetOffsets.self, Delete.self]
     )
 
     struct List: ParsableCommand, GlobalOptionsCommand {
@@ -34,138 +39,136 @@ struct Groups: ParsableCommand {
     struct Describe: ParsableCommand, GlobalOptionsCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a group's committed offsets, end offsets, lag and members per partition.",
-            discussion: "Example:\n  sluice groups describe orders-files"
-        )
-
-        @OptionGroup var global: GlobalOptions
-
-        @Argument(help: "The group.")
-        var group: String
-
-        func run() throws {
-            let broker = try global.openBroker(readOnly: true)
-            guard broker.groupNames().contains(group) else {
-                throw CommandFailure.runtime("consumer group \"\(group)\" does not exist (it has no committed offsets)")
-            }
-            let description = try broker.describeGroup(group)
-            let generation = description.generation.map { " generation \($0)" } ?? ""
-            print(
-                "Group \(group): \(description.state)\(generation), \(description.members.count) member(s), total lag \(description.totalLag)"
-            )
-            var table = Table(["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "MEMBER"])
-            for row in description.partitions {
-                table.add([
-                    row.topicPartition.topic, "\(row.topicPartition.partition)", row.committed.map(String.init) ?? "-",
-                    "\(row.endOffset)", row.lag.map(String.init) ?? "-", row.member ?? "-",
-                ])
-            }
-            print(table.render())
-        }
-    }
-
-    struct ResetOffsets: ParsableCommand, GlobalOptionsCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "reset-offsets",
-            abstract: "Move a group's committed offsets; prints the plan, and applies it with --execute.",
             discussion: """
-                The group must not be running. New offsets are kept between each partition's start \
-                and end offsets. --to-datetime takes ISO 8601 (2026-11-21T10:30:00Z, \
-                2026-11-21T10:30:00+02:00, 2026-11-21); a time without a zone is UTC.
+                Every partition of each topic the group has committed on or owns is shown. One without \
+                a commit shows CURRENT-OFFSET "-" and counts in the lag from its first stored offset. \
+                It works while a run holds the data directory, and shows the running group's members.
 
                 Examples:
-                  sluice groups reset-offsets --group g --topic orders --to-earliest
-                  sluice groups reset-offsets --group g --topic orders --to-datetime 2026-11-21 --execute
-                  sluice groups reset-offsets --group g --topic orders:0,2 --to-offset 1000 --execute
+                  sluice groups describe orders-files
+                  sluice groups describe --group orders-files --config pipeline.json
+                  sluice groups describe --all-groups
                 """
         )
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: "The group.")
-        var group: String
+        @Argument(help: ArgumentHelp("The groups.", valueName: "group"))
+        var names: [String] = []
 
-        @Option(help: "The topic, optionally with partitions: orders or orders:0,1,2.")
-        var topic: String
+        @Option(name: .customLong("group"), help: "A group, as kafka-consumer-groups takes it; repeatable.")
+        var groupOptions: [String] = []
 
-        @Flag(help: "Move to each partition's first stored offset.")
-        var toEarliest = false
-
-        @Flag(help: "Move to each partition's end.")
-        var toLatest = false
-
-        @Option(parsing: .unconditional, help: "Move to this offset.")
-        var toOffset: Int64?
-
-        @Option(
-            parsing: .unconditional,
-            help: "Move by this many offsets (negative to go back) from the committed offset (the end without one).")
-        var shiftBy: Int64?
-
-        @Option(help: "Move to the first record at or after this time (ISO 8601).")
-        var toDatetime: String?
-
-        @Flag(help: "Apply the plan; without it the plan is only printed.")
-        var execute = false
-
-        func spec() throws -> OffsetResetSpec {
-            var specs: [OffsetResetSpec] = []
-            if toEarliest { specs.append(.toEarliest) }
-            if toLatest { specs.append(.toLatest) }
-            if let toOffset { specs.append(.toOffset(toOffset)) }
-            if let shiftBy { specs.append(.shiftBy(shiftBy)) }
-            if let toDatetime {
-                guard let millis = ISO8601.parseMillis(toDatetime) else {
-                    throw ValidationError(
-                        "--to-datetime: \"\(toDatetime)\" is not an ISO 8601 date-time such as 2026-11-21T10:30:00Z")
-                }
-                specs.append(.toDatetime(millis))
-            }
-            guard specs.count == 1 else {
-                throw ValidationError(
-                    "give exactly one of --to-earliest, --to-latest, --to-offset, --shift-by, --to-datetime")
-            }
-            return specs[0]
-        }
+        @Flag(help: "Describe every group.")
+        var allGroups = false
 
         func validate() throws {
-            _ = try spec()
-            _ = try topicAndPartitions()
-        }
-
-        func topicAndPartitions() throws -> (String, [Int32]?) {
-            let usage = ValidationError("--topic takes NAME or NAME:P1,P2,…, not \"\(topic)\"")
-            guard let colon = topic.firstIndex(of: ":") else {
-                guard !topic.isEmpty else { throw usage }
-                return (topic, nil)
-            }
-            let name = String(topic[..<colon])
-            let items = topic[topic.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
-            let partitions = items.compactMap { Int32($0) }.filter { $0 >= 0 }
-            guard !name.isEmpty, !items.isEmpty, partitions.count == items.count else { throw usage }
-            return (name, partitions)
+            try GroupSelection.check(names + groupOptions, allGroups: allGroups)
         }
 
         func run() throws {
-            let broker = try global.openBroker(readOnly: !execute)
-            let (name, partitions) = try topicAndPartitions()
-            let plan = try OffsetResetPlan.make(
-                broker: broker, group: group, topic: name, partitions: partitions, spec: spec())
-            var table = Table(["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"])
-            for row in plan.rows {
-                table.add([
-                    group, row.topicPartition.topic, "\(row.topicPartition.partition)",
-                    row.current.map(String.init) ?? "-",
-                    "\(row.new)",
-                ])
-            }
-            print(table.render())
-            if execute {
-                try plan.execute(broker: broker)
-                try broker.close()
-                print("Offsets of group \(group) reset.")
-            } else {
-                print("This is the plan only; add --execute to apply it.")
+            let broker = try global.openBroker(readOnly: true)
+            let groups = try GroupSelection.groups(names + groupOptions, allGroups: allGroups, broker: broker)
+            for (index, group) in groups.enumerated() {
+                if index > 0 { print("") }
+                let description = try broker.describeGroup(group)
+                let generation = description.generation.map { " generation \($0)" } ?? ""
+                print(
+                    "Group \(group): \(description.state)\(generation), \(description.members.count) member(s), "
+                        + "total lag \(description.totalLag)")
+                var table = Table(["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "MEMBER"])
+                for row in description.partitions {
+                    table.add([
+                        row.topicPartition.topic, "\(row.topicPartition.partition)",
+                        row.committed.map(String.init) ?? "-", "\(row.endOffset)", "\(row.lag ?? 0)", row.member ?? "-",
+                    ])
+                }
+                print(table.render())
             }
         }
+    }
+
+    struct Delete: ParsableCommand, GlobalOptionsCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete consumer groups: forget their committed offsets.",
+            discussion: """
+                A group that is running is refused: stop what consumes in it first. Deleting writes to \
+                the data directory, so while another process (a run) holds it, it is refused too, with \
+                the command to run again once that process has ended.
+
+                Examples:
+                  sluice groups delete old-audit
+                  sluice groups delete --group old-audit --config pipeline.json
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("The groups.", valueName: "group"))
+        var names: [String] = []
+
+        @Option(name: .customLong("group"), help: "A group, as kafka-consumer-groups takes it; repeatable.")
+        var groupOptions: [String] = []
+
+        func validate() throws {
+            try GroupSelection.check(names + groupOptions, allGroups: false)
+        }
+
+        func run() throws {
+            let groups = try GroupSelection.checkedIdle(names + groupOptions, global: global)
+            let broker = try global.openBroker(readOnly: false)
+            for group in groups {
+                try broker.deleteGroup(group)
+                print("Deleted consumer group \(group).")
+            }
+            try broker.close()
+        }
+    }
+}
+
+/// Which groups a command works on: those named (as arguments or with --group), or --all-groups.
+enum GroupSelection {
+    static func check(_ named: [String], allGroups: Bool) throws {
+        if allGroups && !named.isEmpty { throw ValidationError("give groups or --all-groups, not both") }
+        if !allGroups && named.isEmpty { throw ValidationError("give a group (or --group NAME, or --all-groups)") }
+    }
+
+    /// The groups, in the order named without repeats. Each must exist unless `mustExist` is false:
+    /// as with kafka-consumer-groups, offsets may be reset for a group that has none yet.
+    static func groups(_ named: [String], allGroups: Bool, mustExist: Bool = true, broker: Broker) throws -> [String] {
+        let known = broker.groupNames()
+        if allGroups { return known }
+        var seen = Set<String>()
+        let groups = named.filter { seen.insert($0).inserted }
+        for group in groups where mustExist && !known.contains(group) {
+            let hint = Suggestion.closest(to: group, in: known).map { "; did you mean \"\($0)\"?" } ?? ""
+            throw BrokerError(
+                .groupNotFound, "consumer group \"\(group)\" does not exist (it has no committed offsets)\(hint)")
+        }
+        return groups
+    }
+
+    /// The groups, after checking, without writing, that each exists (see `groups`) and that none runs
+    /// in the process that holds the data directory: changing a running group's offsets behind its back
+    /// would be lost at its next commit, so such a change is refused with what to do instead.
+    static func checkedIdle(
+        _ named: [String], allGroups: Bool = false, mustExist: Bool = true, global: GlobalOptions
+    ) throws -> [String] {
+        let reader = try global.openBroker(readOnly: true)
+        let groups = try groups(named, allGroups: allGroups, mustExist: mustExist, broker: reader)
+        let holder = DirectoryLock.holder(ofDirectory: reader.dataDirectory)
+        for group in groups {
+            let members = try reader.describeGroup(group).members
+            guard !members.isEmpty else { continue }
+            throw CommandFailure.runtime(
+                "group \(group) is running: its member\(members.count == 1 ? "" : "s") "
+                    + "\(members.joined(separator: ", ")) consume\(members.count == 1 ? "s" : "") in "
+                    + "\(holder?.description ?? "another process"), "
+                    + "which holds \(reader.dataDirectory); a group's offsets change only while it is stopped. "
+                    + "When that process has ended "
+                    + "(\(holder.map { "`kill -INT \($0.pid)`" } ?? "Ctrl-C") stops Sluice cleanly), run again:\n  "
+                    + SluiceMain.commandLine)
+        }
+        return groups
     }
 }

@@ -11,7 +11,8 @@ struct Perf: ParsableCommand {
         discussion: """
             Examples:
               sluice perf produce --topic perf --records 5000000 --record-size 100
-              sluice perf produce --topic gz --records 1000000 --record-size 1024 --compression gzip
+              sluice perf produce --topic gz --records 1000000 --record-size 1024 \\
+                  --compression gzip
               sluice perf consume --topic perf
               sluice perf generate-orders --rows 1000000 --output orders.csv
               sluice perf parse orders.csv
@@ -126,7 +127,8 @@ struct Perf: ParsableCommand {
 
                 Examples:
                   sluice perf generate-orders --rows 1000000 --output orders.csv
-                  sluice perf generate-orders --rows 100000 --gzip --bad-every 1000 --output orders.csv.gz
+                  sluice perf generate-orders --rows 100000 --gzip --bad-every 1000 \\
+                      --output orders.csv.gz
                 """
         )
 

@@ -27,16 +27,8 @@ struct SourcesCommand: ParsableCommand {
             let broker = try global.openBroker(readOnly: true)
             var table = Table(["SOURCE", "FILES", "READ TO THE END"])
             for name in broker.sourceNames() {
-                var files = 0
-                var complete = 0
-                if let stored = broker.sourceCheckpoint(name), let json = try? JSONValue.parse(stored),
-                    let connector = json["connector"]?.stringValue, let inner = try? JSONValue.parse(connector),
-                    case .array(let list)? = inner["files"]
-                {
-                    files = list.count
-                    complete = list.filter { $0["complete"]?.boolValue == true }.count
-                }
-                table.add([name, "\(files)", "\(complete)"])
+                let position = StoredSourcePosition(broker.sourceCheckpoint(name))
+                table.add([name, "\(position.files)", "\(position.complete)"])
             }
             print(table.render())
         }
@@ -47,7 +39,7 @@ struct SourcesCommand: ParsableCommand {
             abstract: "Forget a source's stored position; its next run reads every file from the start.",
             discussion: """
                 The next run reads every file again but stores only rows whose records its topics do not \
-                hold already (it knows them by their sluice.source.file and offset headers): after the \
+                hold already (it knows them by their sluice.source.file and line headers): after the \
                 topic was deleted and created anew, everything is read into it again; otherwise a reset \
                 costs a re-read and duplicates nothing. Without --execute it only says what it would do.
 
@@ -78,6 +70,26 @@ struct SourcesCommand: ParsableCommand {
             print(
                 "Forgot the stored position of source \(source); its next run reads every file again and stores "
                     + "the rows its topic does not already hold.")
+        }
+    }
+}
+
+/// What the CLI reads of a source's stored checkpoint (written by the runtime's `SourceCheckpoint`): the
+/// topics it wrote to, and the files its connector has read (for the CSV source). Unreadable parts
+/// read as nothing.
+struct StoredSourcePosition {
+    var topics: [String] = []
+    var files = 0
+    var complete = 0
+
+    init(_ checkpoint: [UInt8]?) {
+        guard let checkpoint, let json = try? JSONValue.parse(checkpoint) else { return }
+        if case .object(let partitions)? = json["partitions"] { topics = partitions.map(\.0).sorted() }
+        if let connector = json["connector"]?.stringValue, let inner = try? JSONValue.parse(connector),
+            case .array(let list)? = inner["files"]
+        {
+            files = list.count
+            complete = list.filter { $0["complete"]?.boolValue == true }.count
         }
     }
 }

@@ -2,18 +2,39 @@ import ArgumentParser
 import Logging
 import SluiceBroker
 
-/// Options every command that touches a data directory takes.
-struct GlobalOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "The broker's data directory.")
-    var dataDirectory = "data"
+/// The options of every command that works on a data directory, but for the pipeline config (whose
+/// `--config` the topic commands share with their settings): `--data-dir`, `--log-level`, and
+/// `--bootstrap-server`, which Kafka users type by habit and which the embedded broker has no use for.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp(
+            "The broker's data directory (default: the data_dir of --config, else $SLUICE_DATA_DIR, else ./data).",
+            valueName: "dir"))
+    var dataDirectory: String?
+
+    @Option(name: .customLong("bootstrap-server"), help: .hidden)
+    var bootstrapServer: String?
 
     @OptionGroup var log: LogOptions
+}
 
-    var logLevel: Logger.Level { log.logLevel }
+/// Options every command that touches a data directory takes.
+struct GlobalOptions: ParsableArguments {
+    @OptionGroup var directory: DataDirectoryOptions
+
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp("A pipeline config file: use the data_dir that `sluice run FILE` uses.", valueName: "file"))
+    var configFile: String?
+
+    var logLevel: Logger.Level { directory.log.logLevel }
+
+    var location: DataLocation { DataLocation(directory, configFile: configFile) }
 
     /// Opens the broker for writing (taking the directory's lock) or read-only.
     func openBroker(readOnly: Bool) throws -> Broker {
-        try Broker(dataDirectory: dataDirectory, readOnly: readOnly, logger: Logger(label: "sluice"))
+        try location.openBroker(readOnly: readOnly)
     }
 }
 
@@ -22,13 +43,19 @@ protocol LoggingCommand {
     var logLevel: Logger.Level { get }
 }
 
+/// A command that works on a data directory.
+protocol DataDirectoryCommand: LoggingCommand {
+    var location: DataLocation { get }
+}
+
 /// A command that has the global options.
-protocol GlobalOptionsCommand: LoggingCommand {
+protocol GlobalOptionsCommand: DataDirectoryCommand {
     var global: GlobalOptions { get }
 }
 
 extension GlobalOptionsCommand {
     var logLevel: Logger.Level { global.logLevel }
+    var location: DataLocation { global.location }
 }
 
 /// Only the log level, for commands that take their data directory from a config file.

@@ -8,8 +8,9 @@ import SluiceLog
 import SluiceRuntime
 
 /// Runs the command line: parses, sets up logging, runs the command, and turns errors into messages
-/// and exit codes: 0 success, 1 runtime failure, 2 usage or config error (and 3 for
-/// `run --fail-on-dead-letters` when records were dead-lettered).
+/// and exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 for
+/// `run --fail-on-dead-letters` when records were dead-lettered, and 128 + N for a command stopped by
+/// signal N (130 for Ctrl-C). `Sluice`'s help lists them; keep the two in step.
 enum SluiceMain {
     static func run() {
         let command: any ParsableCommand
@@ -20,6 +21,11 @@ enum SluiceMain {
         }
         let level = (command as? any LoggingCommand)?.logLevel ?? .warning
         LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
+        if let location = (command as? any DataDirectoryCommand)?.location, let server = location.bootstrapServer {
+            printToStandardError(
+                "note: --bootstrap-server \(server) is ignored: Sluice's broker is embedded and works on its data "
+                    + "directory (--data-dir, or the data_dir of --config)")
+        }
         StopRequest.installHandlers()
         do {
             var command = command
@@ -34,6 +40,10 @@ enum SluiceMain {
         } catch let failure as CommandFailure {
             if !failure.message.isEmpty { printError(failure.message) }
             exit(failure.exitCode)
+        } catch let error as BrokerError where error.code == .directoryInUse {
+            // The message names the process that holds the directory and says to wait for it.
+            printError(error.description + ":\n  " + commandLine)
+            exit(1)
         } catch let error as BrokerError {
             printError(error.description)
             exit(usageCodes.contains(error.code) ? 2 : 1)
@@ -63,10 +73,16 @@ enum SluiceMain {
 
     static let usageCodes: Set<BrokerError.Code> = [.invalidTopic, .invalidConfig, .invalidPartitions, .topicNotFound]
 
-    /// Help and version exit 0; every argument error exits 2 with the usage.
+    /// This process's command line, as a shell would take it back.
+    static var commandLine: String {
+        ShellWords.join(["sluice"] + CommandLine.arguments.dropFirst())
+    }
+
+    /// Help and version exit 0; every argument error exits 2 with the usage, and a "did you mean" for
+    /// a misspelled subcommand or option.
     static func exitForParse(_ error: any Error) -> Never {
         let code = Sluice.exitCode(for: error)
-        let message = Sluice.fullMessage(for: error)
+        let message = ParseErrorHint.adding(to: Sluice.fullMessage(for: error))
         if code == .success {
             print(message)
             if fflush(nil) != 0 && errno != EPIPE {

@@ -1,0 +1,83 @@
+import Logging
+import SluiceBroker
+import SluiceCore
+import SluiceKit
+import SluiceRuntime
+
+/// Where a command finds its data directory, first match wins: `--data-dir DIR`; the `data_dir` of
+/// `--config FILE`, resolved as `sluice run FILE` resolves it (relative to the file's folder); the
+/// environment variable `SLUICE_DATA_DIR`; `./data`. So a command finds what a run wrote from any folder.
+///
+/// `--data-dir` and `--config` together must name the same directory: which one was meant cannot be
+/// guessed, and a guess would read, or write, the wrong one.
+struct DataLocation {
+    static let environmentVariable = "SLUICE_DATA_DIR"
+
+    var dataDirectory: String?
+    var configFile: String?
+    var bootstrapServer: String?
+    var environment: [String: String] = ProcessEnvironment.current()
+
+    init(_ options: DataDirectoryOptions, configFile: String?) {
+        dataDirectory = options.dataDirectory
+        bootstrapServer = options.bootstrapServer
+        self.configFile = configFile
+    }
+
+    /// The chosen directory, and how it was chosen, for messages.
+    struct Resolved {
+        var path: String
+        var origin: String
+    }
+
+    func resolve() throws -> Resolved {
+        let fromConfig = try configFile.map { (file: $0, path: try Self.dataDirectory(ofConfig: $0)) }
+        if let dataDirectory {
+            if let fromConfig, FileSystem.absolute(fromConfig.path) != FileSystem.absolute(dataDirectory) {
+                throw CommandFailure.usage(
+                    "--data-dir \(dataDirectory) and --config \(fromConfig.file) name different data directories "
+                        + "(\(fromConfig.file) has data_dir \(fromConfig.path)); give one of them")
+            }
+            return Resolved(path: dataDirectory, origin: "--data-dir")
+        }
+        if let fromConfig { return Resolved(path: fromConfig.path, origin: "the data_dir of \(fromConfig.file)") }
+        if let path = environment[Self.environmentVariable], !path.isEmpty {
+            return Resolved(path: path, origin: "$\(Self.environmentVariable)")
+        }
+        return Resolved(path: "data", origin: "the default")
+    }
+
+    /// The data directory of a pipeline config, loaded and checked as `sluice run` loads it.
+    static func dataDirectory(ofConfig file: String) throws -> String {
+        let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
+        do {
+            return try loader.load(path: file).dataDirectory
+        } catch let error as ConfigError {
+            let hint =
+                TopicSettingsHelp.isSetting(file)
+                ? "; topic settings (NAME=VALUE) go with `sluice topics create` and `sluice topics alter`"
+                : "; fix it, or name the directory with --data-dir"
+            throw CommandFailure.usage("--config \(file): cannot take the data directory from it\(hint)\n\(error)")
+        }
+    }
+
+    /// Opens the broker for writing (taking the directory's lock) or read-only.
+    func openBroker(readOnly: Bool) throws -> Broker {
+        let resolved = try resolve()
+        do {
+            return try Broker(dataDirectory: resolved.path, readOnly: readOnly, logger: Logger(label: "sluice"))
+        } catch let error as BrokerError where readOnly && !FileSystem.exists(resolved.path) {
+            throw CommandFailure.runtime(
+                "\(error.message) (\(resolved.origin), \(FileSystem.absolute(resolved.path))); name the directory "
+                    + "that `sluice run` used with --config FILE (its config), --data-dir DIR or "
+                    + "\(Self.environmentVariable)=DIR")
+        }
+    }
+
+    /// The options that name this directory again, for a command printed for the user to run.
+    var arguments: [String] {
+        if let dataDirectory { return ["--data-dir", dataDirectory] }
+        if let configFile { return ["--config", configFile] }
+        return []
+    }
+}
