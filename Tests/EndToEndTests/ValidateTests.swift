@@ -124,6 +124,29 @@ import Testing
         let validated = try EndToEnd.sluice(["validate", "config.json"], in: dir.path)
         #expect(validated.stdout.hasPrefix("config.json is valid.\n"))
     }
+
+    /// A column added to the config and to the new files only: the files already read to their end
+    /// are not read again, so their older header stops neither validate nor run.
+    @Test func filesAlreadyReadKeepTheirOlderHeader() throws {
+        let dir = TemporaryDirectory()
+        try FileSystem.createDirectory(dir.file("in"))
+        try EndToEnd.write("id,name\n1,a\n", to: "in/2026-01.csv", in: dir.path)
+        let config = { (columns: String) in
+            #"{"sources": {"orders": {"type": "csv", "path": "in/*.csv", "key": ["id"], "columns": {"#
+                + columns + #"}}}}"#
+        }
+        try EndToEnd.write(config(#""id": "int""#), to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run", "config.json"], in: dir.path)
+        try EndToEnd.write("id,name,region\n2,b,north\n", to: "in/2026-02.csv", in: dir.path)
+        try EndToEnd.write(config(#""id": "int", "region": "string""#), to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["validate", "config.json"], in: dir.path)
+        let run = try EndToEnd.sluice(["run", "config.json"], in: dir.path)
+        #expect(run.stdout.contains("1 row read"), "\(run.stdout)")
+        // A file that is not read to its end yet still has its header checked.
+        try EndToEnd.write("id,name\n3,c\n", to: "in/2026-03.csv", in: dir.path)
+        let refused = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 2)
+        #expect(refused.stderr.contains(#"column "region" is not in the header of"#), "\(refused.stderr)")
+    }
 }
 
 /// `validate --connect` and `run --dry-run` against the private PostgreSQL server: a table that is

@@ -19,6 +19,9 @@ public struct PreflightContext: Sendable {
     public let dataDirectory: String
     /// Whether to reach servers (`validate --connect`, `run --dry-run`); files are looked at always.
     public let connect: Bool
+    /// For a source, the checkpoint it stored in the data directory (nil: none), so that a preflight
+    /// can leave alone the input a run would not read again.
+    public let checkpoint: [UInt8]?
     public let logger: Logger
 
     public init(
@@ -28,6 +31,7 @@ public struct PreflightContext: Sendable {
         schemas: [String: TopicSchema] = [:],
         dataDirectory: String,
         connect: Bool = false,
+        checkpoint: [UInt8]? = nil,
         logger: Logger
     ) {
         self.name = name
@@ -36,6 +40,7 @@ public struct PreflightContext: Sendable {
         self.schemas = schemas
         self.dataDirectory = dataDirectory
         self.connect = connect
+        self.checkpoint = checkpoint
         self.logger = logger
     }
 }

@@ -40,7 +40,8 @@ public struct Preflight {
         var problems = known
         var plan = PipelinePlan(config: config)
         let dataDirectory = FileSystem.absolute(config.dataDirectory)
-        let existing = try existingTopics(dataDirectory, problems: &problems)
+        var checkpoints: [String: [UInt8]] = [:]
+        let existing = try existingTopics(dataDirectory, problems: &problems, checkpoints: &checkpoints)
         plan.existingTopics = existing.mapValues(\.partitions)
         plan.dataDirectoryExists = FileSystem.isDirectory(dataDirectory)
         if !known.contains(where: Self.dropsWriters) {
@@ -60,7 +61,8 @@ public struct Preflight {
             let result = spec.preflight(
                 PreflightContext(
                     name: connector.name, options: connector.options, topics: connector.topics, schemas: schemas,
-                    dataDirectory: dataDirectory, connect: connect, logger: logger))
+                    dataDirectory: dataDirectory, connect: connect, checkpoint: checkpoints[connector.name],
+                    logger: logger))
             problems += result.problems
             plan.notes += result.notes
         }
@@ -104,7 +106,10 @@ public struct Preflight {
     }
 
     /// The topics of the data directory, read without taking its lock; none when it does not exist yet.
-    private func existingTopics(_ directory: String, problems: inout [ConfigProblem]) throws -> [String: TopicConfig] {
+    /// The topics of the data directory, and the sources' stored checkpoints (the connectors' part).
+    private func existingTopics(
+        _ directory: String, problems: inout [ConfigProblem], checkpoints: inout [String: [UInt8]]
+    ) throws -> [String: TopicConfig] {
         switch FileSystem.kind(directory) {
         case .missing:
             return [:]
@@ -118,6 +123,11 @@ public struct Preflight {
         defer { try? broker.close() }
         var topics: [String: TopicConfig] = [:]
         for name in broker.topicNames(includeInternal: false) { topics[name] = broker.topicConfig(name) }
+        for source in broker.sourceNames() {
+            if let stored = broker.sourceCheckpoint(source).flatMap(SourceCheckpoint.init(decoding:)) {
+                checkpoints[source] = stored.connector
+            }
+        }
         return topics
     }
 

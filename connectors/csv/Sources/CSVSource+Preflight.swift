@@ -29,6 +29,9 @@ extension CSVSource {
             "source \(context.name): \(files.count) file\(files.count == 1 ? " matches" : "s match") \(settings.pattern)"
         )
         let checksHeader = settings.header && !(settings.key.isEmpty && settings.types.isEmpty)
+        // A file read to its end and unchanged since is not read again: an older header there does not
+        // matter to this run.
+        let stored = context.checkpoint.flatMap { try? CSVCheckpoint(decoding: $0) }
         var headers: [(names: [String], files: [String])] = []
         for file in files {
             let kind = FileSystem.kind(file)
@@ -38,6 +41,11 @@ extension CSVSource {
                 continue
             }
             guard checksHeader else { continue }
+            if let done = stored?.files[file], done.complete, let input = try? InputFile(path: file),
+                input.identity == done.identity, input.isGzip || input.size == done.offset
+            {
+                continue
+            }
             do {
                 guard let names = try HeaderReader(settings: settings).read(file).names else { continue }
                 if let index = headers.firstIndex(where: { $0.names == names }) {
