@@ -2,56 +2,64 @@ import SluiceBroker
 import SluiceCore
 import SluiceLog
 
-/// `sluice consume`: prints a topic's records, one per line, from every partition.
+/// `sluice consume`: prints a topic's records, from every partition or from one.
 ///
-/// Without a group it reads a read-only broker and starts each partition at its beginning or end;
-/// with a group it joins it, starts at the committed offsets and commits what it printed. Without
-/// `follow` it stops at the end of the log.
+/// Without a group it reads a read-only broker and starts each partition at its beginning, its end,
+/// an offset or N records before the end; with a group it joins it, starts at the committed offsets
+/// and commits what it printed. Without `follow` it stops at the end of the log.
 public struct ConsoleConsumer {
-    public enum Format: String, CaseIterable, Sendable {
-        /// One JSON object per record with topic, partition, offset, timestamp, key, value, headers.
-        case jsonl
-        /// The raw value bytes, one per line.
-        case value
+    /// What a run printed, and what to tell the user on standard error.
+    public struct Outcome: Sendable {
+        public var printed = 0
+        /// Offsets moved into a partition's range, and the hint when the start at the end found nothing.
+        public var notes: [String] = []
     }
 
     public var topic: String
     public var fromBeginning = false
+    /// Where to start; nil: at the end (the beginning with `fromBeginning`), or a group's commits.
+    public var offset: StartOffset?
+    /// The one partition to read; nil: all of them.
+    public var partition: Int32?
     public var group: String?
     public var maxMessages: Int?
     public var follow = false
-    public var format: Format = .jsonl
+    public var format: RecordFormat = .jsonl
+    public var timestampStyle: RecordPrinter.TimestampStyle = .ms
 
     public init(topic: String) {
         self.topic = topic
     }
 
     /// Prints records to `output` until the end of the log (or forever with `follow`, until a stop is
-    /// requested) or `maxMessages`. Returns how many it printed.
-    public func run(broker: Broker, output: BufferedOutput) throws -> Int {
-        let partitions = try broker.partitionCount(topic)
-        var printed = 0
+    /// requested) or `maxMessages`.
+    public func run(broker: Broker, output: BufferedOutput) throws -> Outcome {
+        try checkOptions()
+        let partitions = try selectedPartitions(broker)
+        var printer = RecordPrinter(format: format, topic: topic, timestampStyle: timestampStyle)
+        var outcome = Outcome()
         func emit(_ records: PartitionRecords) throws -> Bool {
             let block = records.records
             for index in 0..<block.count {
-                if let maxMessages, printed >= maxMessages { return false }
-                switch format {
-                case .jsonl:
-                    RecordJSON.appendEnvelope(
-                        topic: topic, partition: records.topicPartition.partition, block: block, index: index,
-                        to: &output.buffer)
-                case .value:
-                    if let value = block.value(index) { output.buffer.append(contentsOf: value) }
-                }
-                output.buffer.append(UInt8(ascii: "\n"))
+                if let maxMessages, outcome.printed >= maxMessages { return false }
+                printer.append(block, index: index, partition: records.topicPartition.partition, to: &output.buffer)
                 try output.flushIfFull()
-                printed += 1
+                outcome.printed += 1
             }
             return true
         }
+        let ranges = try partitions.map { partition in
+            let tp = TopicPartition(topic, partition)
+            let (start, end) = try broker.offsets(tp)
+            return (tp: tp, start: start, end: end)
+        }
+        var groupWithoutCommits: String?
         if let group {
+            if !broker.committedOffsets(group).keys.contains(where: { $0.topic == topic }) {
+                groupWithoutCommits = group
+            }
             var options = GroupConsumer.Options(group: group, topics: [topic])
-            options.autoOffsetReset = fromBeginning ? .earliest : .latest
+            options.autoOffsetReset = fromBeginning || offset == .beginning ? .earliest : .latest
             let consumer = try GroupConsumer(broker: broker, options: options)
             defer { consumer.close() }
             while !StopRequest.isRequested {
@@ -59,9 +67,9 @@ public struct ConsoleConsumer {
                 var offsets: [TopicPartition: Int64] = [:]
                 var more = true
                 for records in batch {
-                    let before = printed
+                    let before = outcome.printed
                     more = try emit(records) && more
-                    let done = printed - before
+                    let done = outcome.printed - before
                     if done > 0 { offsets[records.topicPartition] = records.records.entries[done - 1].offset + 1 }
                 }
                 try output.flush()
@@ -70,22 +78,19 @@ public struct ConsoleConsumer {
                 if try batch.isEmpty && !follow && caughtUp(broker, consumer, partitions) { break }
             }
         } else {
-            var positions: [Int64] = try (0..<partitions).map { partition in
-                let range = try broker.offsets(TopicPartition(topic, partition))
-                return fromBeginning ? range.start : range.end
-            }
+            var (positions, notes) = startPositions(ranges)
+            outcome.notes += notes
             var seen = broker.appended.current
             outer: while !StopRequest.isRequested {
                 var progressed = false
-                for partition in 0..<partitions {
-                    let tp = TopicPartition(topic, partition)
-                    let block = try broker.readRecords(tp, from: positions[Int(partition)], maxBytes: 4 << 20)
+                for (i, range) in ranges.enumerated() {
+                    let block = try broker.readRecords(range.tp, from: positions[i], maxBytes: 4 << 20)
                     // Batches without records (control batches) are stepped over.
-                    guard let end = block.batchesEnd, end > positions[Int(partition)] else { continue }
-                    positions[Int(partition)] = end
+                    guard let end = block.batchesEnd, end > positions[i] else { continue }
+                    positions[i] = end
                     progressed = true
                     if block.isEmpty { continue }
-                    if !(try emit(PartitionRecords(topicPartition: tp, records: block))) { break outer }
+                    if !(try emit(PartitionRecords(topicPartition: range.tp, records: block))) { break outer }
                 }
                 try output.flush()
                 if !progressed {
@@ -95,11 +100,18 @@ public struct ConsoleConsumer {
             }
         }
         try output.flush()
-        return printed
+        // A group with commits that found nothing new has read everything; the hint is for a start at the end.
+        if outcome.printed == 0 && (group == nil || groupWithoutCommits != nil) {
+            let stored = ranges.reduce(0) { $0 + ($1.end - $1.start) }
+            if let hint = emptyEndHint(stored: stored, groupWithoutCommits: groupWithoutCommits) {
+                outcome.notes.append(hint)
+            }
+        }
+        return outcome
     }
 
-    private func caughtUp(_ broker: Broker, _ consumer: GroupConsumer, _ partitions: Int32) throws -> Bool {
-        for partition in 0..<partitions {
+    private func caughtUp(_ broker: Broker, _ consumer: GroupConsumer, _ partitions: [Int32]) throws -> Bool {
+        for partition in partitions {
             let tp = TopicPartition(topic, partition)
             guard let position = consumer.position(tp) else { return false }
             if position < (try broker.offsets(tp).end) { return false }

@@ -3,25 +3,46 @@ import SluiceCore
 
 /// `sluice produce`: one record per line of input. With a key separator, the text before its first
 /// occurrence is the key and the rest the value; lines without it have no key. A trailing CR is
-/// dropped, so CR LF input gives the same records as LF input.
+/// dropped, so CR LF input gives the same records as LF input. Every record carries `headers`, and
+/// goes to `partition` when one is set, or where the key's hash (or, without a key, the batch) puts it.
 public struct ConsoleProducer {
-    public var topic: String
-    public var keySeparator: [UInt8]?
-    public var batchRecords = 10_000
-
-    public init(topic: String, keySeparator: String?) {
-        self.topic = topic
-        self.keySeparator = keySeparator.map { Array($0.utf8) }
+    /// What a run sent, and what to tell the user on standard error.
+    public struct Outcome: Sendable {
+        public var sent = 0
+        public var notes: [String] = []
     }
 
-    /// Reads `input` to its end and sends every line; returns the number of records sent.
-    public func run(broker: Broker, input: SystemFile) throws -> Int {
+    public var topic: String
+    public var keySeparator: [UInt8]?
+    /// The partition for every record; nil: the partitioner's choice.
+    public var partition: Int32?
+    public var headers: [Header] = []
+    public var batchRecords = 10_000
+
+    public init(topic: String, keySeparator: [UInt8]?) {
+        self.topic = topic
+        self.keySeparator = keySeparator
+    }
+
+    /// A header as kcat's `-H` takes it: `name=value`, split at the first `=`; the value may be empty.
+    public static func parseHeader(_ text: String) throws -> Header {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+            throw RuntimeError("expected name=value, such as source=import")
+        }
+        return Header(String(text[..<equals]), String(text[text.index(after: equals)...]))
+    }
+
+    /// Reads `input` to its end and sends every line.
+    public func run(broker: Broker, input: SystemFile) throws -> Outcome {
+        if let partition { try checkPartition(partition, broker) }
         try broker.ensureTopic(topic)
         let producer = try Producer(broker: broker, topic: topic)
+        let headerBytes = headers.map { (Array($0.name.utf8), $0.value) }
         var block = RecordBlock(capacity: batchRecords, byteCapacity: 1 << 20)
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var sent = 0
+        var outcome = Outcome()
+        var keyedElsewhere = 0
         var now = Time.nowMillis()
         func addLine(_ line: ArraySlice<UInt8>) {
             var line = line
@@ -33,11 +54,22 @@ public struct ConsoleProducer {
             } else {
                 block.setValue(block.appendBytes(line))
             }
+            for (name, value) in headerBytes {
+                let nameRange = block.appendBytes(name)
+                block.addHeader(name: nameRange, value: value.map { block.appendBytes($0) })
+            }
         }
         func sendBlock() throws {
             guard !block.isEmpty else { return }
-            try producer.send(block, now: now)
-            sent += block.count
+            if let partition {
+                for index in 0..<block.count where block.keyRange(index) != nil {
+                    if producer.partition(of: block, at: index) != partition { keyedElsewhere += 1 }
+                }
+                try broker.append(block, to: TopicPartition(topic, partition), now: now)
+            } else {
+                try producer.send(block, now: now)
+            }
+            outcome.sent += block.count
             block.removeAll()
             now = Time.nowMillis()
         }
@@ -73,7 +105,28 @@ public struct ConsoleProducer {
         }
         if !pending.isEmpty { addLine(pending[...]) }
         try sendBlock()
-        return sent
+        if let partition, keyedElsewhere > 0 {
+            outcome.notes.append(
+                "note: \(Format.count(keyedElsewhere)) keyed record\(keyedElsewhere == 1 ? "" : "s") went to "
+                    + "partition \(partition) although the key's hash picks another; a key's records are then in "
+                    + "two partitions, and their order across them is not kept")
+        }
+        return outcome
+    }
+
+    /// Refuses a partition the topic does not have, or would not have when this run creates it.
+    private func checkPartition(_ partition: Int32, _ broker: Broker) throws {
+        guard broker.topicConfig(topic) == nil else {
+            try broker.checkPartition(TopicPartition(topic, partition))
+            return
+        }
+        let created = TopicConfig().partitions
+        guard partition >= created else { return }
+        throw BrokerError(
+            .invalidPartitions,
+            "topic \"\(topic)\" does not exist, and a topic this command creates has \(created) partition"
+                + "\(created == 1 ? "" : "s"), so no partition \(partition); create it first with "
+                + "`sluice topics create \(topic) --partitions \(partition + 1)`")
     }
 
     static func firstIndex(of separator: [UInt8], in line: ArraySlice<UInt8>) -> Int? {
