@@ -168,7 +168,10 @@ import Testing
         while let found = transcript.range(of: " warning ", range: range) {
             // What comes between the last line break or erase and " warning " is the timestamp alone.
             let head = transcript[..<found.lowerBound]
-            let start = head.lastIndex(where: { $0 == "\n" || $0 == "\u{1B}" }).map { head.index(after: $0) }
+            // On a terminal a line break is "\r\n", which Swift holds as one Character.
+            let start = head.lastIndex(where: { $0 == "\n" || $0 == "\r\n" || $0 == "\u{1B}" }).map {
+                head.index(after: $0)
+            }
             let prefix = start.map { head[$0...] } ?? head
             let stamp = prefix.hasPrefix("[K") ? prefix.dropFirst(2) : prefix
             #expect(

@@ -69,7 +69,7 @@ import Testing
         try handle.write(contentsOf: Data("3,c\n".utf8))
         try handle.close()
         let third = try EndToEnd.sluice(["run"], in: dir.path)
-        #expect(third.stdout.contains("1 rows read, 1 records"))
+        #expect(third.stdout.contains("1 row read, 1 record, 0 dead-lettered, 4 B read"))
         #expect(try EndToEnd.records("orders", dataDirectory: dir.file("data")).count == 3)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SluiceBroker
 import SluiceCore
 import SluiceRuntime
 import SluiceTestSupport
@@ -124,5 +125,53 @@ import Testing
         // Once followed, the stored offsets are the truth again.
         try EndToEnd.sluice(["run"], in: dir.path)
         #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(2 * good)")
+    }
+
+    /// Upserts and tombstones (written to the topic beforehand, as a producer would), loaded with
+    /// exactly-once delivery through 30 kills: the table ends exactly as the records say.
+    @Test func upsertsAndDeletesKilledThirtyTimesEndAsTheRecordsSay() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("exactlydeletes")
+        let dir = TemporaryDirectory()
+        let keys = 300_000
+        do {
+            let broker = try Broker(dataDirectory: dir.file("data"))
+            _ = try broker.ensureTopic("accounts", config: TopicConfig(partitions: 4))
+            let producer = try Producer(broker: broker, topic: "accounts")
+            // Every key with v 1; then a tombstone for every third; then v 3 for every even one.
+            let rounds: [(Int) -> String??] = [
+                { id in #"{"id":\#(id),"v":1}"# },
+                { id in id % 3 == 0 ? .some(nil) : nil },
+                { id in id % 2 == 0 ? #"{"id":\#(id),"v":3}"# : nil },
+            ]
+            for round in rounds {
+                var block = RecordBlock()
+                for id in 1...keys {
+                    guard let value = round(id) else { continue }
+                    block.append(Record(key: Array("\(id)".utf8), value: value.map { Array($0.utf8) }, timestamp: 1))
+                    if block.count == 5_000 {
+                        _ = try producer.send(block)
+                        block = RecordBlock()
+                    }
+                }
+                if !block.isEmpty { _ = try producer.send(block) }
+            }
+            try broker.close()
+        }
+        try EndToEnd.write(
+            """
+            {"sinks": {"pg": {"type": "postgres", "topics": ["accounts"], "mode": "upsert", "key_columns": ["id"],
+                              "delivery": "exactly_once", "connection": "\(server.connectionString(database: database))",
+                              "tasks": 2, "max_batch_records": 4000, "batch_wait_ms": 20, "retry_initial_ms": 100}}}
+            """, to: "config.json", in: dir.path)
+        let kills = try EndToEnd.killRepeatedly(
+            ["run"], in: dir.path, times: 30, seed: 47, minMillis: 150, spreadMillis: 300)
+        #expect(kills >= 30, "the run finished before it was killed 30 times")
+        try EndToEnd.sluice(["run"], in: dir.path)
+        let kept = (1...keys).filter { $0 % 3 != 0 || $0 % 2 == 0 }
+        let sum = kept.reduce(0) { $0 + ($1 % 2 == 0 ? 3 : 1) }
+        #expect(
+            try server.psql("SELECT count(*), count(DISTINCT id), sum(v::int) FROM accounts", database: database)
+                == "\(kept.count)|\(kept.count)|\(sum)")
     }
 }

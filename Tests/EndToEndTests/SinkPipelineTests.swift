@@ -42,7 +42,7 @@ import Testing
         try FileSystem.removeTree(dir.file("data"))
         try FileSystem.removeTree(dir.file("out"))
         let strict = try EndToEnd.sluice(["run", "config.json", "--fail-on-dead-letters"], in: dir.path, expect: 3)
-        #expect(strict.stderr.contains("5 record(s) were dead-lettered"))
+        #expect(strict.stderr.contains("5 records were dead-lettered"))
     }
 
     func pipeline(_ dir: TemporaryDirectory, rows: Int, sinks: String, extraSource: String = "") throws {
@@ -96,7 +96,7 @@ import Testing
             to: "config.json",
             in: dir.path)
         let result = try EndToEnd.sluice(["run"], in: dir.path)
-        #expect(result.stdout.contains("rows: 3 written, 2 dead-lettered"))
+        #expect(result.stdout.contains("rows → folder out: 3 written, 2 dead-lettered"))
         let written = try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).map { dir.file("out/" + $0) }
         let csv = try written.map { String(decoding: try FileSystem.readFile($0), as: UTF8.self) }.joined()
         #expect(csv == "a,b\n1,x\n3,z\n5,\n")

@@ -64,14 +64,17 @@ public protocol Sink: AnyObject {
 public struct SinkWriteCounts: Sendable, Equatable {
     public var inserted = 0
     public var updated = 0
+    /// Rows deleted by tombstones.
+    public var deleted = 0
 
-    public init(inserted: Int = 0, updated: Int = 0) {
+    public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0) {
         self.inserted = inserted
         self.updated = updated
+        self.deleted = deleted
     }
 
     public static func + (a: SinkWriteCounts, b: SinkWriteCounts) -> SinkWriteCounts {
-        SinkWriteCounts(inserted: a.inserted + b.inserted, updated: a.updated + b.updated)
+        SinkWriteCounts(inserted: a.inserted + b.inserted, updated: a.updated + b.updated, deleted: a.deleted + b.deleted)
     }
 }
 

@@ -73,7 +73,8 @@ public struct RunSummary: Sendable {
             var written = "\(Format.count(sink.written)) written"
             if let counts = sink.writeCounts {
                 written += " (\(Format.count(counts.inserted)) inserted, \(Format.count(counts.updated)) updated"
-                let unchanged = sink.written - counts.inserted - counts.updated
+                if counts.deleted > 0 { written += ", \(Format.count(counts.deleted)) deleted" }
+                let unchanged = sink.written - counts.inserted - counts.updated - counts.deleted
                 written += unchanged > 0 ? ", \(Format.count(unchanged)) unchanged)" : ")"
             }
             lines.append(
@@ -133,7 +134,10 @@ public struct RunSummary: Sendable {
                 ("tasks", number(sink.tasks)), ("consumed", number(sink.consumed)), ("written", number(sink.written)),
             ]
             if let counts = sink.writeCounts {
-                members += [("inserted", number(counts.inserted)), ("updated", number(counts.updated))]
+                members += [
+                    ("inserted", number(counts.inserted)), ("updated", number(counts.updated)),
+                    ("deleted", number(counts.deleted)),
+                ]
             }
             members += [
                 ("dead_lettered", number(sink.deadLettered)), ("retries", number(sink.retries)),

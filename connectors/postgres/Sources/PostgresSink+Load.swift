@@ -13,6 +13,9 @@ extension PostgresSink {
     /// Loads the records of one topic into its table; returns the records PostgreSQL refused or that do
     /// not fit the table.
     func load(_ chunks: [PartitionRecords], topic: String) throws -> [RecordFailure] {
+        if deletesTombstones && chunks.contains(where: { $0.records.containsNullValue }) {
+            return try loadWithDeletions(chunks, topic: topic)
+        }
         let name = tableName(for: topic)
         // The table is made (with auto_create) from the first record that is an object with fields; a
         // batch with none has nothing a table could take, and each of its records is a record error.
@@ -250,7 +253,7 @@ extension PostgresSink {
 
     /// Encodes every record as a COPY row of the fields of the first record (and any the table also
     /// has). Records with fields the table lacks are failures, unless they are ignored or added.
-    private func encode(
+    func encode(
         _ chunks: [PartitionRecords],
         table: inout TableInfo,
         topic: String,
@@ -368,7 +371,7 @@ extension PostgresSink {
     }
 
     /// In upsert mode: of several records with one key, only the last (highest offset) stays.
-    private func keepLatestPerKey(_ rows: [Row], data: [UInt8], fields: [String], table: TableInfo) -> [Row] {
+    func keepLatestPerKey(_ rows: [Row], data: [UInt8], fields: [String], table: TableInfo) -> [Row] {
         let keyPositions = table.keyColumns.compactMap { key in fields.firstIndex { (mapping[$0] ?? $0) == key } }
         guard keyPositions.count == table.keyColumns.count else { return rows }
         var latest: [[UInt8]: Int] = [:]

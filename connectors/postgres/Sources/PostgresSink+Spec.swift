@@ -39,6 +39,14 @@ extension PostgresSink {
                 "ignore_unknown_fields", .boolean, default: .bool(false),
                 "Drop record fields the table has no column for, instead of dead-lettering the record."),
             OptionSpec(
+                "delete_enabled", .boolean, default: .bool(true),
+                "In upsert mode, a record with a null value (a tombstone) deletes the row with its key, as Kafka "
+                    + "Connect's JDBC sink does with delete.enabled. Insert mode dead-letters tombstones."),
+            OptionSpec(
+                "key_separator", .string, default: .string("|"),
+                "How a tombstone's key splits into several key columns (the csv source joins them with |); a key "
+                    + "that is a JSON object gives them by name instead."),
+            OptionSpec(
                 "delivery", .choice(["at_least_once", "exactly_once"]), default: .string("at_least_once"),
                 "exactly_once: store the group's offsets in offsets_table in the same transaction as each batch's "
                     + "rows, and continue from them, so that a crash never loads a row twice, in either mode. "

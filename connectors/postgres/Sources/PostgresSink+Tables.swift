@@ -32,6 +32,15 @@ extension PostgresSink {
         return info
     }
 
+    /// What the sink knows of a table that exists; nil when it does not (nothing is created).
+    func existingTableInfo(_ name: String, topic: String) throws -> TableInfo? {
+        if let known = tables[name] { return known }
+        let (schema, table) = tableOption.map(SQL.tableParts) ?? (nil, name)
+        let qualified = SQL.qualified(schema: schema, table: table)
+        guard let columns = try catalogColumns(qualified) else { return nil }
+        return TableInfo(name: name, qualified: qualified, columns: columns, keyColumns: keyColumns(for: topic))
+    }
+
     /// The table's name as `schema.table` (unquoted, for people), from the catalog.
     private func catalogName(_ qualified: String) throws -> String? {
         let rows = try connection.execute(

@@ -25,6 +25,10 @@ public final class PostgresSink: OffsetStoringSink {
     let autoCreate: Bool
     let autoEvolve: Bool
     let ignoreUnknown: Bool
+    /// Upsert with `delete_enabled`: a record with a null value deletes the row with its key.
+    let deletesTombstones: Bool
+    /// How a tombstone's key splits into the key columns when there are several (`key_separator`).
+    let keySeparator: [UInt8]
     let schemas: [String: TopicSchema]
     let sinkName: String
     let group: String
@@ -67,6 +71,8 @@ public final class PostgresSink: OffsetStoringSink {
         autoCreate = options.bool("auto_create") ?? true
         autoEvolve = options.bool("auto_evolve") ?? false
         ignoreUnknown = options.bool("ignore_unknown_fields") ?? false
+        deletesTombstones = mode == .upsert && (options.bool("delete_enabled") ?? true)
+        keySeparator = Array((options.string("key_separator") ?? "|").utf8)
         schemas = context.schemas
         sinkName = context.name
         group = context.group

@@ -1,0 +1,159 @@
+import SluiceCore
+import SluiceKit
+
+/// Deletes in upsert mode (`delete_enabled`, on by default): a record with a null value, a tombstone,
+/// deletes the row with its key, as it means "deleted" to every Kafka user. Within a batch the last
+/// record of a key wins: rows older than their key's tombstone are dropped, the keys are deleted, then
+/// the rows that came after are merged. A tombstone whose key does not give every key column is a
+/// record error.
+extension PostgresSink {
+    /// A tombstone: the row of `key` (one text per key column) goes.
+    struct Deletion {
+        var topicPartition: TopicPartition
+        var offset: Int64
+        /// Each key column's text, as given and as COPY text (which rows' keys are compared in).
+        var key: [[UInt8]]
+        var escaped: [[UInt8]]
+    }
+
+    /// Loads a batch that holds tombstones: the careful path, with the deletions before the merge.
+    func loadWithDeletions(_ chunks: [PartitionRecords], topic: String) throws -> [RecordFailure] {
+        let name = tableName(for: topic)
+        var failures: [RecordFailure] = []
+        let (deletions, refused) = tombstones(chunks, keyColumns: keyColumns(for: topic))
+        failures += refused
+        let sample = chunks.lazy.flatMap { chunk in
+            (0..<chunk.records.count).lazy.compactMap { chunk.records.value($0) }
+        }.first
+        try connection.ensureTransaction()
+        // A batch of tombstones alone deletes from the table if it exists; it has nothing to create one from.
+        guard var table = try sample.map({ try tableInfo(name, topic: topic, sample: Array($0)) })
+            ?? existingTableInfo(name, topic: topic)
+        else { return failures }
+        var rows: [Row] = []
+        var data: [UInt8] = []
+        var fields: [String] = []
+        if sample != nil {
+            var encodeFailures: [RecordFailure] = []
+            (fields, data, rows) = try encode(chunks, table: &table, topic: topic, failures: &encodeFailures)
+            // Tombstones are deletions here, not failures.
+            failures += encodeFailures.filter { $0.error.errorClass != "postgres.null_value" }
+        }
+        var latestDeletion: [[UInt8]: (TopicPartition, Int64)] = [:]
+        for deletion in deletions {
+            let key = deletion.escaped.reduce(into: [UInt8]()) { $0 += $1 + [0] }
+            if let seen = latestDeletion[key], seen.1 > deletion.offset { continue }
+            latestDeletion[key] = (deletion.topicPartition, deletion.offset)
+        }
+        let keyPositions = table.keyColumns.compactMap { key in fields.firstIndex { (mapping[$0] ?? $0) == key } }
+        if keyPositions.count == table.keyColumns.count {
+            rows.removeAll { row in
+                guard let deleted = latestDeletion[Self.key(of: data, row.range, at: keyPositions)] else { return false }
+                return deleted.0 == row.topicPartition && deleted.1 > row.offset
+            }
+        }
+        try delete(deletions.map(\.key), from: table)
+        rows = keepLatestPerKey(rows, data: data, fields: fields, table: table)
+        guard !rows.isEmpty else { return failures }
+        failures += try isolate(rows, data: data, columns: fields.map { mapping[$0] ?? $0 }, table: table)
+        return failures
+    }
+
+    /// The batch's tombstones as deletions (their keys in COPY text, as rows' keys are compared), and
+    /// the tombstones whose key cannot be read.
+    private func tombstones(_ chunks: [PartitionRecords], keyColumns: [String]) -> ([Deletion], [RecordFailure]) {
+        var deletions: [Deletion] = []
+        var failures: [RecordFailure] = []
+        let fieldNames = keyColumns.map { column in mapping.first(where: { $0.value == column })?.key ?? column }
+        for chunk in chunks {
+            let block = chunk.records
+            for index in 0..<block.count where block.valueRange(index) == nil {
+                let offset = block.entries[index].offset
+                guard let key = block.key(index).flatMap({ keyParts(Array($0), fields: fieldNames) }) else {
+                    failures.append(
+                        RecordFailure(
+                            topicPartition: chunk.topicPartition, offset: offset,
+                            error: .record(
+                                "postgres.tombstone_key",
+                                "a tombstone deletes by its key, and this one's key does not give the key columns "
+                                    + "\(keyColumns.joined(separator: ", ")) (a JSON object with them, or their texts "
+                                    + "joined by key_separator)")))
+                    continue
+                }
+                deletions.append(
+                    Deletion(
+                        topicPartition: chunk.topicPartition, offset: offset, key: key,
+                        escaped: key.map { part in
+                            var escaped: [UInt8] = []
+                            part.withUnsafeBytes { CopyEncoder.appendEscaped($0, to: &escaped) }
+                            return escaped
+                        }))
+            }
+        }
+        return (deletions, failures)
+    }
+
+    /// A record key's text for each key column: the fields of a JSON object key, else the whole key
+    /// for one column, else its parts between `key_separator`s.
+    private func keyParts(_ key: [UInt8], fields: [String]) -> [[UInt8]]? {
+        guard !fields.isEmpty else { return nil }
+        if key.first == UInt8(ascii: "{"), let json = try? JSONValue.parse(key) {
+            var parts: [[UInt8]] = []
+            for field in fields {
+                guard let value = json[field] else { return nil }
+                switch value {
+                case .string(let text), .number(let text): parts.append(Array(text.utf8))
+                case .bool(let flag): parts.append(Array((flag ? "true" : "false").utf8))
+                default: return nil
+                }
+            }
+            return parts
+        }
+        if fields.count == 1 { return [key] }
+        var parts: [[UInt8]] = []
+        var start = 0
+        var i = 0
+        while i + keySeparator.count <= key.count {
+            if key[i..<(i + keySeparator.count)].elementsEqual(keySeparator) {
+                parts.append(Array(key[start..<i]))
+                i += keySeparator.count
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        parts.append(Array(key[start...]))
+        return parts.count == fields.count ? parts : nil
+    }
+
+    /// `DELETE … USING unnest(…)`: each key column's texts travel as one text array, cast to the
+    /// column's type so that the key's index serves. Counts what it deleted.
+    private func delete(_ keys: [[[UInt8]]], from table: TableInfo) throws {
+        guard !keys.isEmpty else { return }
+        var unique: [[[UInt8]]] = []
+        var seen: Set<[[UInt8]]> = []
+        for key in keys where seen.insert(key).inserted { unique.append(key) }
+        let columns = table.keyColumns
+        var arrays: [String?] = []
+        for position in columns.indices {
+            arrays.append(SQL.textArray(unique.map { String(decoding: $0[position], as: UTF8.self) }))
+        }
+        let given = columns.indices.map { "k\($0)" }.joined(separator: ", ")
+        let matches = columns.enumerated().map { index, column in
+            "stored.\(SQL.identifier(column)) = given.k\(index)::\(table.columns[column] ?? "text")"
+        }.joined(separator: " AND ")
+        let arrayParameters = columns.indices.map { "$\($0 + 1)::text[]" }.joined(separator: ", ")
+        let rows = try connection.execute(
+            "WITH gone AS (DELETE FROM \(table.qualified) AS stored USING unnest(\(arrayParameters)) AS given (\(given)) "
+                + "WHERE \(matches) RETURNING 1) SELECT count(*) FROM gone",
+            arrays)
+        pendingCounts.deleted += rows.first?.first.flatMap { $0.flatMap { Int($0) } } ?? 0
+    }
+}
+
+extension RecordBlock {
+    /// Whether a record of the block has no value (a tombstone).
+    var containsNullValue: Bool {
+        (0..<count).contains { valueRange($0) == nil }
+    }
+}
