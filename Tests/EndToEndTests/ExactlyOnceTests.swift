@@ -91,7 +91,7 @@ import Testing
             Time.sleep(millis: 20)
             loaded = (try? server.psql("SELECT count(*) FROM orders", database: database)) ?? "0"
         }
-        try server.restart()
+        try server.restart(mode: "immediate")
         process.waitUntilExit()
         let (_, stderr) = collector.finish()
         #expect(process.terminationStatus == 0, "\(stderr)")

@@ -89,11 +89,12 @@ public final class PostgresServer: @unchecked Sendable {
         }
     }
 
-    /// Restarts the server (`pg_ctl restart -m fast`), as an operator would mid-run.
-    public func restart() throws {
+    /// Restarts the server (`pg_ctl restart -m fast`), as an operator would mid-run; `immediate` stops
+    /// it as a crash would, and it recovers from its WAL on the way up.
+    public func restart(mode: String = "fast") throws {
         let result = try command(
             "pg_ctl",
-            ["-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-m", "fast", "-w", "restart"],
+            ["-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-m", mode, "-w", "restart"],
             detached: true)
         guard result.status == 0 else { throw TestSupportError("pg_ctl restart failed: \(result.stderr)") }
     }
