@@ -117,6 +117,12 @@ final class PostgresConnection {
         // Notices ("table … does not exist, skipping") are not errors; libpq would print them to stderr.
         _ = PQsetNoticeProcessor(connection, { _, _ in }, nil)
         state.connected()
+        // A commit is the sink's promise that the rows are durable, after which their offsets move on.
+        // With synchronous_commit off (a server's or a role's setting) a commit returns before its WAL
+        // is written, and a server crash then loses rows whose offsets were committed; this session's
+        // commits wait for the local WAL flush whatever the default (a stronger setting stays).
+        _ = try execute(
+            "SELECT set_config('synchronous_commit', 'local', false) WHERE current_setting('synchronous_commit') = 'off'")
     }
 
     /// How long a connection attempt may take, in seconds: `connect_timeout` as libpq reads it (from the
