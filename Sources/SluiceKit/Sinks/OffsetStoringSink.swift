@@ -17,6 +17,9 @@ public protocol OffsetStoringSink: Sink {
     /// from then on (and a claim waits for a commit in progress to end), so two tasks that both believe
     /// they own a partition, after an eviction, never both commit. Called between batches.
     func storedPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition]
+    /// What the sink holds for `partitions` now, without claiming them: after a failure, to learn
+    /// whether the batch was committed after all, or whether the database lost commits.
+    func currentPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition]
     /// Stores `positions` in the transaction the next `flush` commits, with the batch written since
     /// the last flush; `abort` drops them with it. Throws `SinkFenced` when another task claimed one of
     /// the partitions since this one did.

@@ -9,14 +9,34 @@ struct ExactlyOnceState {
     /// Records already in the dead-letter topic from attempts that were not committed (found there at
     /// assignment, or stored by an attempt that was retried): not dead-lettered again.
     var deadLettered: [TopicPartition: Set<Int64>] = [:]
+    /// Per owned partition, the position the sink holds as far as the task knows: where it continued
+    /// from, then the end of each batch it committed.
+    var committedPositions: [TopicPartition: Int64] = [:]
 
     /// A batch up to `next` is committed: what it dead-lettered is behind the stored positions.
     mutating func committed(_ next: [TopicPartition: Int64]) {
+        committedPositions.merge(next) { _, new in new }
         for (tp, offset) in next {
             deadLettered[tp] = deadLettered[tp]?.filter { $0 >= offset }
             if deadLettered[tp]?.isEmpty == true { deadLettered[tp] = nil }
         }
     }
+}
+
+/// What the positions a sink holds say of a batch whose delivery failed.
+enum BatchOutcome {
+    /// Its positions are stored: it was committed before the failure.
+    case committed
+    /// Nothing of it is stored: deliver it again.
+    case notCommitted
+    /// The sink holds less than was committed to it: deliver again from these positions.
+    case rewound([TopicPartition: StoredPosition])
+}
+
+/// The sink's database lost commits: the batch in hand is dropped and its partitions read again from
+/// `positions`.
+struct Rewind: Error {
+    var positions: [TopicPartition: StoredPosition]
 }
 
 extension SinkTask {
@@ -70,7 +90,46 @@ extension SinkTask {
                 scanFrom[Int32(partition)] = min(scanFrom[Int32(partition)] ?? end, end)
             }
         }
+        exactlyOnce.committedPositions.merge(continuing) { _, new in new }
         try findDeadLetters(from: scanFrom, continuing: continuing)
+    }
+
+    /// Reads the partitions again from the positions the sink holds, and finds the dead letters stored
+    /// after them.
+    func rewindTo(_ positions: [TopicPartition: StoredPosition], consumer: GroupConsumer) throws {
+        var scanFrom: [Int32: Int64] = [:]
+        for (tp, position) in positions.sorted(by: { $0.key < $1.key }) {
+            consumer.seek(tp, to: position.offset)
+            exactlyOnce.committedPositions[tp] = position.offset
+            exactlyOnce.deadLettered[tp] = nil
+            for (partition, end) in position.deadLetterEnds.enumerated() {
+                scanFrom[Int32(partition)] = min(scanFrom[Int32(partition)] ?? end, end)
+            }
+        }
+        try findDeadLetters(from: scanFrom, continuing: positions.mapValues(\.offset))
+    }
+
+    /// What became of a batch ending at `next` whose delivery failed, by the positions the sink holds
+    /// (read without claiming: the task may have lost the partitions meanwhile, which its next stage finds).
+    func committedOutcome(_ sink: any OffsetStoringSink, next: [TopicPartition: Int64]) throws -> BatchOutcome {
+        let stored: [TopicPartition: StoredPosition]
+        do {
+            stored = try sink.currentPositions(Set(next.keys))
+        } catch let error as ConnectorError where error.kind == .transient {
+            // Still unreachable: the write that follows fails the same way and waits again.
+            return .notCommitted
+        }
+        var lost: [TopicPartition: StoredPosition] = [:]
+        var committed = true
+        for (tp, end) in next {
+            let held = stored[tp]?.offset
+            if let known = exactlyOnce.committedPositions[tp], let position = stored[tp], position.offset < known {
+                lost[tp] = position
+            }
+            if (held ?? Int64.min) < end { committed = false }
+        }
+        if !lost.isEmpty { return .rewound(lost) }
+        return committed ? .committed : .notCommitted
     }
 
     /// The sink's stored positions, retrying transient failures (the database restarting) with the

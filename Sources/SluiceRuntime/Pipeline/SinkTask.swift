@@ -160,6 +160,15 @@ final class SinkTask: @unchecked Sendable {
                 }
                 guard stillOwner() else { throw Fenced() }
                 try consumer.commit(offsets)
+            } catch let rewind as Rewind {
+                logger.warning(
+                    """
+                    the sink's database holds fewer batches than were committed to it (a failover or a restore); \
+                    delivering again from the offsets it holds
+                    """,
+                    metadata: ["sink": "\(definition.name)", "task": "\(index)", "offsets": "\(rewind.positions)"])
+                try rewindTo(rewind.positions, consumer: consumer)
+                continue
             } catch is Fenced {
                 logger.warning(
                     """
@@ -244,9 +253,34 @@ final class SinkTask: @unchecked Sendable {
         let storing = (sink as? any OffsetStoringSink).flatMap { $0.storesOffsets ? $0 : nil }
         let started = Time.monotonicNanos()
         var attempt = 0
+        /// The records the last attempt could not deliver, for a batch found committed after a failure.
+        var lastFailures: [RecordFailure] = []
         while true {
             do {
+                if let storing, attempt > 0 {
+                    // The failure may have come after the commit (the connection lost while COMMIT was on
+                    // its way), or the database may have lost commits (a failover): its positions tell.
+                    switch try committedOutcome(storing, next: next) {
+                    case .committed:
+                        logger.notice(
+                            "the batch was committed before the failure; not loading it again",
+                            metadata: ["sink": "\(definition.name)", "task": "\(index)"])
+                        exactlyOnce.committed(next)
+                        counters.withLock {
+                            $0.consumed += batch.count
+                            $0.written += batch.count - lastFailures.count
+                            $0.deadLettered += lastFailures.count
+                        }
+                        retrying.withLock { $0 = nil }
+                        return
+                    case .rewound(let stored):
+                        throw Rewind(positions: stored)
+                    case .notCommitted:
+                        break
+                    }
+                }
                 let failures = try sink.write(batch)
+                lastFailures = failures
                 guard stillOwner() else {
                     sink.abort()
                     throw Fenced()

@@ -41,6 +41,33 @@ extension PostgresSink {
         }
     }
 
+    public func currentPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition] {
+        guard !partitions.isEmpty else { return [:] }
+        do {
+            try connection.ensureIdle()
+            try prepareOffsetsTable()
+            let sorted = partitions.sorted()
+            let rows = try connection.execute(
+                "SELECT stored.topic, stored.partition, stored.next_offset, stored.reset_at, stored.dead_letter_ends "
+                    + "FROM \(offsetsTable) AS stored JOIN unnest($2::text[], $3::integer[]) AS wanted (topic, partition) "
+                    + "ON stored.topic = wanted.topic AND stored.partition = wanted.partition "
+                    + "WHERE stored.group_name = $1 AND stored.next_offset IS NOT NULL",
+                [group, SQL.textArray(sorted.map(\.topic)), "{" + sorted.map { String($0.partition) }.joined(separator: ",") + "}"])
+            var result: [TopicPartition: StoredPosition] = [:]
+            for row in rows where row.count == 5 {
+                guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }),
+                    let offset = row[2].flatMap({ Int64($0) })
+                else { continue }
+                result[TopicPartition(topic, partition)] = StoredPosition(
+                    offset: offset, resetAt: row[3].flatMap { Int64($0) },
+                    deadLetterEnds: SQL.integers(inArray: row[4] ?? ""))
+            }
+            return result
+        } catch let error as PostgresError {
+            throw classify(error)
+        }
+    }
+
     public func stage(_ positions: [TopicPartition: StoredPosition]) throws {
         guard !positions.isEmpty else { return }
         do {
