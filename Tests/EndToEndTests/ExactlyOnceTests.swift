@@ -63,11 +63,11 @@ import Testing
         let database = try server.createDatabase("exactly")
         try Self.createTable(server, database)
         let dir = TemporaryDirectory()
-        let rows = 400_000
+        let rows = 700_000
         try SampleOrders(rows: rows, seed: 31).write(to: dir.file("orders.csv"))
         try EndToEnd.write(Self.config(server, database, tasks: tasks), to: "config.json", in: dir.path)
         let kills = try EndToEnd.killRepeatedly(
-            ["run"], in: dir.path, times: 30, seed: UInt64(41 + tasks), minMillis: 200, spreadMillis: 600)
+            ["run"], in: dir.path, times: 30, seed: UInt64(41 + tasks), minMillis: 150, spreadMillis: 450)
         #expect(kills >= 30, "the run finished before it was killed 30 times")
         try EndToEnd.sluice(["run"], in: dir.path)
         try Self.expectEveryRowOnce(server, database, dir, rows: rows)

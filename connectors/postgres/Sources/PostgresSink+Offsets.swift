@@ -7,58 +7,49 @@ import SluiceKit
 /// (see `OffsetStoringSink`).
 extension PostgresSink {
     public func storedPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition] {
+        // One statement, so one transaction of its own: it waits for a commit of another task that holds
+        // a row, and its claims count from when it commits.
+        try positions(
+            partitions,
+            "INSERT INTO \(offsetsTable) AS stored (group_name, topic, partition, claim) "
+                + "SELECT $1, wanted.topic, wanted.partition, 1 FROM unnest($2::text[], $3::integer[]) "
+                + "AS wanted (topic, partition) ON CONFLICT (group_name, topic, partition) DO UPDATE SET "
+                + "claim = stored.claim + 1 RETURNING topic, partition, next_offset, reset_at, dead_letter_ends, claim",
+            claiming: true)
+    }
+
+    public func currentPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition] {
+        try positions(
+            partitions,
+            "SELECT stored.topic, stored.partition, stored.next_offset, stored.reset_at, stored.dead_letter_ends "
+                + "FROM \(offsetsTable) AS stored JOIN unnest($2::text[], $3::integer[]) AS wanted (topic, partition) "
+                + "ON stored.topic = wanted.topic AND stored.partition = wanted.partition WHERE stored.group_name = $1",
+            claiming: false)
+    }
+
+    /// Runs `statement` (parameters: the group, the topics, the partitions; rows: topic, partition,
+    /// next offset, reset marker, dead-letter ends, and the claim when `claiming`) and reads its rows.
+    private func positions(_ partitions: Set<TopicPartition>, _ statement: String, claiming: Bool) throws
+        -> [TopicPartition: StoredPosition]
+    {
         guard !partitions.isEmpty else { return [:] }
         do {
             try connection.ensureIdle()
             try prepareOffsetsTable()
             let sorted = partitions.sorted()
-            // One statement, so one transaction of its own: it waits for a commit of another task that
-            // holds a row, and its claims count from when it commits.
             let rows = try connection.execute(
-                "INSERT INTO \(offsetsTable) AS stored (group_name, topic, partition, claim) "
-                    + "SELECT $1, claimed.topic, claimed.partition, 1 FROM unnest($2::text[], $3::integer[]) "
-                    + "AS claimed (topic, partition) ON CONFLICT (group_name, topic, partition) DO UPDATE SET "
-                    + "claim = stored.claim + 1 RETURNING topic, partition, claim, next_offset, reset_at, dead_letter_ends",
+                statement,
                 [group, SQL.textArray(sorted.map(\.topic)), "{" + sorted.map { String($0.partition) }.joined(separator: ",") + "}"])
             var result: [TopicPartition: StoredPosition] = [:]
-            for row in rows where row.count == 6 {
-                guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }),
-                    let claim = row[2].flatMap({ Int64($0) })
-                else {
+            for row in rows where row.count == (claiming ? 6 : 5) {
+                guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }) else {
                     throw ConnectorError.fatal(
                         "postgres.offsets", "\(offsetsTableName) holds a row for group \(group) that cannot be read")
                 }
                 let tp = TopicPartition(topic, partition)
-                claims[tp] = claim
-                guard let offset = row[3].flatMap({ Int64($0) }) else { continue }
+                if claiming { claims[tp] = row[5].flatMap { Int64($0) } }
+                guard let offset = row[2].flatMap({ Int64($0) }) else { continue }
                 result[tp] = StoredPosition(
-                    offset: offset, resetAt: row[4].flatMap { Int64($0) },
-                    deadLetterEnds: SQL.integers(inArray: row[5] ?? ""))
-            }
-            return result
-        } catch let error as PostgresError {
-            throw classify(error)
-        }
-    }
-
-    public func currentPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition] {
-        guard !partitions.isEmpty else { return [:] }
-        do {
-            try connection.ensureIdle()
-            try prepareOffsetsTable()
-            let sorted = partitions.sorted()
-            let rows = try connection.execute(
-                "SELECT stored.topic, stored.partition, stored.next_offset, stored.reset_at, stored.dead_letter_ends "
-                    + "FROM \(offsetsTable) AS stored JOIN unnest($2::text[], $3::integer[]) AS wanted (topic, partition) "
-                    + "ON stored.topic = wanted.topic AND stored.partition = wanted.partition "
-                    + "WHERE stored.group_name = $1 AND stored.next_offset IS NOT NULL",
-                [group, SQL.textArray(sorted.map(\.topic)), "{" + sorted.map { String($0.partition) }.joined(separator: ",") + "}"])
-            var result: [TopicPartition: StoredPosition] = [:]
-            for row in rows where row.count == 5 {
-                guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }),
-                    let offset = row[2].flatMap({ Int64($0) })
-                else { continue }
-                result[TopicPartition(topic, partition)] = StoredPosition(
                     offset: offset, resetAt: row[3].flatMap { Int64($0) },
                     deadLetterEnds: SQL.integers(inArray: row[4] ?? ""))
             }
