@@ -118,7 +118,8 @@ import Testing
         try EndToEnd.sluice(["run"], in: dir.path)
         #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(good)")
         try EndToEnd.sluice(
-            ["groups", "reset-offsets", "--group", "pg", "--topic", "orders", "--to-earliest", "--execute"], in: dir.path)
+            ["groups", "reset-offsets", "--group", "pg", "--topic", "orders", "--to-earliest", "--execute"],
+            in: dir.path)
         let again = try EndToEnd.sluice(["run"], in: dir.path)
         #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(2 * good)")
         #expect(again.stderr.contains("following the reset"), "\(again.stderr)")

@@ -74,7 +74,8 @@ public struct SinkWriteCounts: Sendable, Equatable {
     }
 
     public static func + (a: SinkWriteCounts, b: SinkWriteCounts) -> SinkWriteCounts {
-        SinkWriteCounts(inserted: a.inserted + b.inserted, updated: a.updated + b.updated, deleted: a.deleted + b.deleted)
+        SinkWriteCounts(
+            inserted: a.inserted + b.inserted, updated: a.updated + b.updated, deleted: a.deleted + b.deleted)
     }
 }
 

@@ -81,7 +81,9 @@ extension SinkTask {
             if target < first {
                 logger.warning(
                     "the sink's stored offset is no longer stored in the topic (retention removed it); continuing from the first stored",
-                    metadata: ["sink": "\(definition.name)", "partition": "\(tp)", "stored": "\(target)", "from": "\(first)"])
+                    metadata: [
+                        "sink": "\(definition.name)", "partition": "\(tp)", "stored": "\(target)", "from": "\(first)",
+                    ])
                 target = first
             }
             if target != start { consumer.seek(tp, to: target) }
@@ -148,9 +150,11 @@ extension SinkTask {
                 if stop.isRequested { throw RuntimeError.interrupted }
                 guard elapsed < definition.retryTimeoutMs else {
                     throw RuntimeError(
-                        "sink \"\(definition.name)\" could not read its stored offsets for \(elapsed / 1000) s: \(error.message)")
+                        "sink \"\(definition.name)\" could not read its stored offsets for \(elapsed / 1000) s: \(error.message)"
+                    )
                 }
-                let delay = Backoff.delay(attempt: attempt, initial: definition.retryInitialMs, max: definition.retryMaxMs)
+                let delay = Backoff.delay(
+                    attempt: attempt, initial: definition.retryInitialMs, max: definition.retryMaxMs)
                 logger.warning(
                     "reading the sink's stored offsets failed; retrying",
                     metadata: ["sink": "\(definition.name)", "error": "\(error.message)", "retry_in_ms": "\(delay)"])

@@ -301,7 +301,8 @@ final class SinkTask: @unchecked Sendable {
                         try storing.stage(positions(after: next))
                     } catch let fenced as SinkFenced {
                         sink.abort()
-                        logger.warning("\(fenced.message)", metadata: ["sink": "\(definition.name)", "task": "\(index)"])
+                        logger.warning(
+                            "\(fenced.message)", metadata: ["sink": "\(definition.name)", "task": "\(index)"])
                         throw Fenced()
                     }
                     try deadLetterOnce(failures, batch, deadLetters)

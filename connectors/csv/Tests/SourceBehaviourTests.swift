@@ -444,8 +444,10 @@ import Testing
         try CSVTestSupport.write("id,name\n1,a\n2,b\n3,c\n", to: path)
         let canonical = FileSystem.canonicalPath(path) ?? path
         let stored = [12, 16].map { offset in
-            [Header("sluice.source.file", Array(canonical.utf8)),
-             Header("sluice.source.offset", Array("\(offset)".utf8))]
+            [
+                Header("sluice.source.file", Array(canonical.utf8)),
+                Header("sluice.source.offset", Array("\(offset)".utf8)),
+            ]
         }
         let restarted = try Self.run(path, stored: stored)
         #expect(try Self.ids(restarted.records) == [1])

@@ -122,7 +122,8 @@ final class PostgresConnection {
         // is written, and a server crash then loses rows whose offsets were committed; this session's
         // commits wait for the local WAL flush whatever the default (a stronger setting stays).
         _ = try execute(
-            "SELECT set_config('synchronous_commit', 'local', false) WHERE current_setting('synchronous_commit') = 'off'")
+            "SELECT set_config('synchronous_commit', 'local', false) WHERE current_setting('synchronous_commit') = 'off'"
+        )
     }
 
     /// How long a connection attempt may take, in seconds: `connect_timeout` as libpq reads it (from the

@@ -27,8 +27,9 @@ extension PostgresSink {
         }.first
         try connection.ensureTransaction()
         // A batch of tombstones alone deletes from the table if it exists; it has nothing to create one from.
-        guard var table = try sample.map({ try tableInfo(name, topic: topic, sample: Array($0)) })
-            ?? existingTableInfo(name, topic: topic)
+        guard
+            var table = try sample.map({ try tableInfo(name, topic: topic, sample: Array($0)) })
+                ?? existingTableInfo(name, topic: topic)
         else { return failures }
         var rows: [Row] = []
         var data: [UInt8] = []
@@ -48,7 +49,9 @@ extension PostgresSink {
         let keyPositions = table.keyColumns.compactMap { key in fields.firstIndex { (mapping[$0] ?? $0) == key } }
         if keyPositions.count == table.keyColumns.count {
             rows.removeAll { row in
-                guard let deleted = latestDeletion[Self.key(of: data, row.range, at: keyPositions)] else { return false }
+                guard let deleted = latestDeletion[Self.key(of: data, row.range, at: keyPositions)] else {
+                    return false
+                }
                 return deleted.0 == row.topicPartition && deleted.1 > row.offset
             }
         }

@@ -39,7 +39,10 @@ extension PostgresSink {
             let sorted = partitions.sorted()
             let rows = try connection.execute(
                 statement,
-                [group, SQL.textArray(sorted.map(\.topic)), "{" + sorted.map { String($0.partition) }.joined(separator: ",") + "}"])
+                [
+                    group, SQL.textArray(sorted.map(\.topic)),
+                    "{" + sorted.map { String($0.partition) }.joined(separator: ",") + "}",
+                ])
             var result: [TopicPartition: StoredPosition] = [:]
             for row in rows where row.count == (claiming ? 6 : 5) {
                 guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }) else {
@@ -80,7 +83,8 @@ extension PostgresSink {
             let rows = try connection.execute(
                 "WITH moved AS (UPDATE \(offsetsTable) AS stored SET next_offset = given.next_offset, "
                     + "reset_at = given.reset_at, dead_letter_ends = given.ends, updated_at = now() FROM (VALUES "
-                    + values.joined(separator: ", ") + ") AS given (topic, partition, claim, next_offset, reset_at, ends) "
+                    + values.joined(separator: ", ")
+                    + ") AS given (topic, partition, claim, next_offset, reset_at, ends) "
                     + "WHERE stored.group_name = $1 AND stored.topic = given.topic AND stored.partition = given.partition "
                     + "AND stored.claim = given.claim RETURNING 1) SELECT count(*) FROM moved",
                 parameters)

@@ -98,7 +98,8 @@ public final class PostgresSink: OffsetStoringSink {
     func tableName(for topic: String) -> String { tableOption ?? topic }
 
     public var destination: String? {
-        let names = tableOption.map { [displayNames[$0] ?? $0] } ?? displayNames.keys.sorted().compactMap { displayNames[$0] }
+        let names =
+            tableOption.map { [displayNames[$0] ?? $0] } ?? displayNames.keys.sorted().compactMap { displayNames[$0] }
         guard !names.isEmpty else { return tableOption.map { "table \($0)" } }
         return (names.count == 1 ? "table " : "tables ") + names.joined(separator: ", ")
     }

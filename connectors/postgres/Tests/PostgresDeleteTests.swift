@@ -12,7 +12,8 @@ import Testing
         var block = RecordBlock()
         for (i, (key, value)) in records.enumerated() {
             block.append(
-                Record(key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, timestamp: 0,
+                Record(
+                    key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, timestamp: 0,
                     offset: first + Int64(i)))
         }
         return SinkBatch(partitions: [PartitionRecords(topicPartition: TopicPartition("orders", 0), records: block)])
@@ -52,7 +53,9 @@ import Testing
     @Test func severalKeyColumnsComeFromAJSONKeyOrTheSeparator() throws {
         let pg = try PostgresFixture()
         try pg.query("CREATE TABLE orders (region text, id bigint, v int, PRIMARY KEY (region, id))")
-        let sink = try pg.sink([("mode", .string("upsert")), ("key_columns", .array([.string("region"), .string("id")]))])
+        let sink = try pg.sink([
+            ("mode", .string("upsert")), ("key_columns", .array([.string("region"), .string("id")])),
+        ])
         let rows = (1...3).map { id in ("x", #"{"region":"north","id":\#(id),"v":1}"#) as (String?, String?) }
         _ = try sink.write(Self.batch(rows))
         try sink.flush()
