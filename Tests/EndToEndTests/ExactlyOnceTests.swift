@@ -175,4 +175,52 @@ import Testing
             try server.psql("SELECT count(*), count(DISTINCT id), sum(v::int) FROM accounts", database: database)
                 == "\(kept.count)|\(kept.count)|\(sum)")
     }
+
+    /// Offsets stored for another incarnation of the topic (a new data directory) are refused, never
+    /// taken for this one's: the first 1,000 rows of the new topic would be skipped.
+    @Test func offsetsOfAnotherTopicOfTheSameNameAreRefused() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("exactlyid")
+        try Self.createTable(server, database)
+        let dir = TemporaryDirectory()
+        try SampleOrders(rows: 1_000, seed: 51).write(to: dir.file("orders.csv"))
+        try EndToEnd.write(Self.config(server, database, tasks: 1), to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        try FileSystem.removeTree(dir.file("data"))
+        try SampleOrders(rows: 3_000, seed: 52).write(to: dir.file("orders.csv"))
+        let refused = try EndToEnd.sluice(["run"], in: dir.path, expect: 1)
+        #expect(refused.stderr.contains("belong to another topic of that name"), "\(refused.stderr)")
+        let again = try EndToEnd.sluice(["run"], in: dir.path, expect: 1)
+        #expect(again.stderr.contains("belong to another topic of that name"), "\(again.stderr)")
+        try EndToEnd.sluice(
+            ["groups", "reset-offsets", "--group", "pg", "--topic", "orders", "--to-earliest", "--execute"],
+            in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        let loaded = (1_000 - 1_000 / Self.refusedEvery) + (3_000 - 3_000 / Self.refusedEvery)
+        #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(loaded)")
+    }
+
+    /// The sink holds every partition to its end while the group's offsets are gone: the run commits the
+    /// group's offsets up to the sink's and ends, instead of waiting for a batch that never comes.
+    @Test func aSinkAheadOfItsGroupStillEnds() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("exactlyahead")
+        try Self.createTable(server, database)
+        let dir = TemporaryDirectory()
+        try SampleOrders(rows: 2_000, seed: 53).write(to: dir.file("orders.csv"))
+        try EndToEnd.write(Self.config(server, database, tasks: 1), to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        try EndToEnd.sluice(["groups", "delete", "pg"], in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        let lag = try EndToEnd.sluice(["groups", "describe", "pg"], in: dir.path)
+        #expect(lag.stdout.contains("total lag 0"), "\(lag.stdout)")
+        let good = 2_000 - 2_000 / Self.refusedEvery
+        #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(good)")
+        // An offset edited by hand to something that is no offset is refused, when there is something to
+        // deliver (the file grew: the same generator gives the same first rows).
+        try server.psql("UPDATE sluice_offsets SET next_offset = -5", database: database)
+        try SampleOrders(rows: 2_500, seed: 53).write(to: dir.file("orders.csv"))
+        let refused = try EndToEnd.sluice(["run"], in: dir.path, expect: 1)
+        #expect(refused.stderr.contains("not an offset"), "\(refused.stderr)")
+    }
 }

@@ -45,10 +45,14 @@ public struct StoredPosition: Sendable, Equatable {
     /// The end offset of each partition of the sink's dead-letter topic once the batch's dead letters
     /// were stored there: dead letters after these come from attempts that were not committed.
     public var deadLetterEnds: [Int64]
+    /// The id of the topic's incarnation the offset belongs to (`Broker.topicID`): a topic deleted and
+    /// made again, or another data directory's topic of the same name, has another. Nil when unknown.
+    public var topicID: String?
 
-    public init(offset: Int64, resetAt: Int64?, deadLetterEnds: [Int64]) {
+    public init(offset: Int64, resetAt: Int64?, deadLetterEnds: [Int64], topicID: String? = nil) {
         self.offset = offset
         self.resetAt = resetAt
         self.deadLetterEnds = deadLetterEnds
+        self.topicID = topicID
     }
 }

@@ -12,6 +12,11 @@ struct ExactlyOnceState {
     /// Per owned partition, the position the sink holds as far as the task knows: where it continued
     /// from, then the end of each batch it committed.
     var committedPositions: [TopicPartition: Int64] = [:]
+    /// Partitions whose group offset is behind the position the sink holds: committed to the broker
+    /// before the next batch.
+    var brokerBehind: [TopicPartition: Int64] = [:]
+    /// Each topic's id when its partitions were assigned, stored with the positions.
+    var topicIDs: [String: String] = [:]
 
     /// A batch up to `next` is committed: what it dead-lettered is behind the stored positions.
     mutating func committed(_ next: [TopicPartition: Int64]) {
@@ -49,6 +54,7 @@ extension SinkTask {
     ) throws {
         let stored = try readStoredPositions(sink, Set(starts.keys))
         let resets = broker.committedResets(definition.group)
+        for topic in Set(starts.keys.map(\.topic)) { exactlyOnce.topicIDs[topic] = broker.topicID(topic) }
         var continuing: [TopicPartition: Int64] = [:]
         var scanFrom: [Int32: Int64] = [:]
         for (tp, start) in starts.sorted(by: { $0.key < $1.key }) {
@@ -68,14 +74,28 @@ extension SinkTask {
                 continue
             }
             exactlyOnce.resetMarkers[tp] = position.resetAt
+            let reload =
+                "To load the topic into the sink again (rows it already holds are loaded again), run `sluice groups "
+                + "reset-offsets --group \(definition.group) --topic \(tp.topic) --to-earliest --execute`, which the "
+                + "sink then follows; or, if it belongs to another pipeline, give this sink another group"
+            if let stored = position.topicID, stored != broker.topicID(tp.topic) {
+                throw RuntimeError(
+                    "sink \"\(definition.name)\" holds offsets for group \(definition.group) on \(tp) that belong to "
+                        + "another topic of that name (the topic was deleted and made again, the data directory is a "
+                        + "new one, or another pipeline uses the same group in this database). Nothing was delivered. "
+                        + reload)
+            }
             let (first, end) = try broker.offsets(tp)
+            guard position.offset >= 0 else {
+                throw RuntimeError(
+                    "sink \"\(definition.name)\" holds offset \(position.offset) for \(tp): not an offset (edited by "
+                        + "hand?). Nothing was delivered. " + reload)
+            }
             guard position.offset <= end else {
                 throw RuntimeError(
                     "sink \"\(definition.name)\" stored offset \(position.offset) for \(tp), past the partition's end "
                         + "\(end): the topic holds fewer records than were delivered (it was deleted and created again, "
-                        + "or the data directory comes from an older backup). Nothing was delivered. To deliver the "
-                        + "topic again, run `sluice groups reset-offsets --group \(definition.group) --topic "
-                        + "\(tp.topic) --to-earliest --execute`, which the sink then follows")
+                        + "or the data directory comes from an older backup). Nothing was delivered. " + reload)
             }
             var target = position.offset
             if target < first {
@@ -86,7 +106,12 @@ extension SinkTask {
                     ])
                 target = first
             }
-            if target != start { consumer.seek(tp, to: target) }
+            if target != start {
+                consumer.seek(tp, to: target)
+                // The group's offset catches up with the sink's before the next batch: without it, a
+                // partition the sink holds to its end would never be committed, and the run never end.
+                if target > start { exactlyOnce.brokerBehind[tp] = target }
+            }
             continuing[tp] = target
             for (partition, end) in position.deadLetterEnds.enumerated() {
                 scanFrom[Int32(partition)] = min(scanFrom[Int32(partition)] ?? end, end)
@@ -214,7 +239,9 @@ extension SinkTask {
         }
         var result: [TopicPartition: StoredPosition] = [:]
         for (tp, offset) in next {
-            result[tp] = StoredPosition(offset: offset, resetAt: exactlyOnce.resetMarkers[tp], deadLetterEnds: ends)
+            result[tp] = StoredPosition(
+                offset: offset, resetAt: exactlyOnce.resetMarkers[tp], deadLetterEnds: ends,
+                topicID: exactlyOnce.topicIDs[tp.topic])
         }
         return result
     }

@@ -140,6 +140,11 @@ final class SinkTask: @unchecked Sendable {
         let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic)
         while !stopRequested.withLock({ $0 }) {
             let polled = try nextBatch(consumer)
+            if !exactlyOnce.brokerBehind.isEmpty {
+                let behind = exactlyOnce.brokerBehind.filter { consumer.owns([$0.key]) }
+                exactlyOnce.brokerBehind = [:]
+                if !behind.isEmpty { try consumer.commit(behind) }
+            }
             guard !polled.partitions.isEmpty else { continue }
             let epoch = consumer.membershipEpoch
             var offsets: [TopicPartition: Int64] = [:]

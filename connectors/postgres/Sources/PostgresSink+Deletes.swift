@@ -40,22 +40,39 @@ extension PostgresSink {
             // Tombstones are deletions here, not failures.
             failures += encodeFailures.filter { $0.error.errorClass != "postgres.null_value" }
         }
-        var latestDeletion: [[UInt8]: (TopicPartition, Int64)] = [:]
+        // The last record of each key (on its partition) decides: rows before their key's latest tombstone
+        // go, and a tombstone with a later row for its key deletes nothing (no cascade, no trigger).
+        func keyOf(_ parts: [[UInt8]]) -> [UInt8] { parts.reduce(into: [UInt8]()) { $0 += $1 + [0] } }
+        struct Latest { var partition: TopicPartition; var offset: Int64 }
+        var latestDeletion: [[UInt8]: Latest] = [:]
         for deletion in deletions {
-            let key = deletion.escaped.reduce(into: [UInt8]()) { $0 += $1 + [0] }
-            if let seen = latestDeletion[key], seen.1 > deletion.offset { continue }
-            latestDeletion[key] = (deletion.topicPartition, deletion.offset)
+            let key = keyOf(deletion.escaped)
+            if let seen = latestDeletion[key], seen.offset > deletion.offset { continue }
+            latestDeletion[key] = Latest(partition: deletion.topicPartition, offset: deletion.offset)
         }
+        var latestRow: [[UInt8]: Latest] = [:]
         let keyPositions = table.keyColumns.compactMap { key in fields.firstIndex { (mapping[$0] ?? $0) == key } }
         if keyPositions.count == table.keyColumns.count {
             rows.removeAll { row in
-                guard let deleted = latestDeletion[Self.key(of: data, row.range, at: keyPositions)] else {
-                    return false
+                let key = Self.key(of: data, row.range, at: keyPositions)
+                if let deleted = latestDeletion[key], deleted.partition == row.topicPartition,
+                    deleted.offset > row.offset
+                {
+                    return true
                 }
-                return deleted.0 == row.topicPartition && deleted.1 > row.offset
+                if (latestRow[key]?.offset ?? Int64.min) < row.offset {
+                    latestRow[key] = Latest(partition: row.topicPartition, offset: row.offset)
+                }
+                return false
             }
         }
-        try delete(deletions.map(\.key), from: table)
+        let effective = deletions.filter { deletion in
+            let key = keyOf(deletion.escaped)
+            guard let latest = latestDeletion[key], latest.offset == deletion.offset else { return false }
+            guard let row = latestRow[key], row.partition == deletion.topicPartition else { return true }
+            return row.offset < deletion.offset
+        }
+        failures += try delete(effective, from: table)
         rows = keepLatestPerKey(rows, data: data, fields: fields, table: table)
         guard !rows.isEmpty else { return failures }
         failures += try isolate(rows, data: data, columns: fields.map { mapping[$0] ?? $0 }, table: table)
@@ -130,9 +147,38 @@ extension PostgresSink {
     }
 
     /// `DELETE … USING unnest(…)`: each key column's texts travel as one text array, cast to the
-    /// column's type so that the key's index serves. Counts what it deleted.
-    private func delete(_ keys: [[[UInt8]]], from table: TableInfo) throws {
-        guard !keys.isEmpty else { return }
+    /// column's type so that the key's index serves. Counts what it deleted. A key PostgreSQL refuses
+    /// (a text for a number column, a row other rows still refer to) is found key by key inside
+    /// savepoints and returned as its tombstone's record error; the other keys are deleted.
+    private func delete(_ deletions: [Deletion], from table: TableInfo) throws -> [RecordFailure] {
+        guard !deletions.isEmpty else { return [] }
+        try connection.execute("SAVEPOINT sluice_delete")
+        do {
+            try deleteKeys(deletions.map(\.key), from: table)
+            try connection.execute("RELEASE SAVEPOINT sluice_delete")
+            return []
+        } catch let error as PostgresError where error.kind == .record {
+            try connection.rollbackToSavepoint("sluice_delete")
+        }
+        var failures: [RecordFailure] = []
+        for deletion in deletions {
+            do {
+                try deleteKeys([deletion.key], from: table)
+                try connection.execute("RELEASE SAVEPOINT sluice_delete")
+            } catch let error as PostgresError where error.kind == .record {
+                try connection.rollbackToSavepoint("sluice_delete")
+                failures.append(
+                    RecordFailure(
+                        topicPartition: deletion.topicPartition, offset: deletion.offset,
+                        error: .record("postgres.\(error.sqlState)", "the tombstone's key: " + userFacing(error))))
+            }
+            try connection.execute("SAVEPOINT sluice_delete")
+        }
+        try connection.execute("RELEASE SAVEPOINT sluice_delete")
+        return failures
+    }
+
+    private func deleteKeys(_ keys: [[[UInt8]]], from table: TableInfo) throws {
         var unique: [[[UInt8]]] = []
         var seen: Set<[[UInt8]]> = []
         for key in keys where seen.insert(key).inserted { unique.append(key) }

@@ -14,21 +14,23 @@ extension PostgresSink {
             "INSERT INTO \(offsetsTable) AS stored (group_name, topic, partition, claim) "
                 + "SELECT $1, wanted.topic, wanted.partition, 1 FROM unnest($2::text[], $3::integer[]) "
                 + "AS wanted (topic, partition) ON CONFLICT (group_name, topic, partition) DO UPDATE SET "
-                + "claim = stored.claim + 1 RETURNING topic, partition, next_offset, reset_at, dead_letter_ends, claim",
+                + "claim = stored.claim + 1 RETURNING topic, partition, next_offset, reset_at, dead_letter_ends, topic_id, claim",
             claiming: true)
     }
 
     public func currentPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition] {
         try positions(
             partitions,
-            "SELECT stored.topic, stored.partition, stored.next_offset, stored.reset_at, stored.dead_letter_ends "
+            "SELECT stored.topic, stored.partition, stored.next_offset, stored.reset_at, stored.dead_letter_ends, "
+                + "stored.topic_id "
                 + "FROM \(offsetsTable) AS stored JOIN unnest($2::text[], $3::integer[]) AS wanted (topic, partition) "
                 + "ON stored.topic = wanted.topic AND stored.partition = wanted.partition WHERE stored.group_name = $1",
             claiming: false)
     }
 
     /// Runs `statement` (parameters: the group, the topics, the partitions; rows: topic, partition,
-    /// next offset, reset marker, dead-letter ends, and the claim when `claiming`) and reads its rows.
+    /// next offset, reset marker, dead-letter ends, topic id, and the claim when `claiming`) and reads
+    /// its rows.
     private func positions(_ partitions: Set<TopicPartition>, _ statement: String, claiming: Bool) throws
         -> [TopicPartition: StoredPosition]
     {
@@ -44,17 +46,17 @@ extension PostgresSink {
                     "{" + sorted.map { String($0.partition) }.joined(separator: ",") + "}",
                 ])
             var result: [TopicPartition: StoredPosition] = [:]
-            for row in rows where row.count == (claiming ? 6 : 5) {
+            for row in rows where row.count == (claiming ? 7 : 6) {
                 guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }) else {
                     throw ConnectorError.fatal(
                         "postgres.offsets", "\(offsetsTableName) holds a row for group \(group) that cannot be read")
                 }
                 let tp = TopicPartition(topic, partition)
-                if claiming { claims[tp] = row[5].flatMap { Int64($0) } }
+                if claiming { claims[tp] = row[6].flatMap { Int64($0) } }
                 guard let offset = row[2].flatMap({ Int64($0) }) else { continue }
                 result[tp] = StoredPosition(
                     offset: offset, resetAt: row[3].flatMap { Int64($0) },
-                    deadLetterEnds: SQL.integers(inArray: row[4] ?? ""))
+                    deadLetterEnds: SQL.integers(inArray: row[4] ?? ""), topicID: row[5])
             }
             return result
         } catch let error as PostgresError {
@@ -72,19 +74,19 @@ extension PostgresSink {
                 let n = parameters.count
                 values.append(
                     "($\(n + 1)::text, $\(n + 2)::integer, $\(n + 3)::bigint, $\(n + 4)::bigint, $\(n + 5)::bigint, "
-                        + "$\(n + 6)::bigint[])")
+                        + "$\(n + 6)::bigint[], $\(n + 7)::text)")
                 parameters += [
                     tp.topic, String(tp.partition), claims[tp].map { String($0) } ?? "0", String(position.offset),
                     position.resetAt.map { String($0) },
-                    "{" + position.deadLetterEnds.map { String($0) }.joined(separator: ",") + "}",
+                    "{" + position.deadLetterEnds.map { String($0) }.joined(separator: ",") + "}", position.topicID,
                 ]
             }
             // Only rows still under this task's claim move; the update holds them until the commit.
             let rows = try connection.execute(
                 "WITH moved AS (UPDATE \(offsetsTable) AS stored SET next_offset = given.next_offset, "
-                    + "reset_at = given.reset_at, dead_letter_ends = given.ends, updated_at = now() FROM (VALUES "
-                    + values.joined(separator: ", ")
-                    + ") AS given (topic, partition, claim, next_offset, reset_at, ends) "
+                    + "reset_at = given.reset_at, dead_letter_ends = given.ends, topic_id = given.topic_id, "
+                    + "updated_at = now() FROM (VALUES " + values.joined(separator: ", ")
+                    + ") AS given (topic, partition, claim, next_offset, reset_at, ends, topic_id) "
                     + "WHERE stored.group_name = $1 AND stored.topic = given.topic AND stored.partition = given.partition "
                     + "AND stored.claim = given.claim RETURNING 1) SELECT count(*) FROM moved",
                 parameters)
@@ -108,8 +110,8 @@ extension PostgresSink {
             _ = try connection.execute(
                 "CREATE TABLE IF NOT EXISTS \(offsetsTable) (group_name text NOT NULL, topic text NOT NULL, "
                     + "partition integer NOT NULL, claim bigint NOT NULL, next_offset bigint, reset_at bigint, "
-                    + "dead_letter_ends bigint[] NOT NULL DEFAULT '{}', updated_at timestamptz NOT NULL DEFAULT now(), "
-                    + "PRIMARY KEY (group_name, topic, partition))")
+                    + "dead_letter_ends bigint[] NOT NULL DEFAULT '{}', topic_id text, "
+                    + "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (group_name, topic, partition))")
         } catch let error as PostgresError where ["23505", "42P07", "42710", "42P06"].contains(error.sqlState) {
             // Another task created it at the same moment.
         } catch let error as PostgresError where error.kind != .transient {

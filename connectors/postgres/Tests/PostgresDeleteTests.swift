@@ -32,11 +32,27 @@ import Testing
         try sink.flush()
         #expect(failures.isEmpty)
         #expect(try pg.query("SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM orders") == "1:1,3:2,4:2,5:1")
-        #expect(sink.flushedCounts == SinkWriteCounts(inserted: 1, updated: 1, deleted: 2))
+        // Key 4's tombstone is followed by a row: it deletes nothing, and the row updates.
+        #expect(sink.flushedCounts == SinkWriteCounts(inserted: 0, updated: 2, deleted: 1))
         // A batch of tombstones alone.
         _ = try sink.write(Self.batch([("1", nil), ("5", nil)], first: 11))
         try sink.flush()
         #expect(try pg.query("SELECT string_agg(id::text, ',' ORDER BY id) FROM orders") == "3,4")
+    }
+
+    /// A tombstone whose key PostgreSQL cannot take for the key column (a text for a bigint) is a record
+    /// error; the other deletes and rows of the batch go on.
+    @Test func aTombstoneWhoseKeyTheColumnRefusesIsARecordError() throws {
+        let pg = try PostgresFixture()
+        try pg.query("CREATE TABLE orders (id bigint PRIMARY KEY, v int)")
+        let sink = try pg.sink([("mode", .string("upsert")), ("key_columns", .array([.string("id")]))])
+        _ = try sink.write(Self.batch((1...3).map { Self.row($0, 1) }))
+        try sink.flush()
+        let failures = try sink.write(Self.batch([("abc", nil), ("1", nil), Self.row(4, 1), ("", nil)], first: 3))
+        try sink.flush()
+        #expect(failures.map(\.offset) == [3, 6])
+        #expect(failures.allSatisfy { $0.error.errorClass == "postgres.22P02" && $0.error.kind == .record })
+        #expect(try pg.query("SELECT string_agg(id::text, ',' ORDER BY id) FROM orders") == "2,3,4")
     }
 
     @Test func aTombstoneWithoutAUsableKeyIsARecordError() throws {
