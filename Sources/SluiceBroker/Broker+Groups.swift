@@ -50,7 +50,9 @@ extension Broker {
     /// committed on or owns a partition of now: a partition without a commit counts from its log start.
     /// Owners come from this process's coordinator, or from the members file of the process that owns
     /// the data directory.
-    public func describeGroup(_ group: String) throws -> GroupDescription {
+    /// `topics`: topics the group reads besides those it committed on or owns (a group that has not
+    /// committed yet, named by a config).
+    public func describeGroup(_ group: String, topics extra: [String] = []) throws -> GroupDescription {
         var owners: [TopicPartition: String] = [:]
         var members: [String] = []
         var generation: Int32?
@@ -63,7 +65,7 @@ extension Broker {
             members = file.members
             generation = file.generation
         }
-        let topics = Set(committedOffsets(group).keys.map(\.topic)).union(owners.keys.map(\.topic))
+        let topics = Set(committedOffsets(group).keys.map(\.topic)).union(owners.keys.map(\.topic)).union(extra)
         return GroupDescription(
             group: group,
             state: members.isEmpty ? "Empty" : "Stable",
@@ -139,6 +141,11 @@ extension Broker {
         var generation: Int32
         var members: [String]
         var owners: [TopicPartition: String]
+    }
+
+    /// Groups with members now: in this process, or in the one that holds the data directory.
+    public func groupsWithMembers() -> Set<String> {
+        Set(membersFiles().filter { !$0.value.members.isEmpty }.keys).union(coordinator.groupNames())
     }
 
     /// The members files written by the process that owns the data directory, when one does.

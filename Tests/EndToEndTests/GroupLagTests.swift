@@ -42,4 +42,24 @@ import Testing
         #expect(Self.rows(described.stdout).count == 4)
         #expect(Self.rows(described.stdout).allSatisfy { $0[2] == "-" && $0[5].hasPrefix("live-") })
     }
+
+    /// A sink whose first batch failed never committed: with --config naming it, its group is described
+    /// with the lag of everything waiting; a group nothing knows is still refused, with exit 2.
+    @Test func aConfiguredGroupThatNeverCommittedIsDescribed() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id\n" + (1...300).map { "\($0)\n" }.joined(), to: "in.csv", in: dir.path)
+        try EndToEnd.write("not a folder", to: "blocked", in: dir.path)
+        try EndToEnd.write(
+            """
+            {"sources": {"s": {"type": "csv", "path": "in.csv", "topic": "t"}},
+             "sinks": {"out": {"type": "file", "topics": ["t"], "path": "blocked/out"}}}
+            """, to: "config.json", in: dir.path)
+        try EndToEnd.write(
+            #"{"sources": {"s": {"type": "csv", "path": "in.csv", "topic": "t"}}}"#, to: "source.json", in: dir.path)
+        try EndToEnd.sluice(["run", "source.json"], in: dir.path)
+        let described = try EndToEnd.sluice(["groups", "describe", "out", "--config", "config.json"], in: dir.path)
+        #expect(described.stdout.contains("total lag 300"), "\(described.stdout)")
+        let unknown = try EndToEnd.sluice(["groups", "describe", "nobody"], in: dir.path, expect: 2)
+        #expect(unknown.stderr.contains("does not exist"))
+    }
 }

@@ -64,7 +64,7 @@ import Testing
         #expect(one.stdout.contains("total lag 95"))
         let all = try EndToEnd.sluice(["groups", "describe", "--all-groups"], in: dir.path)
         #expect(all.stdout.contains("Group g: ") && all.stdout.contains("Group h: "))
-        let missing = try EndToEnd.sluice(["groups", "describe", "--group", "gg"], in: dir.path, expect: 1)
+        let missing = try EndToEnd.sluice(["groups", "describe", "--group", "gg"], in: dir.path, expect: 2)
         #expect(missing.stderr.contains("did you mean \"g\"?"))
     }
 
@@ -131,7 +131,7 @@ import Testing
         let deleted = try EndToEnd.sluice(["groups", "delete", "--group", "g"], in: dir.path)
         #expect(deleted.stdout == "Deleted consumer group g.\n")
         #expect(try EndToEnd.sluice(["groups", "list"], in: dir.path).stdout.isEmpty)
-        let missing = try EndToEnd.sluice(["groups", "delete", "g"], in: dir.path, expect: 1)
+        let missing = try EndToEnd.sluice(["groups", "delete", "g"], in: dir.path, expect: 2)
         #expect(missing.stderr.contains("consumer group \"g\" does not exist"))
 
         try EndToEnd.sluice(

@@ -9,6 +9,10 @@ import Testing
 @Suite struct ValidateTests {
     /// One mistake each: the config (with `in.csv` holding `id,name`) and what the error says.
     static let mistakes: [String: (config: String, expected: String)] = [
+        "two sinks in one group": (
+            #"{"sources": {"orders": {"type": "csv", "path": "in.csv", "topic": "t"}}, "sinks": {"a": {"type": "file", "topics": ["t"], "path": "a"}, "b": {"type": "file", "topics": ["t"], "path": "b", "group": "a"}}}"#,
+            #"sinks.b.group: group "a" is also the group of sink a"#
+        ),
         "a path that matches no file": (
             #"{"sources": {"orders": {"type": "csv", "path": "orders-*.csv"}}}"#,
             #"sources.orders.path: "orders-*.csv" matches no file"#

@@ -139,6 +139,11 @@ final class GroupCoordinator: @unchecked Sendable {
     }
 
     /// The live state of a group in this process, when it has members.
+    /// The groups with members in this process.
+    func groupNames() -> Set<String> {
+        groups.withLock { Set($0.filter { !$0.value.members.isEmpty }.keys) }
+    }
+
     func state(of group: String) -> ConsumerGroupState? {
         groups.withLock { $0[group] }
     }

@@ -47,6 +47,7 @@ public struct Preflight {
         if !known.contains(where: Self.dropsWriters) {
             problems += unwrittenTopics(config, existing: existing, dataDirectory: dataDirectory)
         }
+        problems += sharedGroups(config)
         var schemas: [String: TopicSchema] = [:]
         for (name, topic) in existing {
             if let json = topic.schema, let schema = TopicSchema(json: json) { schemas[name] = schema }
@@ -129,6 +130,24 @@ public struct Preflight {
             }
         }
         return topics
+    }
+
+    /// Two sinks in one group would split the records between them, each getting only part.
+    private func sharedGroups(_ config: PipelineConfig) -> [ConfigProblem] {
+        var first: [String: String] = [:]
+        var problems: [ConfigProblem] = []
+        for sink in config.sinks {
+            if let other = first[sink.group] {
+                problems.append(
+                    ConfigProblem(
+                        "sinks.\(sink.name).group",
+                        "group \"\(sink.group)\" is also the group of sink \(other); sinks in one group split the "
+                            + "records between them, so each would get only part: give each sink its own group"))
+            } else {
+                first[sink.group] = sink.name
+            }
+        }
+        return problems
     }
 
     /// Topics a sink reads that do not exist and that nothing in the config writes or declares: the

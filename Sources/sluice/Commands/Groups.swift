@@ -68,10 +68,18 @@ struct Groups: ParsableCommand {
 
         func run() throws {
             let broker = try global.openBroker(readOnly: true)
-            let groups = try GroupSelection.groups(names + groupOptions, allGroups: allGroups, broker: broker)
+            // A group the config runs, or one with members now, exists before its first commit.
+            let configured = global.location.configuredGroups()
+            let present = Set(configured.keys).union(broker.groupsWithMembers())
+            let named = (names + groupOptions).filter { !present.contains($0) }
+            _ = try GroupSelection.groups(named, allGroups: false, broker: broker)
+            let groups =
+                allGroups
+                ? Array(Set(broker.groupNames()).union(present)).sorted()
+                : try GroupSelection.groups(names + groupOptions, allGroups: false, mustExist: false, broker: broker)
             for (index, group) in groups.enumerated() {
                 if index > 0 { print("") }
-                let description = try broker.describeGroup(group)
+                let description = try broker.describeGroup(group, topics: configured[group] ?? [])
                 let generation = description.generation.map { " generation \($0)" } ?? ""
                 print(
                     "Group \(group): \(description.state)\(generation), \(description.members.count) member(s), "

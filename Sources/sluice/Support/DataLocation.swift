@@ -61,6 +61,17 @@ struct DataLocation {
         }
     }
 
+    /// The topics each sink group of `--config` reads (none without `--config`): a group the config
+    /// runs exists for `groups describe` before its first commit.
+    func configuredGroups() -> [String: [String]] {
+        guard let configFile else { return [:] }
+        let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
+        guard let config = try? loader.load(path: configFile) else { return [:] }
+        var groups: [String: [String]] = [:]
+        for sink in config.sinks { groups[sink.group, default: []] += sink.topics }
+        return groups
+    }
+
     /// Opens the broker for writing (taking the directory's lock) or read-only.
     func openBroker(readOnly: Bool) throws -> Broker {
         let resolved = try resolve()

@@ -71,7 +71,9 @@ enum SluiceMain {
         }
     }
 
-    static let usageCodes: Set<BrokerError.Code> = [.invalidTopic, .invalidConfig, .invalidPartitions, .topicNotFound]
+    static let usageCodes: Set<BrokerError.Code> = [
+        .invalidTopic, .invalidConfig, .invalidPartitions, .topicNotFound, .groupNotFound,
+    ]
 
     /// This process's command line, as a shell would take it back.
     static var commandLine: String {
