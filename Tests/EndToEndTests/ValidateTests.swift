@@ -188,4 +188,32 @@ import Testing
         #expect(down.stderr.contains("config.json: sinks.pg.connection: cannot connect to "), "\(down.stderr)")
         #expect(!down.stderr.contains("hunter2"))
     }
+
+    /// With exactly_once, --connect checks the offsets table too: a table of another shape is named, one
+    /// that is missing is fine when the user may create it.
+    @Test func connectChecksTheOffsetsTableOfExactlyOnce() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("validateoffsets")
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id,name\n1,a\n", to: "in.csv", in: dir.path)
+        try server.psql("CREATE TABLE orders (id text, name text)", database: database)
+        let config = { (offsets: String) in
+            """
+            {"sources": {"orders": {"type": "csv", "path": "in.csv"}},
+             "sinks": {"pg": {"type": "postgres", "topics": ["orders"], "delivery": "exactly_once",
+                              "offsets_table": "\(offsets)", "connection": "\(server.connectionString(database: database))"}}}
+            """
+        }
+        try EndToEnd.write(config("sluice_offsets"), to: "config.json", in: dir.path)
+        let fresh = try EndToEnd.sluice(["validate", "--connect", "config.json"], in: dir.path)
+        #expect(fresh.stdout.contains("offsets table sluice_offsets does not exist; the run creates it"))
+        try EndToEnd.write(config("public.orders"), to: "config.json", in: dir.path)
+        let wrong = try EndToEnd.sluice(["validate", "--connect", "config.json"], in: dir.path, expect: 2)
+        #expect(
+            wrong.stderr.contains("sinks.pg.offsets_table: table public.orders is not an offsets table"),
+            "\(wrong.stderr)")
+        try EndToEnd.write(config(String(repeating: "o", count: 70)), to: "config.json", in: dir.path)
+        let long = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
+        #expect(long.stderr.contains("sinks.pg.offsets_table: "), "\(long.stderr)")
+    }
 }

@@ -69,6 +69,83 @@ struct PostgresPreflight {
                 result.problem(path, "cannot check table \(name) on \(connection.target): \(error)")
             }
         }
+        if options.string("delivery") == "exactly_once" {
+            do {
+                result = result + (try checkOffsetsTable(session))
+            } catch {
+                result.problem(
+                    options.path(of: "offsets_table"),
+                    "cannot check the offsets table on \(connection.target): \(error)")
+            }
+        }
+        return result
+    }
+
+    /// The columns of the offsets table that exactly_once delivery keeps (see the README).
+    static let offsetsColumns = [
+        "group_name", "topic", "partition", "claim", "next_offset", "reset_at", "dead_letter_ends", "topic_id",
+    ]
+
+    /// With exactly_once: the offsets table is there with its columns and the rights to read and write
+    /// it, or the user may create it.
+    private func checkOffsetsTable(_ session: Session) throws -> PreflightResult {
+        var result = PreflightResult()
+        let name = options.string("offsets_table") ?? "sluice_offsets"
+        let path = options.path(of: "offsets_table")
+        let (schema, table) = SQL.tableParts(name)
+        if let long = [schema, table].compactMap({ $0 }).first(where: {
+            $0.utf8.count > PostgresSink.maxIdentifierBytes
+        }) {
+            result.problem(
+                path, "the name \"\(long)\" is longer than PostgreSQL keeps (\(PostgresSink.maxIdentifierBytes) bytes)")
+            return result
+        }
+        let qualified = SQL.qualified(schema: schema, table: table)
+        if let oid = try connection.execute("SELECT to_regclass($1)::oid::text", [qualified]).first?.first ?? nil {
+            let present = Set(
+                try connection.execute(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped",
+                    [oid]
+                ).compactMap { $0.first ?? nil })
+            let missing = Self.offsetsColumns.filter { !present.contains($0) }
+            if !missing.isEmpty {
+                result.problem(
+                    path,
+                    "table \(name) is not an offsets table of exactly_once delivery (it lacks "
+                        + missing.joined(separator: ", ") + "); name another with offsets_table")
+                return result
+            }
+            let rights =
+                try connection.execute(
+                    "SELECT has_table_privilege($1::oid, 'SELECT'), has_table_privilege($1::oid, 'INSERT'), "
+                        + "has_table_privilege($1::oid, 'UPDATE')", [oid]
+                ).first ?? []
+            if rights.contains(where: { $0 != "t" }) {
+                result.problem(
+                    path,
+                    "user \(session.user) needs SELECT, INSERT and UPDATE on the offsets table \(name): GRANT SELECT, "
+                        + "INSERT, UPDATE ON \(qualified) TO \(SQL.identifier(session.user))")
+            } else {
+                result.note("sink \(context.name): offsets table \(name) exists")
+            }
+            return result
+        }
+        let row =
+            try connection.execute(
+                "SELECT n.oid IS NOT NULL, CASE WHEN n.oid IS NULL THEN has_database_privilege(current_database(), "
+                    + "'CREATE') ELSE has_schema_privilege(n.oid, 'CREATE') END "
+                    + "FROM (SELECT coalesce($1::text, current_schema()) AS name) s "
+                    + "LEFT JOIN pg_namespace n ON n.nspname = s.name",
+                [schema]
+            ).first ?? []
+        if row.count == 2 && row[1] == "t" {
+            result.note("sink \(context.name): offsets table \(name) does not exist; the run creates it")
+        } else {
+            result.problem(
+                path,
+                "the offsets table \(name) does not exist, and user \(session.user) may not create it; create it as "
+                    + "connectors/postgres/README.md shows, or grant CREATE on its schema")
+        }
         return result
     }
 

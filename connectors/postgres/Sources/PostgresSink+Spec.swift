@@ -62,8 +62,17 @@ extension PostgresSink {
                 problems.append(ConfigProblem(options.path(of: "connection"), problem))
             }
             for name in ["table", "offsets_table"] {
-                if let table = options.string(name), table.isEmpty || table.hasPrefix(".") || table.hasSuffix(".") {
+                guard let table = options.string(name) else { continue }
+                if table.isEmpty || table.hasPrefix(".") || table.hasSuffix(".") {
                     problems.append(ConfigProblem(options.path(of: name), "expected a table name or schema.table"))
+                } else if let long = [SQL.tableParts(table).schema, SQL.tableParts(table).table].compactMap({ $0 })
+                    .first(where: { $0.utf8.count > PostgresSink.maxIdentifierBytes })
+                {
+                    problems.append(
+                        ConfigProblem(
+                            options.path(of: name),
+                            "\"\(long)\" is longer than the \(PostgresSink.maxIdentifierBytes) bytes PostgreSQL keeps of a name"
+                        ))
                 }
             }
             if let keys = options.stringList("key_columns"), keys.isEmpty || keys.contains("") {
