@@ -71,4 +71,13 @@ import Testing
             ["produce", "-t", "t", "--key-separator", #"\q"#], in: dir.path, expect: 2, stdin: "")
         #expect(unknown.stderr.contains(#"invalid for '--key-separator <key-separator>': unknown escape \q"#))
     }
+
+    /// `-Z` sends an empty value as a tombstone (no value), as kcat does; without it the value is empty.
+    @Test func emptyValuesAsTombstonesWithZ() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.sluice(["produce", "-t", "t", "--key-separator", "|", "-Z"], in: dir.path, stdin: "k1|\nk2|v\n")
+        try EndToEnd.sluice(["produce", "-t", "t", "--key-separator", "|"], in: dir.path, stdin: "k3|\n")
+        let values = try records("t", dir).map(\.record.value)
+        #expect(values == [nil, Array("v".utf8), []])
+    }
 }

@@ -26,7 +26,7 @@ import Testing
         #expect(text.contains("orders: 1 file, 1 row read, 1 record, 0 dead-lettered, 79 B read"))
         #expect(text.contains("pg → table public.customers: 1 written, 0 dead-lettered, 1 retry, 1 commit,"))
         #expect(text.contains("  orders: 1 record (+1 this run)"))
-        #expect(text.contains("Row read 1 = 1 delivered"))
+        #expect(text.contains("Rows read 1 = 1 delivered"), "a label, not a count of rows")
         #expect(text.contains("Sink pg: 1 record committed"))
     }
 

@@ -97,7 +97,7 @@ public struct RunSummary: Sendable {
         let records = sources.reduce(0) { $0 + $1.records }
         let dead = sources.reduce(0) { $0 + $1.deadLetters }
         lines.append(
-            "\(rows == 1 ? "Row" : "Rows") read \(Format.count(rows)) = \(Format.count(records)) delivered + "
+            "Rows read \(Format.count(rows)) = \(Format.count(records)) delivered + "
                 + "\(Format.count(dead)) dead-lettered"
                 + (rows == records + dead ? "" : "  (MISMATCH)") + " in \(Format.seconds(seconds))")
         for sink in sinks {

@@ -17,6 +17,8 @@ public struct ConsoleProducer {
     /// The partition for every record; nil: the partitioner's choice.
     public var partition: Int32?
     public var headers: [Header] = []
+    /// Send an empty value as no value at all (a tombstone), as kcat's `-Z` does.
+    public var emptyAsNull = false
     public var batchRecords = 10_000
 
     public init(topic: String, keySeparator: [UInt8]?) {
@@ -48,12 +50,12 @@ public struct ConsoleProducer {
             var line = line
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
             block.beginRecord(timestamp: now)
+            var value = line
             if let separator = keySeparator, let split = Self.firstIndex(of: separator, in: line) {
                 block.setKey(block.appendBytes(line[line.startIndex..<split]))
-                block.setValue(block.appendBytes(line[(split + separator.count)...]))
-            } else {
-                block.setValue(block.appendBytes(line))
+                value = line[(split + separator.count)...]
             }
+            if !(emptyAsNull && value.isEmpty) { block.setValue(block.appendBytes(value)) }
             for (name, value) in headerBytes {
                 let nameRange = block.appendBytes(name)
                 block.addHeader(name: nameRange, value: value.map { block.appendBytes($0) })

@@ -16,13 +16,15 @@ struct Produce: ParsableCommand, GlobalOptionsCommand {
 
             --key-separator takes the escapes \(TextEscapes.summary), as kcat does, so '\\t' splits \
             at a tab and '\\x1f' at the unit separator. -H name=value adds a header to every record, \
-            as kcat's -H; repeat it for more.
+            as kcat's -H; repeat it for more. -Z sends an empty value as no value at all, a \
+            tombstone, as kcat's -Z: a PostgreSQL sink in upsert mode deletes the row of its key.
 
             Examples:
               echo hello | sluice produce --topic greetings
               printf 'k1|one\\nk2|two\\n' | sluice produce -t orders --key-separator '|'
               sluice produce -t orders --key-separator '\\t' < orders.tsv
               sluice produce -t events -p 0 -H source=import -H v=2 < events.jsonl
+              printf 'k1|\\n' | sluice produce -t orders --key-separator '|' -Z
             """
     )
 
@@ -47,6 +49,9 @@ struct Produce: ParsableCommand, GlobalOptionsCommand {
         transform: { try parseArgument($0, ConsoleProducer.parseHeader) })
     var headers: [Header] = []
 
+    @Flag(name: [.customShort("Z"), .customLong("empty-as-null")], help: "Send an empty value as a tombstone.")
+    var emptyAsNull = false
+
     func validate() throws {
         if keySeparator?.isEmpty == true { throw ValidationError("--key-separator cannot be empty") }
         if let partition, partition < 0 { throw ValidationError("--partition must be 0 or more") }
@@ -58,6 +63,7 @@ struct Produce: ParsableCommand, GlobalOptionsCommand {
         var producer = ConsoleProducer(topic: topic, keySeparator: keySeparator)
         producer.partition = partition
         producer.headers = headers
+        producer.emptyAsNull = emptyAsNull
         let outcome = try producer.run(broker: broker, input: input)
         // The topic's retention applies after each produce, as it would in a running broker.
         try broker.applyRetention()
