@@ -12,11 +12,13 @@ import SluiceCore
 public protocol OffsetStoringSink: Sink {
     /// Whether this instance stores its offsets (its config asked for exactly-once).
     var storesOffsets: Bool { get }
-    /// Claims `partitions` of the group for this task and returns what the sink stored for them; a
-    /// partition it never stored is absent. The claim fences off any earlier owner: its `stage` fails
-    /// from then on (and a claim waits for a commit in progress to end), so two tasks that both believe
-    /// they own a partition, after an eviction, never both commit. Called between batches.
-    func storedPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition]
+    /// Claims `partitions` of the group for this task and returns what the sink stored for them. The
+    /// claim fences off any earlier owner: its `stage` fails from then on (and a claim waits for a
+    /// commit in progress to end), so two tasks that both believe they own a partition, after an
+    /// eviction, never both commit. A partition claimed for the first time keeps `deadLetterEnds` (the
+    /// dead-letter topic's ends now) until a position is stored, so that the dead letters of attempts
+    /// that never committed can be found. Called between batches.
+    func storedPositions(_ partitions: Set<TopicPartition>, deadLetterEnds: [Int64]) throws -> ClaimedPositions
     /// What the sink holds for `partitions` now, without claiming them: after a failure, to learn
     /// whether the batch was committed after all, or whether the database lost commits.
     func currentPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition]
@@ -32,6 +34,20 @@ public struct SinkFenced: Error, Sendable {
 
     public init(_ message: String) {
         self.message = message
+    }
+}
+
+/// What a claim found: the positions stored, and for partitions claimed before but never stored, the
+/// dead-letter topic's ends when they were first claimed.
+public struct ClaimedPositions: Sendable, Equatable {
+    public var positions: [TopicPartition: StoredPosition]
+    public var unstoredDeadLetterEnds: [TopicPartition: [Int64]]
+
+    public init(
+        positions: [TopicPartition: StoredPosition] = [:], unstoredDeadLetterEnds: [TopicPartition: [Int64]] = [:]
+    ) {
+        self.positions = positions
+        self.unstoredDeadLetterEnds = unstoredDeadLetterEnds
     }
 }
 

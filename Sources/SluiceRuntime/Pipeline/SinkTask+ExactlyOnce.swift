@@ -52,7 +52,8 @@ extension SinkTask {
     func continueFromStoredPositions(
         _ sink: any OffsetStoringSink, starts: [TopicPartition: Int64], consumer: GroupConsumer
     ) throws {
-        let stored = try readStoredPositions(sink, Set(starts.keys))
+        let claimed = try readStoredPositions(sink, Set(starts.keys), deadLetterEnds: deadLetterEnds())
+        let stored = claimed.positions
         let resets = broker.committedResets(definition.group)
         for topic in Set(starts.keys.map(\.topic)) { exactlyOnce.topicIDs[topic] = broker.topicID(topic) }
         var continuing: [TopicPartition: Int64] = [:]
@@ -60,6 +61,12 @@ extension SinkTask {
         for (tp, start) in starts.sorted(by: { $0.key < $1.key }) {
             exactlyOnce.deadLettered[tp] = nil
             let reset = resets[tp]
+            if stored[tp] == nil, let ends = claimed.unstoredDeadLetterEnds[tp] {
+                // Claimed before and never stored: attempts since the first claim may have dead-lettered.
+                for (partition, end) in ends.enumerated() {
+                    scanFrom[Int32(partition)] = min(scanFrom[Int32(partition)] ?? end, end)
+                }
+            }
             guard let position = stored[tp], (reset ?? .min) <= (position.resetAt ?? .min) else {
                 if let position = stored[tp] {
                     logger.notice(
@@ -161,14 +168,14 @@ extension SinkTask {
 
     /// The sink's stored positions, retrying transient failures (the database restarting) with the
     /// sink's backoff until `retry_timeout_ms`.
-    private func readStoredPositions(_ sink: any OffsetStoringSink, _ partitions: Set<TopicPartition>) throws
-        -> [TopicPartition: StoredPosition]
-    {
+    private func readStoredPositions(
+        _ sink: any OffsetStoringSink, _ partitions: Set<TopicPartition>, deadLetterEnds: [Int64]
+    ) throws -> ClaimedPositions {
         let started = Time.monotonicNanos()
         var attempt = 0
         while true {
             do {
-                return try sink.storedPositions(partitions)
+                return try sink.storedPositions(partitions, deadLetterEnds: deadLetterEnds)
             } catch let error as ConnectorError where error.kind == .transient {
                 sink.abort()
                 let elapsed = Int((Time.monotonicNanos() - started) / 1_000_000)
@@ -228,8 +235,8 @@ extension SinkTask {
         for failure in fresh { exactlyOnce.deadLettered[failure.topicPartition, default: []].insert(failure.offset) }
     }
 
-    /// The positions to store with a batch that ends at `next`.
-    func positions(after next: [TopicPartition: Int64]) throws -> [TopicPartition: StoredPosition] {
+    /// The end offset of each partition of the sink's dead-letter topic.
+    func deadLetterEnds() throws -> [Int64] {
         let topic = definition.deadLetterTopic
         var ends: [Int64] = []
         if broker.topicNames().contains(topic) {
@@ -237,6 +244,12 @@ extension SinkTask {
                 ends.append(try broker.offsets(TopicPartition(topic, partition)).end)
             }
         }
+        return ends
+    }
+
+    /// The positions to store with a batch that ends at `next`.
+    func positions(after next: [TopicPartition: Int64]) throws -> [TopicPartition: StoredPosition] {
+        let ends = try deadLetterEnds()
         var result: [TopicPartition: StoredPosition] = [:]
         for (tp, offset) in next {
             result[tp] = StoredPosition(

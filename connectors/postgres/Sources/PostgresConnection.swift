@@ -161,10 +161,32 @@ final class PostgresConnection {
 
     /// Why `connectionString` is not one libpq can read, or nil when it can. libpq's own message may
     /// quote the password, so it is not passed on.
+    /// The connection options libpq knows (`PQconndefaults`).
+    static func knownOptions() -> [String] {
+        guard let defaults = PQconndefaults() else { return [] }
+        defer { PQconninfoFree(defaults) }
+        var names: [String] = []
+        var option = defaults
+        while let keyword = option.pointee.keyword {
+            names.append(String(cString: keyword))
+            option += 1
+        }
+        return names
+    }
+
     static func problem(in connectionString: String) -> String? {
         var error: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(connectionString, &error) else {
+            let message = error.map { String(cString: $0) } ?? ""
             if let error { PQfreemem(error) }
+            // Only an unknown option's name is repeated: libpq's other messages may quote a value, and a
+            // value may be a password.
+            let prefix = "invalid connection option \""
+            if message.hasPrefix(prefix), let end = message.dropFirst(prefix.count).firstIndex(of: "\"") {
+                let name = String(message.dropFirst(prefix.count)[..<end])
+                let hint = Suggestion.closest(to: name, in: knownOptions()).map { "; did you mean \"\($0)\"?" } ?? ""
+                return "unknown connection option \"\(name)\"\(hint)"
+            }
             return "not a connection string libpq can read: use key=value pairs (values with spaces in single "
                 + "quotes) or a postgresql:// URL (with %, @, / and : in values percent-encoded)"
         }

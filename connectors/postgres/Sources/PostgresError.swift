@@ -33,7 +33,8 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     var sqlClass: String { String(sqlState.prefix(2)) }
 
     /// How the sink should treat the failure (DESIGN.md's three kinds): a failed connection attempt as
-    /// `ConnectFailure` sorts it; otherwise by SQLSTATE: connection failures (class 08, or no state
+    /// `ConnectFailure` sorts it; otherwise by SQLSTATE: connection failures (class 08 but a protocol
+    /// violation, 08P01, which is fatal; or no state
     /// with the connection gone), shutdowns (57P01–57P03),
     /// serialization failures and deadlocks (40001, 40P01) and resource shortages (class 53) are
     /// transient; data exceptions (class 22) and integrity violations (class 23) belong to a record;
@@ -41,6 +42,8 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     var kind: Kind {
         if let connectFailure { return connectFailure.isFatal ? .fatal : .transient }
         if connectionLost || sqlState.isEmpty { return .transient }
+        // A protocol violation is a mistake in what the client sent: sending it again fails the same way.
+        if sqlState == "08P01" { return .fatal }
         switch sqlClass {
         case "08", "53": return .transient
         case "22", "23": return .record

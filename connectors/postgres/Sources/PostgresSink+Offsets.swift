@@ -6,16 +6,19 @@ import SluiceKit
 /// partition: the next offset to deliver, the reset marker it follows and the dead-letter topic's ends
 /// (see `OffsetStoringSink`).
 extension PostgresSink {
-    public func storedPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition] {
+    public func storedPositions(_ partitions: Set<TopicPartition>, deadLetterEnds: [Int64]) throws
+        -> ClaimedPositions
+    {
         // One statement, so one transaction of its own: it waits for a commit of another task that holds
-        // a row, and its claims count from when it commits.
-        try positions(
+        // a row, and its claims count from when it commits. A new row keeps the dead-letter ends of now.
+        let (positions, unstored) = try positions(
             partitions,
-            "INSERT INTO \(offsetsTable) AS stored (group_name, topic, partition, claim) "
-                + "SELECT $1, wanted.topic, wanted.partition, 1 FROM unnest($2::text[], $3::integer[]) "
+            "INSERT INTO \(offsetsTable) AS stored (group_name, topic, partition, claim, dead_letter_ends) "
+                + "SELECT $1, wanted.topic, wanted.partition, 1, $4::bigint[] FROM unnest($2::text[], $3::integer[]) "
                 + "AS wanted (topic, partition) ON CONFLICT (group_name, topic, partition) DO UPDATE SET "
                 + "claim = stored.claim + 1 RETURNING topic, partition, next_offset, reset_at, dead_letter_ends, topic_id, claim",
-            claiming: true)
+            extra: ["{" + deadLetterEnds.map { String($0) }.joined(separator: ",") + "}"], claiming: true)
+        return ClaimedPositions(positions: positions, unstoredDeadLetterEnds: unstored)
     }
 
     public func currentPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition] {
@@ -25,26 +28,28 @@ extension PostgresSink {
                 + "stored.topic_id "
                 + "FROM \(offsetsTable) AS stored JOIN unnest($2::text[], $3::integer[]) AS wanted (topic, partition) "
                 + "ON stored.topic = wanted.topic AND stored.partition = wanted.partition WHERE stored.group_name = $1",
-            claiming: false)
+            extra: [], claiming: false
+        ).stored
     }
 
-    /// Runs `statement` (parameters: the group, the topics, the partitions; rows: topic, partition,
-    /// next offset, reset marker, dead-letter ends, topic id, and the claim when `claiming`) and reads
-    /// its rows.
-    private func positions(_ partitions: Set<TopicPartition>, _ statement: String, claiming: Bool) throws
-        -> [TopicPartition: StoredPosition]
-    {
-        guard !partitions.isEmpty else { return [:] }
+    /// Runs `statement` (parameters: the group, the topics, the partitions, then `extra`; rows: topic,
+    /// partition, next offset, reset marker, dead-letter ends, topic id, and the claim when `claiming`)
+    /// and reads its rows: the positions stored, and the dead-letter ends of rows without one.
+    private func positions(
+        _ partitions: Set<TopicPartition>, _ statement: String, extra: [String?], claiming: Bool
+    ) throws -> (stored: [TopicPartition: StoredPosition], unstored: [TopicPartition: [Int64]]) {
+        guard !partitions.isEmpty else { return ([:], [:]) }
         do {
             try connection.ensureIdle()
             try prepareOffsetsTable()
             let sorted = partitions.sorted()
+            var unstored: [TopicPartition: [Int64]] = [:]
             let rows = try connection.execute(
                 statement,
                 [
                     group, SQL.textArray(sorted.map(\.topic)),
                     "{" + sorted.map { String($0.partition) }.joined(separator: ",") + "}",
-                ])
+                ] + extra)
             var result: [TopicPartition: StoredPosition] = [:]
             for row in rows where row.count == (claiming ? 7 : 6) {
                 guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }) else {
@@ -53,12 +58,15 @@ extension PostgresSink {
                 }
                 let tp = TopicPartition(topic, partition)
                 if claiming { claims[tp] = row[6].flatMap { Int64($0) } }
-                guard let offset = row[2].flatMap({ Int64($0) }) else { continue }
+                guard let offset = row[2].flatMap({ Int64($0) }) else {
+                    unstored[tp] = SQL.integers(inArray: row[4] ?? "")
+                    continue
+                }
                 result[tp] = StoredPosition(
                     offset: offset, resetAt: row[3].flatMap { Int64($0) },
                     deadLetterEnds: SQL.integers(inArray: row[4] ?? ""), topicID: row[5])
             }
-            return result
+            return (result, unstored)
         } catch let error as PostgresError {
             throw classify(error)
         }
