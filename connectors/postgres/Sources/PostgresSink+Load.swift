@@ -69,8 +69,9 @@ extension PostgresSink {
             try connection.beginCopy("COPY \(target) \(list) FROM STDIN")
             Self.withArenas(chunks) { arenas in
                 encoding: for record in order.records {
-                    let chunk = chunks[Int(record.chunk)]
+                    // Not `chunks[…]` for each record: copying a chunk out costs four reference counts.
                     guard let range = record.valueRange else {
+                        let chunk = chunks[Int(record.chunk)]
                         failures.append(
                             tombstone(chunk, chunk.records.entries[Int(record.index)].offset))
                         continue
@@ -83,6 +84,7 @@ extension PostgresSink {
                     } catch {
                         switch error {
                         case .notAnObject:
+                            let chunk = chunks[Int(record.chunk)]
                             failures.append(notAnObject(chunk, chunk.records.entries[Int(record.index)].offset))
                             continue
                         case .unknownField:

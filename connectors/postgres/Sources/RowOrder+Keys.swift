@@ -43,54 +43,64 @@ extension RowOrder {
         let comparisons: [Comparison]
         private(set) var keys: [Key] = []
         private(set) var text: [UInt8] = []
-        private var found: [Key]
-        private var seen: [Bool]
 
         init(fields: [String], comparisons: [Comparison], capacity: Int) {
             names = JSONFieldNames(fields.map { Array($0.utf8) })
             self.comparisons = comparisons
-            found = Array(repeating: .none, count: fields.count)
-            seen = Array(repeating: false, count: fields.count)
             keys.reserveCapacity(capacity * fields.count)
         }
 
-        /// Appends the keys of one record's value (nil: no value). Stops reading the value once it has
-        /// every key field.
-        mutating func extract(_ value: UnsafeRawBufferPointer?) {
+        /// Appends the keys of `records`, whose values lie in `arena`. Stops reading a value once it
+        /// has every key field.
+        mutating func extract(_ records: ArraySlice<Record>, in arena: UnsafeRawBufferPointer) {
             let width = names.count
-            for i in 0..<width {
-                found[i] = .none
-                seen[i] = false
-            }
-            if let value {
-                var missing = width
-                var next = 0
-                try? JSONObjectScanner.forEachMember(value) { member in
-                    let column = names.index(of: member, in: value, hint: next)
-                    guard column >= 0 else { return true }
-                    next = column + 1
-                    if !seen[column] {
-                        seen[column] = true
-                        missing -= 1
+            let (names, comparisons) = (names, comparisons)
+            // Worked on as locals, so that the loop touches no property of `self`.
+            var (keys, text) = (self.keys, self.text)
+            (self.keys, self.text) = ([], [])
+            defer { (self.keys, self.text) = (keys, text) }
+            var found = [Key](repeating: .none, count: width)
+            var seen = [Bool](repeating: false, count: width)
+            found.withUnsafeMutableBufferPointer { found in
+                seen.withUnsafeMutableBufferPointer { seen in
+                    for record in records {
+                        for i in 0..<width {
+                            found[i] = .none
+                            seen[i] = false
+                        }
+                        if let range = record.valueRange {
+                            let value = UnsafeRawBufferPointer(rebasing: arena[range])
+                            var missing = width
+                            var next = 0
+                            try? JSONObjectScanner.forEachMember(value) { member in
+                                let column = names.index(of: member, in: value, hint: next)
+                                guard column >= 0 else { return true }
+                                next = column + 1
+                                if !seen[column] {
+                                    seen[column] = true
+                                    missing -= 1
+                                }
+                                found[column] = Self.key(member, in: value, comparisons[column], text: &text)
+                                return missing > 0
+                            }
+                        }
+                        keys.append(contentsOf: found)
                     }
-                    let key = key(member, in: value, comparisons[column])
-                    found[column] = key
-                    return missing > 0
                 }
             }
-            keys.append(contentsOf: found)
         }
 
-        private mutating func key(
-            _ member: JSONObjectScanner.Member, in value: UnsafeRawBufferPointer, _ comparison: Comparison
+        private static func key(
+            _ member: JSONObjectScanner.Member, in value: UnsafeRawBufferPointer, _ comparison: Comparison,
+            text: inout [UInt8]
         ) -> Key {
             guard member.kind != .null else { return .none }
             let raw = UnsafeRawBufferPointer(rebasing: value[member.value])
             let plain = member.kind != .string || !member.valueEscaped
-            if plain && comparison == .integer, let number = Self.integer(raw) {
+            if plain && comparison == .integer, let number = integer(raw) {
                 return Key(rank: 1, prefix: UInt64(bitPattern: number) ^ (1 << 63), start: 0, length: 0)
             }
-            if plain && comparison == .number, let number = Self.number(raw) {
+            if plain && comparison == .number, let number = number(raw) {
                 let bits = number.bitPattern
                 return Key(rank: 1, prefix: bits >> 63 == 1 ? ~bits : bits | (1 << 63), start: 0, length: 0)
             }

@@ -77,11 +77,7 @@ struct RowOrder {
         var first = 0
         for chunk in chunks {
             let end = first + chunk.records.count
-            chunk.records.bytes.withUnsafeBytes { arena in
-                for record in records[first..<end] {
-                    extractor.extract(record.valueRange.map { UnsafeRawBufferPointer(rebasing: arena[$0]) })
-                }
-            }
+            chunk.records.bytes.withUnsafeBytes { extractor.extract(records[first..<end], in: $0) }
             first = end
         }
         // Records are numbered in batch order, which is also the tie-break.
