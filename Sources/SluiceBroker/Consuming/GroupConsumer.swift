@@ -242,16 +242,19 @@ public final class GroupConsumer {
         var fetch = Fetch()
         var bytesLeft = maxBytes
         var recordsLeft = maxRecords
-        // Each partition gets a fair share of a fetch, as Kafka's max.partition.fetch.bytes gives it:
-        // a batch then covers the same stretch of every partition instead of a long run of one.
+        // Each partition gets a fair share of a fetch, of its bytes as Kafka's max.partition.fetch.bytes
+        // gives it and of its records: a batch then covers the same stretch of every partition instead
+        // of a long run of one (a sink that sorts a batch by key then sees batches that barely overlap).
+        // What one partition leaves of its share of records goes to those after it.
         let share = max(maxBytes / max(plan.count, 1), 64 << 10)
-        for (tp, position) in plan {
+        for (k, (tp, position)) in plan.enumerated() {
             guard bytesLeft > 0 && recordsLeft > 0 else { break }
             var block = try broker.readRecords(tp, from: position, maxBytes: min(bytesLeft, share))
             // All of the batches read, control batches included, unless some records stay for later.
             var readUpTo = block.batchesEnd
-            if block.count > recordsLeft {
-                block.entries.removeLast(block.count - recordsLeft)
+            let limit = (recordsLeft + plan.count - k - 1) / (plan.count - k)
+            if block.count > limit {
+                block.entries.removeLast(block.count - limit)
                 readUpTo = nil
             }
             let chunk = PartitionRecords(topicPartition: tp, records: block, readUpTo: readUpTo)

@@ -210,23 +210,34 @@ public struct JSONObjectScanner {
             case UInt8(ascii: "b"): out.append(0x08)
             case UInt8(ascii: "f"): out.append(0x0C)
             case UInt8(ascii: "u"):
-                var scalar: UInt32 = 0
-                if let value = hex4(bytes, i, end) {
-                    scalar = value
-                    i += 4
-                    if (0xD800..<0xDC00).contains(scalar), i + 6 <= end, bytes[i] == UInt8(ascii: "\\"),
-                        bytes[i + 1] == UInt8(ascii: "u"), let low = hex4(bytes, i + 2, end),
-                        (0xDC00..<0xE000).contains(low)
-                    {
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        i += 6
-                    }
-                }
-                let unicode = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                let (unicode, next) = unicodeEscape(bytes, at: i, end: end)
+                i = next
                 out.append(contentsOf: String(Character(unicode)).utf8)
             default: out.append(escape)
             }
         }
+    }
+
+    /// The character of a `\u` escape whose four hex digits start at `start` (just after `\u`), and
+    /// where the text after the escape starts: a surrogate pair takes both of its escapes, a lone
+    /// surrogate is U+FFFD, and an escape without four hex digits is U+0000 and takes none of them.
+    public static func unicodeEscape(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int)
+        -> (Unicode.Scalar, next: Int)
+    {
+        var i = start
+        var scalar: UInt32 = 0
+        if let value = hex4(bytes, i, end) {
+            scalar = value
+            i += 4
+            if (0xD800..<0xDC00).contains(scalar), i + 6 <= end, bytes[i] == UInt8(ascii: "\\"),
+                bytes[i + 1] == UInt8(ascii: "u"), let low = hex4(bytes, i + 2, end),
+                (0xDC00..<0xE000).contains(low)
+            {
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                i += 6
+            }
+        }
+        return (Unicode.Scalar(scalar) ?? "\u{FFFD}", i)
     }
 
     private static func hex4(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> UInt32? {

@@ -34,12 +34,13 @@ extension PostgresSink {
         let rows = mode == .upsert ? keepLatestPerKey(encoded, data: data, fields: fields, table: table) : encoded
         try connection.ensureTransaction()
         let columns = fields.map { mapping[$0] ?? $0 }
-        failures += try isolate(rows, data: data, columns: columns, table: table)
+        failures += Self.inBatchOrder(try isolate(rows, data: data, columns: columns, table: table), chunks)
         return failures
     }
 
-    /// The fast path: starts the COPY at once and sends rows as they are encoded, so that PostgreSQL
-    /// loads one part of the batch while the next is encoded. Returns nil, having rolled back to its
+    /// The fast path: starts the COPY at once and sends rows as they are encoded, in the order of the
+    /// table's index (`rowOrder`), so that PostgreSQL loads one part of the batch while the next is
+    /// encoded and adds the rows to its index in order. Returns nil, having rolled back to its
     /// savepoint, when the batch needs the careful path: a record with a field the first record did
     /// not have, a key seen twice (upsert), or a row PostgreSQL refuses.
     private func streamLoad(_ chunks: [PartitionRecords], table: inout TableInfo, topic: String) throws
@@ -51,72 +52,59 @@ extension PostgresSink {
         let keyPositions = table.keyColumns.compactMap { key in columns.firstIndex(of: key) }
         if mode == .upsert && keyPositions.count != table.keyColumns.count { return nil }
         try connection.ensureTransaction()
+        let order = try rowOrder(chunks, fields: fields, table: &table)
+        // In the order of the upsert's whole key, records with one key are neighbours, and a batch with
+        // any goes the careful way before it starts.
+        let keysAreNeighbours = mode == .upsert && order.keyCount == table.keyColumns.count
+        if keysAreNeighbours && order.hasEqualNeighbours { return nil }
         let list = "(" + columns.map(SQL.identifier).joined(separator: ", ") + ")"
         let target = mode == .upsert ? try stagingTable(table) : table.qualified
         try connection.execute("SAVEPOINT sluice_batch")
         if mode == .upsert { try connection.execute("TRUNCATE \(target)") }
         var failures: [RecordFailure] = []
         var encoder = CopyEncoder(fields: fields)
-        var data: [UInt8] = []
-        data.reserveCapacity(chunks.reduce(0) { $0 + $1.records.bytes.count })
+        // Rows are handed to libpq every `streamStep` bytes and forgotten: the batch is never held
+        // encoded as a whole.
+        var text = CopyText(capacity: 2 * Self.streamStep)
         var keys: Set<[UInt8]> = []
-        var sent = 0
         var careful = false
-        let order =
-            (recordKeyIsTableKey(table, topic: topic) ? Self.mergedByKey(chunks) : nil)
-            ?? chunks.indices.flatMap { c in (0..<chunks[c].records.count).map { (chunk: Int32(c), record: Int32($0)) }
-            }
         do {
             try connection.beginCopy("COPY \(target) \(list) FROM STDIN")
-            encoding: for (chunkIndex, recordIndex) in order {
-                let chunk = chunks[Int(chunkIndex)]
-                let block = chunk.records
-                let index = Int(recordIndex)
-                do {
-                    let offset = block.entries[index].offset
-                    guard let range = block.valueRange(index) else {
+            Self.withArenas(chunks) { arenas in
+                encoding: for record in order.records {
+                    // Not `chunks[…]` for each record: copying a chunk out costs four reference counts.
+                    guard let range = record.valueRange else {
+                        let chunk = chunks[Int(record.chunk)]
                         failures.append(
-                            tombstone(chunk, offset))
+                            tombstone(chunk, chunk.records.entries[Int(record.index)].offset))
                         continue
                     }
-                    let start = data.count
-                    var outcome: CopyEncoder.Failure?
-                    block.bytes.withUnsafeBytes { arena in
-                        do {
-                            try encoder.append(
-                                UnsafeRawBufferPointer(rebasing: arena[range]), ignoreUnknown: ignoreUnknown, to: &data)
-                        } catch let error as CopyEncoder.Failure {
-                            outcome = error
-                        } catch {
-                            outcome = .notAnObject
+                    let start = text.count
+                    do throws(CopyEncoder.Failure) {
+                        try encoder.append(
+                            UnsafeRawBufferPointer(rebasing: arenas[Int(record.chunk)][range]),
+                            ignoreUnknown: ignoreUnknown, to: &text)
+                    } catch {
+                        switch error {
+                        case .notAnObject:
+                            let chunk = chunks[Int(record.chunk)]
+                            failures.append(notAnObject(chunk, chunk.records.entries[Int(record.index)].offset))
+                            continue
+                        case .unknownField:
+                            careful = true
+                            break encoding
                         }
                     }
-                    switch outcome {
-                    case .none: break
-                    case .notAnObject?:
-                        data.removeLast(data.count - start)
-                        failures.append(
-                            failure(chunk, offset, "postgres.not_an_object", "the value is not a JSON object"))
-                        continue
-                    case .unknownField?:
-                        careful = true
-                        break encoding
-                    }
-                    if mode == .upsert
-                        && !keys.insert(Self.key(of: data, start..<data.count, at: keyPositions)).inserted
+                    if mode == .upsert && !keysAreNeighbours
+                        && !keys.insert(text.withRows(from: start) { Self.key(of: $0, at: keyPositions) }).inserted
                     {
                         careful = true
                         break encoding
                     }
-                    if data.count - sent >= Self.streamStep {
-                        guard
-                            data.withUnsafeBytes({
-                                connection.sendCopyData(UnsafeRawBufferPointer(rebasing: $0[sent...]))
-                            })
-                        else {
-                            break encoding
-                        }
-                        sent = data.count
+                    if text.count >= Self.streamStep {
+                        // A failed send is reported by `endCopy`.
+                        guard text.withRows({ connection.sendCopyData($0) }) else { break encoding }
+                        text.removeAll()
                     }
                 }
             }
@@ -125,11 +113,12 @@ extension PostgresSink {
                 try connection.rollbackToSavepoint("sluice_batch")
                 return nil
             }
-            _ = data.withUnsafeBytes { connection.sendCopyData(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
+            _ = text.withRows { connection.sendCopyData($0) }
             try connection.endCopy()
             if mode == .upsert { try mergeCountingWithStatistics(table, columns: columns, from: target) }
             return failures
-        } catch let error as PostgresError where error.kind == .record {
+        } catch let error as PostgresError where error.kind == .record || error.sqlState == "21000" {
+            // 21000: the merge met one key twice, which the careful path keeps once.
             try connection.rollbackToSavepoint("sluice_batch")
             return nil
         }
@@ -141,59 +130,14 @@ extension PostgresSink {
     /// with 64 KB).
     static let streamStep = 64 << 10
 
-    /// Whether each record's key is the table's key: the source keyed the topic by the columns that make
-    /// the table's key. Then rows can be put in key order, which PostgreSQL's index takes faster.
-    func recordKeyIsTableKey(_ table: TableInfo, topic: String) -> Bool {
-        guard let key = schemas[topic]?.key, !key.isEmpty else { return false }
-        return key.map { mapping[$0] ?? $0 } == table.keyColumns
-    }
-
-    /// The records of `chunks` in key order: each partition's chunk is usually already in key order (a
-    /// source reads its files in order), so a stable merge of the chunks gives the index nearly sorted
-    /// inserts, measured at 15% less server time than partitions interleaved. Records of one key stay
-    /// in offset order. Nil when a record has no key.
-    static func mergedByKey(_ chunks: [PartitionRecords]) -> [(chunk: Int32, record: Int32)]? {
-        for chunk in chunks where chunk.records.entries.contains(where: { $0.keyLength < 0 }) { return nil }
-        var heads = [Int](repeating: 0, count: chunks.count)
-        var order: [(chunk: Int32, record: Int32)] = []
-        order.reserveCapacity(chunks.reduce(0) { $0 + $1.records.count })
-        while true {
-            var best = -1
-            for c in chunks.indices where heads[c] < chunks[c].records.count {
-                if best < 0 || keyPrecedes(chunks[c], heads[c], chunks[best], heads[best]) { best = c }
-            }
-            guard best >= 0 else { return order }
-            order.append((Int32(best), Int32(heads[best])))
-            heads[best] += 1
-        }
-    }
-
-    /// Key order: digit strings compare as numbers, anything else byte by byte.
-    static func keyPrecedes(_ a: PartitionRecords, _ i: Int, _ b: PartitionRecords, _ j: Int) -> Bool {
-        let ea = a.records.entries[i]
-        let eb = b.records.entries[j]
-        return a.records.bytes.withUnsafeBytes { x in
-            b.records.bytes.withUnsafeBytes { y in
-                let ka = UnsafeRawBufferPointer(rebasing: x[Int(ea.keyStart)..<Int(ea.keyStart + ea.keyLength)])
-                let kb = UnsafeRawBufferPointer(rebasing: y[Int(eb.keyStart)..<Int(eb.keyStart + eb.keyLength)])
-                if ka.count != kb.count && isDigits(ka) && isDigits(kb) { return ka.count < kb.count }
-                return ka.lexicographicallyPrecedes(kb)
-            }
-        }
-    }
-
-    static func isDigits(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        !bytes.isEmpty && bytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-    }
-
     /// The key columns' texts of one encoded row, for finding repeated keys.
-    static func key(of data: [UInt8], _ range: Range<Int>, at positions: [Int]) -> [UInt8] {
+    static func key(of row: UnsafeRawBufferPointer, at positions: [Int]) -> [UInt8] {
         var key: [UInt8] = []
         var column = 0
-        var start = range.lowerBound
-        for position in range where data[position] == 0x09 || data[position] == 0x0A {
+        var start = 0
+        for position in row.indices where row[position] == 0x09 || row[position] == 0x0A {
             if positions.contains(column) {
-                key.append(contentsOf: data[start..<position])
+                key.append(contentsOf: row[start..<position])
                 key.append(0)
             }
             column += 1
@@ -262,58 +206,67 @@ extension PostgresSink {
         // A field the table has no column for is left out (and each record holding it is a record
         // error, unless ignore_unknown_fields), unless auto_evolve adds the column.
         var fields = firstFields(chunks).filter { table.columns[mapping[$0] ?? $0] != nil || autoEvolve }
+        let order = try rowOrder(chunks, fields: fields, table: &table)
         while true {
             var encoder = CopyEncoder(fields: fields)
-            var data: [UInt8] = []
-            data.reserveCapacity(chunks.reduce(0) { $0 + $1.records.bytes.count })
+            var text = CopyText(capacity: chunks.reduce(0) { $0 + $1.records.bytes.count })
             var rows: [Row] = []
             var missing: [String] = []
             var failed: [RecordFailure] = []
-            for chunk in chunks {
-                let block = chunk.records
-                block.bytes.withUnsafeBytes { arena in
-                    for index in 0..<block.count {
-                        let offset = block.entries[index].offset
-                        guard let range = block.valueRange(index) else {
-                            failed.append(
-                                tombstone(chunk, offset))
-                            continue
-                        }
-                        let start = data.count
-                        do {
-                            try encoder.append(
-                                UnsafeRawBufferPointer(rebasing: arena[range]), ignoreUnknown: ignoreUnknown, to: &data)
-                            rows.append(
-                                Row(topicPartition: chunk.topicPartition, offset: offset, range: start..<data.count))
-                        } catch let error as CopyEncoder.Failure {
-                            data.removeLast(data.count - start)
-                            switch error {
-                            case .notAnObject:
-                                failed.append(
-                                    failure(chunk, offset, "postgres.not_an_object", "the value is not a JSON object"))
-                            case .unknownField(let field):
-                                let column = mapping[field] ?? field
-                                if table.columns[column] != nil || autoEvolve {
-                                    if !missing.contains(field) { missing.append(field) }
-                                } else {
-                                    let error = unknownField(field, column, table)
-                                    failed.append(failure(chunk, offset, error.errorClass, error.message))
-                                }
+            Self.withArenas(chunks) { arenas in
+                for record in order.records {
+                    let chunk = chunks[Int(record.chunk)]
+                    let offset = chunk.records.entries[Int(record.index)].offset
+                    guard let range = record.valueRange else {
+                        failed.append(
+                            tombstone(chunk, offset))
+                        continue
+                    }
+                    let start = text.count
+                    do throws(CopyEncoder.Failure) {
+                        try encoder.append(
+                            UnsafeRawBufferPointer(rebasing: arenas[Int(record.chunk)][range]),
+                            ignoreUnknown: ignoreUnknown, to: &text)
+                        rows.append(
+                            Row(topicPartition: chunk.topicPartition, offset: offset, range: start..<text.count))
+                    } catch {
+                        switch error {
+                        case .notAnObject:
+                            failed.append(notAnObject(chunk, offset))
+                        case .unknownField(let field):
+                            let column = mapping[field] ?? field
+                            if table.columns[column] != nil || autoEvolve {
+                                if !missing.contains(field) { missing.append(field) }
+                            } else {
+                                let error = unknownField(field, column, table)
+                                failed.append(failure(chunk, offset, error.errorClass, error.message))
                             }
-                        } catch {
-                            data.removeLast(data.count - start)
                         }
                     }
                 }
             }
             let added = missing.filter { !fields.contains($0) }
             if added.isEmpty {
-                failures += failed
+                failures += Self.inBatchOrder(failed, chunks)
                 try ensureColumns(fields, table: &table, topic: topic)
-                return (fields, data, rows)
+                return (fields, text.array, rows)
             }
             fields += added
         }
+    }
+
+    /// `failures` in the order of their records in the batch (chunk by chunk, by offset), as the
+    /// runtime dead-letters them, whatever order the rows were loaded in.
+    static func inBatchOrder(_ failures: [RecordFailure], _ chunks: [PartitionRecords]) -> [RecordFailure] {
+        func position(_ failure: RecordFailure) -> (Int, Int64) {
+            let chunk = chunks.firstIndex {
+                $0.topicPartition == failure.topicPartition
+                    && $0.records.entries.first.map { $0.offset <= failure.offset } ?? false
+                    && $0.records.entries.last.map { failure.offset <= $0.offset } ?? false
+            }
+            return (chunk ?? chunks.count, failure.offset)
+        }
+        return failures.map { (position($0), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// The record error for a field the table has no column for.
@@ -333,6 +286,10 @@ extension PostgresSink {
 
     private func tombstone(_ chunk: PartitionRecords, _ offset: Int64) -> RecordFailure {
         failure(chunk, offset, "postgres.null_value", "the record has no value (a tombstone)")
+    }
+
+    private func notAnObject(_ chunk: PartitionRecords, _ offset: Int64) -> RecordFailure {
+        failure(chunk, offset, "postgres.not_an_object", "the value is not a JSON object")
     }
 
     private func failure(_ chunk: PartitionRecords, _ offset: Int64, _ errorClass: String, _ message: String)

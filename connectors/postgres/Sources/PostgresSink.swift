@@ -57,6 +57,9 @@ public final class PostgresSink: OffsetStoringSink {
         /// Column name → its type as PostgreSQL writes it.
         var columns: [String: String]
         var keyColumns: [String]
+        /// The columns of the index that insert mode loads rows in the order of (PostgresSink+Order.swift);
+        /// nil until looked up.
+        var indexColumns: [String]? = nil
     }
 
     public init(context: SinkContext) throws {
