@@ -54,7 +54,9 @@ extension PostgresSink {
         let keyPositions = table.keyColumns.compactMap { key in fields.firstIndex { (mapping[$0] ?? $0) == key } }
         if keyPositions.count == table.keyColumns.count {
             rows.removeAll { row in
-                let key = Self.key(of: data, row.range, at: keyPositions)
+                let key = data.withUnsafeBytes {
+                    Self.key(of: UnsafeRawBufferPointer(rebasing: $0[row.range]), at: keyPositions)
+                }
                 if let deleted = latestDeletion[key], deleted.partition == row.topicPartition,
                     deleted.offset > row.offset
                 {
@@ -104,9 +106,12 @@ extension PostgresSink {
                     Deletion(
                         topicPartition: chunk.topicPartition, offset: offset, key: key,
                         escaped: key.map { part in
-                            var escaped: [UInt8] = []
-                            part.withUnsafeBytes { CopyEncoder.appendEscaped($0, to: &escaped) }
-                            return escaped
+                            var text = CopyText()
+                            part.withUnsafeBytes { raw in
+                                text.write(atMost: 2 * raw.count) { start in CopyEncoder.escape(raw, to: start) - start
+                                }
+                            }
+                            return text.withRows { Array($0) }
                         }))
             }
         }
