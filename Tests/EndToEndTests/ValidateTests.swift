@@ -216,4 +216,28 @@ import Testing
         let long = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
         #expect(long.stderr.contains("sinks.pg.offsets_table: "), "\(long.stderr)")
     }
+
+    /// `run` checks its PostgreSQL sinks before it reads anything: a database that does not exist stops
+    /// it with exit 2 and nothing read; a server that does not answer is left to the sink's retries.
+    @Test func runChecksItsServersBeforeReading() throws {
+        let server = try PostgresServer.shared()
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id,name\n1,a\n", to: "in.csv", in: dir.path)
+        let config = { (connection: String) in
+            """
+            {"sources": {"orders": {"type": "csv", "path": "in.csv"}},
+             "sinks": {"pg": {"type": "postgres", "topics": ["orders"], "connection": "\(connection)",
+                              "retry_initial_ms": 50, "retry_timeout_ms": 300}}}
+            """
+        }
+        try EndToEnd.write(config(server.connectionString(database: "nosuch")), to: "config.json", in: dir.path)
+        let missing = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 2)
+        #expect(missing.stderr.contains("sinks.pg.connection: cannot connect to "), "\(missing.stderr)")
+        #expect(!FileSystem.exists(dir.file("data")), "nothing was read")
+        let down = server.connectionString(database: "postgres").replacing("port=\(server.port)", with: "port=1")
+        try EndToEnd.write(config(down), to: "config.json", in: dir.path)
+        let retried = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 1)
+        #expect(retried.stderr.contains("gave up after retrying"), "\(retried.stderr)")
+        #expect(try EndToEnd.records("orders", dataDirectory: dir.file("data")).count == 1)
+    }
 }

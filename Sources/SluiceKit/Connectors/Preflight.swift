@@ -17,8 +17,12 @@ public struct PreflightContext: Sendable {
     public let schemas: [String: TopicSchema]
     /// The broker's data directory, absolute; nothing but the broker may write inside it.
     public let dataDirectory: String
-    /// Whether to reach servers (`validate --connect`, `run --dry-run`); files are looked at always.
+    /// Whether to reach servers (`validate --connect`, `run --dry-run`, and `run` itself); files are
+    /// looked at always.
     public let connect: Bool
+    /// Whether a server that cannot be reached now is only a note (`run`: its sink retries until it
+    /// answers), not a problem; what it answers (a wrong password, a missing table) is a problem still.
+    public let serverMayBeDown: Bool
     /// For a source, the checkpoint it stored in the data directory (nil: none), so that a preflight
     /// can leave alone the input a run would not read again.
     public let checkpoint: [UInt8]?
@@ -31,6 +35,7 @@ public struct PreflightContext: Sendable {
         schemas: [String: TopicSchema] = [:],
         dataDirectory: String,
         connect: Bool = false,
+        serverMayBeDown: Bool = false,
         checkpoint: [UInt8]? = nil,
         logger: Logger
     ) {
@@ -40,6 +45,7 @@ public struct PreflightContext: Sendable {
         self.schemas = schemas
         self.dataDirectory = dataDirectory
         self.connect = connect
+        self.serverMayBeDown = serverMayBeDown
         self.checkpoint = checkpoint
         self.logger = logger
     }

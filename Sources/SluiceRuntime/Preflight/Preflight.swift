@@ -14,13 +14,16 @@ import SluiceKit
 /// its own, never from Swift's cooperative pool.
 public struct Preflight {
     public var loader: ConfigLoader
-    /// Whether connectors reach their servers (`validate --connect`, `run --dry-run`).
+    /// Whether connectors reach their servers (`validate --connect`, `run --dry-run`, `run`).
     public var connect: Bool
+    /// Whether a server that cannot be reached now is only a note (`run`, whose sinks retry).
+    public var serverMayBeDown: Bool
     public var logger: Logger
 
-    public init(loader: ConfigLoader, connect: Bool = false, logger: Logger) {
+    public init(loader: ConfigLoader, connect: Bool = false, serverMayBeDown: Bool = false, logger: Logger) {
         self.loader = loader
         self.connect = connect
+        self.serverMayBeDown = serverMayBeDown
         self.logger = logger
     }
 
@@ -62,7 +65,8 @@ public struct Preflight {
             let result = spec.preflight(
                 PreflightContext(
                     name: connector.name, options: connector.options, topics: connector.topics, schemas: schemas,
-                    dataDirectory: dataDirectory, connect: connect, checkpoint: checkpoints[connector.name],
+                    dataDirectory: dataDirectory, connect: connect, serverMayBeDown: serverMayBeDown,
+                    checkpoint: checkpoints[connector.name],
                     logger: logger))
             problems += result.problems
             plan.notes += result.notes

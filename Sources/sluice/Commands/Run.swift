@@ -60,7 +60,12 @@ struct Run: ParsableCommand, LoggingCommand {
 
     func run() throws {
         let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
-        let plan = try Preflight(loader: loader, connect: dryRun, logger: Logger(label: "sluice")).check(path: config)
+        // A run checks its servers too, so that a wrong password or a missing table stops it before it
+        // reads anything; a server that does not answer yet is left to the sinks' retries.
+        let plan = try Preflight(
+            loader: loader, connect: true, serverMayBeDown: !dryRun, logger: Logger(label: "sluice")
+        )
+        .check(path: config)
         if dryRun {
             print("Dry run of \(config): nothing was read or written.\n" + plan.render())
             return

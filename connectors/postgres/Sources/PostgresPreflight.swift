@@ -45,6 +45,10 @@ struct PostgresPreflight {
             let row = try connection.execute("SELECT current_user, current_database()").first ?? []
             session = Session(user: (row.first ?? nil) ?? "?", database: (row.last ?? nil) ?? "?")
         } catch let error as PostgresError {
+            if context.serverMayBeDown && error.kind == .transient {
+                result.note("sink \(context.name): \(connection.target) does not answer now; the sink retries")
+                return result
+            }
             let path = options["connection"] == nil ? options.path : options.path(of: "connection")
             let hint = error.connectFailure.map { $0 == .unreachable ? Self.unreachableHint : $0.hint }
             result.problem(
