@@ -13,6 +13,8 @@ import Testing
             OptionSpec("delimiter", .character, default: .string(","), "The separator."),
             OptionSpec("limit", .integer(min: 1, max: 10), default: .number("5"), "How many."),
             OptionSpec("columns", .stringMap(allowed: ColumnType.names), default: .object([]), "Types."),
+            OptionSpec(
+                "delivery", .choice(["at_least_once", "exactly_once"]), default: .string("at_least_once"), "How."),
         ]
     )
 
@@ -56,6 +58,14 @@ import Testing
     @Test func unknownOptionSuggestsTheClosestName() throws {
         let (_, problems) = try validate(#"{"path": "a.csv", "delimter": ";"}"#)
         #expect(problems == [ConfigProblem("sources.demo.delimter", "unknown option; did you mean \"delimiter\"?")])
+    }
+
+    @Test func aChoiceMisspelledSuggestsTheClosest() throws {
+        let (_, problems) = try validate(#"{"path": "a.csv", "delivery": "exactly-once"}"#)
+        #expect(problems.first?.path == "sources.demo.delivery")
+        #expect(problems.first?.message.hasSuffix(#""exactly-once"; did you mean "exactly_once"?"#) == true)
+        let (_, unrelated) = try validate(#"{"path": "a.csv", "delivery": "whenever"}"#)
+        #expect(unrelated.first?.message.contains("did you mean") == false)
     }
 
     @Test func wrongTypesNameTheirPath() throws {

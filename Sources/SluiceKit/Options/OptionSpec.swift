@@ -118,7 +118,14 @@ public struct OptionSpec: Sendable {
             return problem("true or false")
         case .choice(let words):
             guard case .string(let text) = value, words.contains(text) else {
-                return problem("one of " + words.map { "\"\($0)\"" }.joined(separator: ", "))
+                let expected = "one of " + words.map { "\"\($0)\"" }.joined(separator: ", ")
+                // `exactly-once` for `exactly_once`, `Upsert` for `upsert`.
+                if case .string(let text) = value, let near = Suggestion.closest(to: text, in: words) {
+                    return .failure(
+                        ConfigProblem(
+                            path, "expected \(expected), found \(describe(value)); did you mean \"\(near)\"?"))
+                }
+                return problem(expected)
             }
             return .success(value)
         case .stringList:
