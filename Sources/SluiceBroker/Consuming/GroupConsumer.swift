@@ -60,7 +60,9 @@ public final class GroupConsumer {
     private var pendingGain: Set<TopicPartition> = []
     private var cursor = 0
     private var closed = false
-    private var prefetch: (thread: WorkerThread, result: Locked<Prefetched>)?
+    private var prefetch: Locked<Prefetched>?
+    /// The thread read-aheads run on, started with the first.
+    private var prefetcher: SerialWorker?
     /// How many times the member found it had been evicted and joined again.
     private var rejoins = 0
     private let heartbeatStop = ChangeSignal()
@@ -209,7 +211,7 @@ public final class GroupConsumer {
             try rebalanceIfNeeded()
             // A read-ahead under way is waited for (it notifies `appended` when done), not read again.
             var fetched: [PartitionRecords] = []
-            if let (_, result) = prefetch, result.withLock({ $0.done }) {
+            if let result = prefetch, result.withLock({ $0.done }) {
                 fetched = try takePrefetched(maxRecords: maxRecords)
             }
             if fetched.isEmpty && prefetch == nil { fetched = try fetch(maxRecords: maxRecords, maxBytes: maxBytes) }
@@ -318,23 +320,27 @@ public final class GroupConsumer {
         let box = Locked(Prefetched())
         let broker = broker
         let transfer = Transfer(plan)
-        let thread = WorkerThread(name: "prefetch-\(memberId)") {
+        let worker = prefetcher ?? SerialWorker(name: "prefetch-\(memberId)")
+        prefetcher = worker
+        worker.submit {
             defer {
                 box.withLock { $0.done = true }
                 broker.appended.notify()
             }
-            let fetch = try Self.read(broker, transfer.value, maxRecords: maxRecords, maxBytes: maxBytes)
+            // A read that fails leaves nothing: the records are read again by the poll.
+            let fetch = try? Self.read(broker, transfer.value, maxRecords: maxRecords, maxBytes: maxBytes)
             box.withLock { $0.fetch = fetch }
         }
-        prefetch = (thread, box)
+        prefetch = box
     }
 
     /// The prefetched records, when their partitions are still owned and still at the positions the
     /// prefetch started from; otherwise nothing (the records are read again).
     private func takePrefetched(maxRecords: Int) throws -> [PartitionRecords] {
-        guard let (thread, box) = prefetch else { return [] }
+        guard let box = prefetch else { return [] }
         prefetch = nil
-        guard thread.join() == nil, var fetch = box.withLock({ $0.fetch }) else { return [] }
+        waitUntilDone(box)
+        guard var fetch = box.withLock({ $0.fetch }) else { return [] }
         for (tp, from) in fetch.from where positions[tp] != from || !assignment.contains(tp) { return [] }
         var left = maxRecords
         for i in fetch.records.indices {
@@ -353,8 +359,17 @@ public final class GroupConsumer {
     }
 
     private func discardPrefetch() {
-        if let (thread, _) = prefetch { thread.join() }
+        if let box = prefetch { waitUntilDone(box) }
         prefetch = nil
+    }
+
+    /// Waits for a read-ahead to end (it notifies `appended` when it does).
+    private func waitUntilDone(_ box: Locked<Prefetched>) {
+        while true {
+            let seen = broker.appended.current
+            if box.withLock({ $0.done }) { return }
+            broker.appended.wait(since: seen, timeoutMillis: 100)
+        }
     }
 
     /// Moves each time the member learns it was evicted and joins again. A batch polled before it moved
@@ -403,6 +418,8 @@ public final class GroupConsumer {
         heartbeatStop.notify()
         heartbeatThread?.join()
         discardPrefetch()
+        prefetcher?.stop()
+        prefetcher = nil
         broker.coordinator.leave(group: options.group, member: memberId)
     }
 }
