@@ -112,10 +112,13 @@ import Testing
         kill(process.processIdentifier, signal)
         process.waitUntilExit()
         let seconds = Double(Time.monotonicNanos() - sent) / 1e9
-        let (_, stderr) = collector.finish()
+        let (stdout, stderr) = collector.finish()
         #expect(seconds < 1.0, "exited \(seconds) s after the signal")
         #expect(process.terminationStatus == 128 + signal)
         #expect(stderr.contains("interrupted"))
+        // What the run did before it stopped is still said.
+        #expect(stdout.hasPrefix("Interrupted; before it stopped, this run did:\nSources:"), "\(stdout)")
+        #expect(stdout.contains("Rows read 2 = 2 delivered"), "\(stdout)")
         let retries = stderr.components(separatedBy: "retrying").count - 1
         #expect(retries < 20, "\(retries) retry messages: \(stderr.suffix(2_000))")
     }

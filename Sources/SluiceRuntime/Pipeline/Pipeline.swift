@@ -100,7 +100,10 @@ public struct Pipeline: Sendable {
         if StopRequest.isRequested {
             // What failed because of the stop (a statement cancelled) is not a failure of its own.
             for failure in failures { logger.info("while stopping", metadata: ["error": "\(failure)"]) }
-            throw RuntimeError.interrupted
+            var interrupted = RuntimeError.interrupted
+            interrupted.partialSummary = try? summary(
+                broker, sourceTasks, sinkTasks, startEnds, startCommitted, started)
+            throw interrupted
         }
         guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n")) }
         try broker.applyRetention()

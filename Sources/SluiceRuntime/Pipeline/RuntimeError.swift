@@ -3,6 +3,8 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     public let message: String
     /// The run was asked to stop (a signal) and this task stopped where it was; not a failure of its own.
     public let isInterruption: Bool
+    /// For an interrupted run, what it did before it stopped.
+    public var partialSummary: RunSummary?
 
     public init(_ message: String) {
         self.message = message

@@ -75,25 +75,40 @@ struct Run: ParsableCommand, LoggingCommand {
         let terminal = standardErrorIsTerminal
         let showProgress = !quiet && !noProgress
         defer { StatusLine.clear() }
-        let result = try pipeline.run(progressIntervalMillis: terminal ? 500 : 5000) { line in
-            guard showProgress else { return }
-            if terminal {
-                StatusLine.show(line)
-            } else {
-                printToStandardError(line)
+        let result: RunSummary
+        do {
+            result = try pipeline.run(progressIntervalMillis: terminal ? 500 : 5000) { line in
+                guard showProgress else { return }
+                if terminal {
+                    StatusLine.show(line)
+                } else {
+                    printToStandardError(line)
+                }
             }
+        } catch let error as RuntimeError where error.isInterruption {
+            // What the run did before it was stopped, as a run that ends prints it.
+            StatusLine.clear()
+            if let partial = error.partialSummary { printSummary(partial, interrupted: true) }
+            throw error
         }
         StatusLine.clear()
-        switch summary ?? (quiet ? SummaryFormat.none : .text) {
-        case .text: print(result.render())
-        case .json: print(result.json().serialized())
-        case .none: break
-        }
+        printSummary(result, interrupted: false)
         if failOnDeadLetters && result.deadLettered > 0 {
             let count = result.deadLettered
             throw CommandFailure(
                 message: "\(count) record\(count == 1 ? " was" : "s were") dead-lettered (--fail-on-dead-letters)",
                 exitCode: 3)
+        }
+    }
+
+    private func printSummary(_ result: RunSummary, interrupted: Bool) {
+        switch summary ?? (quiet ? SummaryFormat.none : .text) {
+        case .text: print((interrupted ? "Interrupted; before it stopped, this run did:\n" : "") + result.render())
+        case .json:
+            guard case .object(var members) = result.json() else { return }
+            if interrupted { members.insert(("interrupted", .bool(true)), at: 0) }
+            print(JSONValue.object(members).serialized())
+        case .none: break
         }
     }
 }
