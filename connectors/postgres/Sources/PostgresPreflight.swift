@@ -134,15 +134,8 @@ struct PostgresPreflight {
             }
             return result
         }
-        let row =
-            try connection.execute(
-                "SELECT n.oid IS NOT NULL, CASE WHEN n.oid IS NULL THEN has_database_privilege(current_database(), "
-                    + "'CREATE') ELSE has_schema_privilege(n.oid, 'CREATE') END "
-                    + "FROM (SELECT coalesce($1::text, current_schema()) AS name) s "
-                    + "LEFT JOIN pg_namespace n ON n.nspname = s.name",
-                [schema]
-            ).first ?? []
-        if row.count == 2 && row[1] == "t" {
+        let row = try creationRights(schema)
+        if row.count == 4 && row[2] == "t" {
             result.note("sink \(context.name): offsets table \(name) does not exist; the run creates it")
         } else {
             result.problem(
@@ -154,6 +147,21 @@ struct PostgresPreflight {
     }
 
     static let unreachableHint = "check that the server runs and that host and port in the connection are right"
+
+    /// For a table to be created in `schema` (nil: the first schema of the search_path): the schema's
+    /// name, whether it exists, whether the user may create there (in the database, when the schema
+    /// must be made too), and whether the user may make temporary tables.
+    private func creationRights(_ schema: String?) throws -> [String?] {
+        try connection.execute(
+            "SELECT s.name, n.oid IS NOT NULL, CASE WHEN n.oid IS NULL "
+                + "THEN has_database_privilege(current_database(), 'CREATE') "
+                + "ELSE has_schema_privilege(n.oid, 'CREATE') END, "
+                + "has_database_privilege(current_database(), 'TEMPORARY') "
+                + "FROM (SELECT coalesce($1::text, current_schema()) AS name) s "
+                + "LEFT JOIN pg_namespace n ON n.nspname = s.name",
+            [schema]
+        ).first ?? []
+    }
 
     /// The checks of one table, found by `name` (the table option, or the topic's name).
     private func check(_ name: String, topic: String, session: Session, path: String) throws -> PreflightResult {
@@ -175,16 +183,7 @@ struct PostgresPreflight {
                 "cannot create table \(name): the name \"\(long)\" is longer than PostgreSQL keeps "
                     + "(\(PostgresSink.maxIdentifierBytes) bytes); name a shorter table with the table option")
         }
-        let row =
-            try connection.execute(
-                "SELECT s.name, n.oid IS NOT NULL, CASE WHEN n.oid IS NULL "
-                    + "THEN has_database_privilege(current_database(), 'CREATE') "
-                    + "ELSE has_schema_privilege(n.oid, 'CREATE') END, "
-                    + "has_database_privilege(current_database(), 'TEMPORARY') "
-                    + "FROM (SELECT coalesce($1::text, current_schema()) AS name) s "
-                    + "LEFT JOIN pg_namespace n ON n.nspname = s.name",
-                [schema]
-            ).first ?? []
+        let row = try creationRights(schema)
         guard row.count == 4, let schemaName = row[0] else {
             result.problem(
                 path,
