@@ -71,7 +71,8 @@ import Testing
 
     @Test(arguments: ["insert", "upsert"])
     func aServerRestartInTheMiddleLosesNothing(mode: String) throws {
-        let server = try PostgresServer.shared()
+        let server = try PostgresServer.dedicated()
+        defer { server.stop() }
         let database = try server.createDatabase("restart")
         let dir = TemporaryDirectory()
         let rows = 150_000

@@ -26,42 +26,11 @@ import Testing
             """, to: "config.json", in: dir.path)
 
         // Another session holds the table until it is terminated.
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: server.binaries + "/psql")
-        locker.arguments = [
-            "-X", "-q", "-h", server.socketDirectory, "-p", String(server.port), "-U", "postgres", "-d", database,
-            "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600); COMMIT",
-        ]
-        locker.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": "locker"]) { $1 }
-        locker.standardOutput = FileHandle.nullDevice
-        locker.standardError = FileHandle.nullDevice
-        try locker.run()
-        defer {
-            _ = try? server.psql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'locker'",
-                database: database)
-            locker.waitUntilExit()
-        }
-        let waiting =
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        var held = false
-        for _ in 0..<500 where !held {
-            held =
-                (try? server.psql(
-                    "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' "
-                        + "AND relation = 'orders'::regclass", database: database)) == "1"
-            if !held { Time.sleep(millis: 20) }
-        }
-        #expect(held, "the locker never took its lock")
-
+        let locker = try TableLocker(server, database: database, table: "orders")
+        defer { locker.release() }
         let (process, out, err) = try SluiceBinary.start(["run"], in: dir.path)
         let collector = OutputCollector(out: out, err: err)
-        var blocked = false
-        for _ in 0..<1500 where !blocked {
-            blocked = (try? server.psql(waiting, database: database)) == "1"
-            if !blocked { Time.sleep(millis: 20) }
-        }
-        #expect(blocked, "the sink never came to wait for the lock")
+        #expect(locker.waitForWaiter(), "the sink never came to wait for the lock")
         let started = Time.monotonicNanos()
         kill(process.processIdentifier, signal)
         var exited = false
@@ -70,20 +39,14 @@ import Testing
             if !exited { Time.sleep(millis: 10) }
         }
         let seconds = Double(Time.monotonicNanos() - started) / 1e9
-        if !exited {
-            // Let the test end: release the lock so that the blocked write can finish.
-            _ = try? server.psql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'locker'",
-                database: database)
-        }
+        // Let the test end if it did not: release the lock so that the blocked write can finish.
+        if !exited { locker.release() }
         process.waitUntilExit()
         let (_, stderr) = collector.finish()
         #expect(exited && seconds < 1.5, "sluice run exited \(seconds) s after the signal")
         #expect(process.terminationStatus == 128 + signal, "exit \(process.terminationStatus): \(stderr)")
         #expect(stderr.contains("interrupted"), "\(stderr)")
-        _ = try? server.psql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'locker'",
-            database: database)
+        locker.release()
         #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "0")
 
         try EndToEnd.sluice(["run"], in: dir.path)

@@ -29,13 +29,25 @@ public final class PostgresServer: @unchecked Sendable {
 
     private static let sharedServer: Result<PostgresServer, any Error> = Result { try PostgresServer() }
 
+    /// A server of its own, for a test that restarts it (a restart of the shared one would fail the
+    /// writes of every other test running at the time). The caller stops it.
+    public static func dedicated() throws -> PostgresServer {
+        counter.lock()
+        dedicatedServers += 1
+        let number = dedicatedServers
+        counter.unlock()
+        return try PostgresServer(port: 30_000 + Int(getpid() % 2_500) * 4 + (number - 1) % 4)
+    }
+
+    nonisolated(unsafe) private static var dedicatedServers = 0
+
     static func findBinaries() -> String? {
         guard let output = try? run("/bin/sh", ["-c", "pg_config --bindir"]), output.status == 0 else { return nil }
         let directory = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         return FileManager.default.isExecutableFile(atPath: directory + "/postgres") ? directory : nil
     }
 
-    private init() throws {
+    private init(port: Int = 40_000 + Int(getpid() % 20_000)) throws {
         guard let binaries = Self.findBinaries() else {
             throw TestSupportError(
                 "PostgreSQL is not installed (pg_config --bindir finds no postgres); install postgresql")
@@ -43,7 +55,7 @@ public final class PostgresServer: @unchecked Sendable {
         self.binaries = binaries
         directory = TemporaryDirectory("sluice-pg").detach()
         socketDirectory = directory + "/socket"
-        port = 40_000 + Int(getpid() % 20_000)
+        self.port = port
         asUser = geteuid() == 0 ? "postgres" : nil
         try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
         try startWatchdog()

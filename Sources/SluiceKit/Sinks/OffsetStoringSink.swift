@@ -23,9 +23,28 @@ public protocol OffsetStoringSink: Sink {
     /// whether the batch was committed after all, or whether the database lost commits.
     func currentPositions(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: StoredPosition]
     /// Stores `positions` in the transaction the next `flush` commits, with the batch written since
-    /// the last flush; `abort` drops them with it. Throws `SinkFenced` when another task claimed one of
-    /// the partitions since this one did.
-    func stage(_ positions: [TopicPartition: StoredPosition]) throws
+    /// the last flush; `abort` drops them with it. Only where the sink still holds `replacing` (what
+    /// the task last read or stored for each partition): a compare-and-set, so that a batch whose
+    /// commit was acknowledged too late to be seen is never committed twice. Throws `SinkFenced` when
+    /// another task claimed one of the partitions since this one did, or a position is not the one
+    /// replaced.
+    func stage(_ positions: [TopicPartition: StoredPosition], replacing: [TopicPartition: HeldPosition]) throws
+}
+
+/// What a sink holds for a partition, as far as a compare-and-set is concerned: the next offset (nil:
+/// nothing stored yet) and the reset marker it follows.
+public struct HeldPosition: Sendable, Equatable {
+    public var offset: Int64?
+    public var resetAt: Int64?
+
+    public init(offset: Int64?, resetAt: Int64?) {
+        self.offset = offset
+        self.resetAt = resetAt
+    }
+
+    public init(_ position: StoredPosition?) {
+        self.init(offset: position?.offset, resetAt: position?.resetAt)
+    }
 }
 
 /// Another task claimed a partition this one was writing: the batch must be dropped, not committed.

@@ -135,11 +135,12 @@ public struct Pipeline: Sendable {
                     schemas[topic] = schema
                 }
             }
+            let fence = DeadLetterFence()
             for index in 0..<definition.tasks {
                 tasks.append(
                     SinkTask(
                         definition: definition, index: index, broker: broker, factory: factory, schemas: schemas,
-                        stop: stop, logger: logger))
+                        stop: stop, deadLetterFence: fence, logger: logger))
             }
         }
         return tasks

@@ -9,21 +9,64 @@ struct ExactlyOnceState {
     /// Records already in the dead-letter topic from attempts that were not committed (found there at
     /// assignment, or stored by an attempt that was retried): not dead-lettered again.
     var deadLettered: [TopicPartition: Set<Int64>] = [:]
-    /// Per owned partition, the position the sink holds as far as the task knows: where it continued
-    /// from, then the end of each batch it committed.
-    var committedPositions: [TopicPartition: Int64] = [:]
+    /// Per owned partition, what the sink holds as far as the task knows: what its claim read, then
+    /// what each batch it committed stored. The next batch replaces exactly this (`stage`).
+    var held: [TopicPartition: HeldPosition] = [:]
     /// Partitions whose group offset is behind the position the sink holds: committed to the broker
     /// before the next batch.
     var brokerBehind: [TopicPartition: Int64] = [:]
     /// Each topic's id when its partitions were assigned, stored with the positions.
     var topicIDs: [String: String] = [:]
+    /// Per owned partition, the token of the task's claim in the sink's `DeadLetterFence`.
+    var fenceTokens: [TopicPartition: UInt64] = [:]
 
     /// A batch up to `next` is committed: what it dead-lettered is behind the stored positions.
     mutating func committed(_ next: [TopicPartition: Int64]) {
-        committedPositions.merge(next) { _, new in new }
         for (tp, offset) in next {
+            held[tp] = HeldPosition(offset: offset, resetAt: resetMarkers[tp])
             deadLettered[tp] = deadLettered[tp]?.filter { $0 >= offset }
             if deadLettered[tp]?.isEmpty == true { deadLettered[tp] = nil }
+        }
+    }
+}
+
+/// Orders the dead letters of one sink's tasks against their claims, within the process (one process
+/// holds a data directory, so every writer of the dead-letter topic is here). A task that claims
+/// partitions reads the dead-letter topic for the letters of earlier owners under the fence's lock,
+/// and a task writes dead letters under it only while its claim is the latest: an earlier owner whose
+/// transaction was lost (the database restarted) after its claim was checked can no longer add a
+/// letter the new owner has not seen.
+final class DeadLetterFence: Sendable {
+    private let state = Locked<(next: UInt64, owners: [TopicPartition: UInt64])>((1, [:]))
+
+    /// Makes a new claim of `partitions` the latest and runs `body` (the scan) before any other task
+    /// can write dead letters; returns the claim's token.
+    func claim(_ partitions: some Sequence<TopicPartition>, _ body: () throws -> Void) throws -> UInt64 {
+        try state.withLock { state in
+            let token = state.next
+            state.next += 1
+            for tp in partitions { state.owners[tp] = token }
+            try body()
+            return token
+        }
+    }
+
+    /// Runs `body` (the scan of a rewind) while no task writes dead letters.
+    func reading(_ body: () throws -> Void) throws {
+        try state.withLock { _ in try body() }
+    }
+
+    /// Runs `body` (writing dead letters) if every partition's latest claim is the one in `tokens`;
+    /// returns false without running it otherwise.
+    func writing(_ partitions: Set<TopicPartition>, tokens: [TopicPartition: UInt64], _ body: () throws -> Void)
+        throws -> Bool
+    {
+        try state.withLock { state in
+            guard partitions.allSatisfy({ tp in tokens[tp] != nil && state.owners[tp] == tokens[tp] }) else {
+                return false
+            }
+            try body()
+            return true
         }
     }
 }
@@ -32,10 +75,12 @@ struct ExactlyOnceState {
 enum BatchOutcome {
     /// Its positions are stored: it was committed before the failure.
     case committed
-    /// Nothing of it is stored: deliver it again.
+    /// The sink holds what it held before the batch: deliver it again.
     case notCommitted
     /// The sink holds less than was committed to it: deliver again from these positions.
     case rewound([TopicPartition: StoredPosition])
+    /// Someone else moved the positions (a task that claimed the partitions since): drop the batch.
+    case movedByAnother
 }
 
 /// The sink's database lost commits: the batch in hand is dropped and its partitions read again from
@@ -124,8 +169,11 @@ extension SinkTask {
                 scanFrom[Int32(partition)] = min(scanFrom[Int32(partition)] ?? end, end)
             }
         }
-        exactlyOnce.committedPositions.merge(continuing) { _, new in new }
-        try findDeadLetters(from: scanFrom, continuing: continuing)
+        for tp in starts.keys { exactlyOnce.held[tp] = HeldPosition(stored[tp]) }
+        let token = try deadLetterFence.claim(starts.keys) {
+            try findDeadLetters(from: scanFrom, continuing: continuing)
+        }
+        for tp in starts.keys { exactlyOnce.fenceTokens[tp] = token }
     }
 
     /// Reads the partitions again from the positions the sink holds, and finds the dead letters stored
@@ -134,36 +182,41 @@ extension SinkTask {
         var scanFrom: [Int32: Int64] = [:]
         for (tp, position) in positions.sorted(by: { $0.key < $1.key }) {
             consumer.seek(tp, to: position.offset)
-            exactlyOnce.committedPositions[tp] = position.offset
+            exactlyOnce.held[tp] = HeldPosition(position)
             exactlyOnce.deadLettered[tp] = nil
             for (partition, end) in position.deadLetterEnds.enumerated() {
                 scanFrom[Int32(partition)] = min(scanFrom[Int32(partition)] ?? end, end)
             }
         }
-        try findDeadLetters(from: scanFrom, continuing: positions.mapValues(\.offset))
+        try deadLetterFence.reading { try findDeadLetters(from: scanFrom, continuing: positions.mapValues(\.offset)) }
     }
 
     /// What became of a batch ending at `next` whose delivery failed, by the positions the sink holds
-    /// (read without claiming: the task may have lost the partitions meanwhile, which its next stage finds).
+    /// (read without claiming: the task may have lost the partitions meanwhile). A database that cannot
+    /// be reached throws its transient error: the batch must not be written again before it is known
+    /// not to be committed.
     func committedOutcome(_ sink: any OffsetStoringSink, next: [TopicPartition: Int64]) throws -> BatchOutcome {
-        let stored: [TopicPartition: StoredPosition]
-        do {
-            stored = try sink.currentPositions(Set(next.keys))
-        } catch let error as ConnectorError where error.kind == .transient {
-            // Still unreachable: the write that follows fails the same way and waits again.
-            return .notCommitted
-        }
+        let stored = try sink.currentPositions(Set(next.keys))
         var lost: [TopicPartition: StoredPosition] = [:]
         var committed = true
+        var untouched = true
         for (tp, end) in next {
-            let held = stored[tp]?.offset
-            if let known = exactlyOnce.committedPositions[tp], let position = stored[tp], position.offset < known {
+            let now = HeldPosition(stored[tp])
+            let known = exactlyOnce.held[tp] ?? HeldPosition(offset: nil, resetAt: nil)
+            if now == HeldPosition(offset: end, resetAt: exactlyOnce.resetMarkers[tp]) {
+                untouched = false
+                continue
+            }
+            committed = false
+            if now == known { continue }
+            untouched = false
+            if let position = stored[tp], let knownOffset = known.offset, position.offset < knownOffset {
                 lost[tp] = position
             }
-            if (held ?? Int64.min) < end { committed = false }
         }
         if !lost.isEmpty { return .rewound(lost) }
-        return committed ? .committed : .notCommitted
+        if committed { return .committed }
+        return untouched ? .notCommitted : .movedByAnother
     }
 
     /// The sink's stored positions, retrying transient failures (the database restarting) with the
@@ -227,12 +280,20 @@ extension SinkTask {
         }
     }
 
-    /// Dead-letters the failures not already in the dead-letter topic from an earlier attempt.
-    func deadLetterOnce(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws {
+    /// Dead-letters the failures not already in the dead-letter topic from an earlier attempt, while the
+    /// task's claims are the latest; returns false (writing nothing) when another task claimed one of the
+    /// partitions since.
+    func deadLetterOnce(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws -> Bool {
         let fresh = failures.filter { exactlyOnce.deadLettered[$0.topicPartition]?.contains($0.offset) != true }
-        guard !fresh.isEmpty else { return }
-        try deadLetter(fresh, batch, producer)
+        guard !fresh.isEmpty else { return true }
+        let written = try deadLetterFence.writing(
+            Set(fresh.map(\.topicPartition)), tokens: exactlyOnce.fenceTokens
+        ) {
+            try deadLetter(fresh, batch, producer)
+        }
+        guard written else { return false }
         for failure in fresh { exactlyOnce.deadLettered[failure.topicPartition, default: []].insert(failure.offset) }
+        return true
     }
 
     /// The end offset of each partition of the sink's dead-letter topic.

@@ -49,6 +49,8 @@ final class SinkTask: @unchecked Sendable {
     /// For a sink that stores its offsets (exactly-once): what the task keeps between batches. Used by
     /// the task's thread only.
     var exactlyOnce = ExactlyOnceState()
+    /// Shared by the sink's tasks: orders their dead letters against their claims.
+    let deadLetterFence: DeadLetterFence
 
     /// The member was evicted from its group while it worked on a batch: the batch is dropped, not made
     /// durable or committed, and delivered again once the member has joined again.
@@ -61,8 +63,10 @@ final class SinkTask: @unchecked Sendable {
         factory: @escaping SinkFactory,
         schemas: [String: TopicSchema],
         stop: RunStop,
+        deadLetterFence: DeadLetterFence = DeadLetterFence(),
         logger: Logger
     ) {
+        self.deadLetterFence = deadLetterFence
         self.definition = definition
         self.index = index
         self.broker = broker
@@ -280,6 +284,11 @@ final class SinkTask: @unchecked Sendable {
                         return
                     case .rewound(let stored):
                         throw Rewind(positions: stored)
+                    case .movedByAnother:
+                        logger.warning(
+                            "another task stored offsets for a partition of this batch since; the batch is dropped",
+                            metadata: ["sink": "\(definition.name)", "task": "\(index)"])
+                        throw Fenced()
                     case .notCommitted:
                         break
                     }
@@ -303,14 +312,25 @@ final class SinkTask: @unchecked Sendable {
                     // dead letters, then the rows and the positions commit together: a record ends up
                     // either in the sink or in the dead-letter topic, once.
                     do {
-                        try storing.stage(positions(after: next))
+                        try storing.stage(positions(after: next), replacing: exactlyOnce.held)
                     } catch let fenced as SinkFenced {
                         sink.abort()
+                        // The database may have lost commits (a failover) rather than another task
+                        // having claimed the partitions: its positions tell.
+                        if case .rewound(let stored) = try committedOutcome(storing, next: next) {
+                            throw Rewind(positions: stored)
+                        }
                         logger.warning(
                             "\(fenced.message)", metadata: ["sink": "\(definition.name)", "task": "\(index)"])
                         throw Fenced()
                     }
-                    try deadLetterOnce(failures, batch, deadLetters)
+                    guard try deadLetterOnce(failures, batch, deadLetters) else {
+                        sink.abort()
+                        logger.warning(
+                            "another task claimed a partition of this batch while it was being committed; the batch is dropped",
+                            metadata: ["sink": "\(definition.name)", "task": "\(index)"])
+                        throw Fenced()
+                    }
                     try sink.flush()
                     exactlyOnce.committed(next)
                 } else {

@@ -72,7 +72,7 @@ extension PostgresSink {
         }
     }
 
-    public func stage(_ positions: [TopicPartition: StoredPosition]) throws {
+    public func stage(_ positions: [TopicPartition: StoredPosition], replacing: [TopicPartition: HeldPosition]) throws {
         guard !positions.isEmpty else { return }
         do {
             try connection.ensureTransaction()
@@ -82,26 +82,31 @@ extension PostgresSink {
                 let n = parameters.count
                 values.append(
                     "($\(n + 1)::text, $\(n + 2)::integer, $\(n + 3)::bigint, $\(n + 4)::bigint, $\(n + 5)::bigint, "
-                        + "$\(n + 6)::bigint[], $\(n + 7)::text)")
+                        + "$\(n + 6)::bigint[], $\(n + 7)::text, $\(n + 8)::bigint, $\(n + 9)::bigint)")
+                let held = replacing[tp] ?? HeldPosition(offset: nil, resetAt: nil)
                 parameters += [
                     tp.topic, String(tp.partition), claims[tp].map { String($0) } ?? "0", String(position.offset),
                     position.resetAt.map { String($0) },
                     "{" + position.deadLetterEnds.map { String($0) }.joined(separator: ",") + "}", position.topicID,
+                    held.offset.map { String($0) }, held.resetAt.map { String($0) },
                 ]
             }
-            // Only rows still under this task's claim move; the update holds them until the commit.
+            // Only rows still under this task's claim, and still where the task left them, move; the
+            // update holds them until the commit.
             let rows = try connection.execute(
                 "WITH moved AS (UPDATE \(offsetsTable) AS stored SET next_offset = given.next_offset, "
                     + "reset_at = given.reset_at, dead_letter_ends = given.ends, topic_id = given.topic_id, "
                     + "updated_at = now() FROM (VALUES " + values.joined(separator: ", ")
-                    + ") AS given (topic, partition, claim, next_offset, reset_at, ends, topic_id) "
+                    + ") AS given (topic, partition, claim, next_offset, reset_at, ends, topic_id, held_offset, held_reset) "
                     + "WHERE stored.group_name = $1 AND stored.topic = given.topic AND stored.partition = given.partition "
-                    + "AND stored.claim = given.claim RETURNING 1) SELECT count(*) FROM moved",
+                    + "AND stored.claim = given.claim AND stored.next_offset IS NOT DISTINCT FROM given.held_offset "
+                    + "AND stored.reset_at IS NOT DISTINCT FROM given.held_reset RETURNING 1) SELECT count(*) FROM moved",
                 parameters)
             guard rows.first?.first.flatMap({ $0.flatMap { Int($0) } }) == positions.count else {
                 throw SinkFenced(
                     "another task claimed a partition of this batch (the task was evicted from its group while it "
-                        + "worked); the batch is dropped, and its new owner delivers it")
+                        + "worked), or the offsets stored for it moved; the batch is dropped, and its owner delivers it"
+                )
             }
         } catch let error as PostgresError {
             throw classify(error)
