@@ -19,7 +19,8 @@
 # and of the server (its backends and background processes, user and system) and sluice's peak RSS.
 # Phases alternate within each run, and their order flips from one run to the next.
 # Usage: Benchmarks/postgres.sh   (RUNS=5, ROWS=1000000, WIDE_ROWS=ROWS/4, SHAPES="cust oid wide strict
-#        tcp", MEM10M=1 to also measure shape 1's peak memory once with 10,000,000 rows)
+#        tcp", MEM10M=1 to also measure shape 1's peak memory once with 10,000,000 rows,
+#        SINK_OPTIONS='"tasks": 2' to add options to the sink's config)
 RUNS="${RUNS:-5}"
 source "$(dirname "$0")/lib.sh"
 build_release
@@ -138,7 +139,7 @@ sluice_config() { # MODE
 {"data_dir": "$WORK/pg-data", "topics": {"t": {"partitions": 4}},
  "sources": {"t": {"type": "csv", "path": "$file", "key": ["$key"], "columns": {$types}}},
  "sinks": {"db": {"type": "postgres", "topics": ["t"], "table": "t", "mode": "$1",
-                  "key_columns": ["$conflict"], "connection": "$connection"}}}
+                  "key_columns": ["$conflict"], "connection": "$connection"${SINK_OPTIONS:+, $SINK_OPTIONS}}}}
 JSON
 }
 

@@ -13,6 +13,7 @@ import SluiceRuntime
 /// signal N (130 for Ctrl-C). `Sluice`'s help lists them; keep the two in step.
 enum SluiceMain {
     static func run() {
+        MallocArenas.useOne()
         let command: any ParsableCommand
         do {
             command = try Sluice.parseAsRoot()
@@ -110,4 +111,5 @@ struct CommandFailure: Error {
 
     static func usage(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: 2) }
     static func runtime(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: 1) }
+
 }
