@@ -55,6 +55,16 @@ import Testing
         #expect(try EndToEnd.sluice(["topics", "list"], in: dir.path).stdout == "t\nu\n")
     }
 
+    @Test func deleteIfExistsSucceedsWithoutTheTopic() throws {
+        let dir = try Self.populated()
+        let missing = try EndToEnd.sluice(["topics", "delete", "nope"], in: dir.path, expect: 2)
+        #expect(missing.stderr.contains("nope"), "\(missing.stderr)")
+        let quiet = try EndToEnd.sluice(["topics", "delete", "--topic", "nope", "--if-exists"], in: dir.path)
+        #expect(quiet.stdout.contains("There is no topic nope; nothing changed."))
+        try EndToEnd.sluice(["topics", "delete", "t", "--if-exists"], in: dir.path)
+        #expect(try EndToEnd.sluice(["topics", "list"], in: dir.path).stdout == "")
+    }
+
     @Test func groupsDescribeTakesGroupAsAnOptionAndAllGroups() throws {
         let dir = try Self.populated()
         try EndToEnd.sluice(

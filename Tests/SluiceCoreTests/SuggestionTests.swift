@@ -19,6 +19,16 @@ import Testing
         #expect(Suggestion.closest(to: "key_sep", in: ["key", "key_separator"]) == "key_separator")
     }
 
+    /// Column names people shorten: the one name the abbreviation fits, and none when several do.
+    @Test func anAbbreviationSuggestsTheNameItShortens() {
+        let header = ["order_id", "customer", "amount", "quantity", "status", "note"]
+        #expect(Suggestion.closest(to: "amt", in: header) == "amount")
+        #expect(Suggestion.closest(to: "qty", in: header) == "quantity")
+        #expect(Suggestion.closest(to: "Amt", in: header) == "amount")
+        #expect(Suggestion.closest(to: "sts", in: ["status", "states"]) == nil)
+        #expect(Suggestion.closest(to: "ts", in: header) == nil)
+    }
+
     /// A typo of a long name is not taken for a shorter name that happens to start it.
     @Test func aCloseTypoWinsOverAPrefix() {
         let csv = ["type", "topic", "path", "key", "key_separator", "columns", "column_names", "quote"]

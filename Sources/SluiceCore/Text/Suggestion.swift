@@ -11,7 +11,24 @@ public enum Suggestion {
         if let best { return best.0 }
         // A name written longer or shorter (`integer` for `int`): the one sharing the longest start.
         let prefixes = candidates.filter { $0.count >= 3 && (word.hasPrefix($0) || $0.hasPrefix(word)) }
-        return prefixes.max { min($0.count, word.count) < min($1.count, word.count) }
+        if let longest = prefixes.max(by: { min($0.count, word.count) < min($1.count, word.count) }) {
+            return longest
+        }
+        // An abbreviation (`amt` for `amount`, `qty` for `quantity`): the one candidate that starts with
+        // the word's first letter and holds all its letters in order.
+        let abbreviated = candidates.filter { isAbbreviation(word, of: $0) }
+        return abbreviated.count == 1 ? abbreviated[0] : nil
+    }
+
+    /// Whether `word` (two letters or more, shorter than `name`) starts as `name` does and has its
+    /// letters in `name` in order, ignoring case.
+    static func isAbbreviation(_ word: String, of name: String) -> Bool {
+        let short = Array(word.lowercased().utf8)
+        let long = Array(name.lowercased().utf8)
+        guard short.count >= 2, short.count < long.count, short.first == long.first else { return false }
+        var index = 0
+        for byte in long where index < short.count && byte == short[index] { index += 1 }
+        return index == short.count
     }
 
     /// Levenshtein distance, with a swap of two neighbours counting as one edit.

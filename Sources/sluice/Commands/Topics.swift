@@ -205,6 +205,7 @@ struct Topics: ParsableCommand {
                 Examples:
                   sluice topics delete orders
                   sluice topics delete --topic orders --config pipeline.json
+                  sluice topics delete orders --if-exists
                 """
         )
 
@@ -216,6 +217,9 @@ struct Topics: ParsableCommand {
         @Option(name: .customLong("topic"), help: "The topic, as kafka-topics takes it.")
         var topicOption: String?
 
+        @Flag(help: "Do nothing, and succeed, when there is no such topic.")
+        var ifExists = false
+
         func validate() throws {
             _ = try TopicOrGroup.required(name, topicOption, option: "topic", command: "topics delete")
         }
@@ -223,6 +227,10 @@ struct Topics: ParsableCommand {
         func run() throws {
             let topic = try TopicOrGroup.required(name, topicOption, option: "topic", command: "topics delete")
             let broker = try global.openBroker(readOnly: false)
+            if ifExists && broker.topicConfig(topic) == nil {
+                print("There is no topic \(topic); nothing changed.")
+                return
+            }
             try broker.deleteTopic(topic)
             print("Deleted topic \(topic).")
             for source in broker.sourceNames()
