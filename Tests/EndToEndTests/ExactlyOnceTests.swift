@@ -36,6 +36,18 @@ import Testing
         """
     }
 
+    /// A database with the orders table, and a folder with `rows` sample orders and the config.
+    static func prepare(_ server: PostgresServer, _ prefix: String, rows: Int, seed: UInt64, tasks: Int) throws
+        -> (database: String, dir: TemporaryDirectory)
+    {
+        let database = try server.createDatabase(prefix)
+        try createTable(server, database)
+        let dir = TemporaryDirectory()
+        try SampleOrders(rows: rows, seed: seed).write(to: dir.file("orders.csv"))
+        try EndToEnd.write(config(server, database, tasks: tasks), to: "config.json", in: dir.path)
+        return (database, dir)
+    }
+
     /// Every good row once in the table, every refused one once in the sink's dead-letter topic.
     static func expectEveryRowOnce(
         _ server: PostgresServer, _ database: String, _ dir: TemporaryDirectory, rows: Int,
@@ -70,12 +82,8 @@ import Testing
     @Test(arguments: [1, 3])
     func insertKilledThirtyTimesLoadsEveryRowOnce(tasks: Int) throws {
         let server = try PostgresServer.shared()
-        let database = try server.createDatabase("exactly")
-        try Self.createTable(server, database)
-        let dir = TemporaryDirectory()
         let rows = 700_000
-        try SampleOrders(rows: rows, seed: 31).write(to: dir.file("orders.csv"))
-        try EndToEnd.write(Self.config(server, database, tasks: tasks), to: "config.json", in: dir.path)
+        let (database, dir) = try Self.prepare(server, "exactly", rows: rows, seed: 31, tasks: tasks)
         let kills = try EndToEnd.killRepeatedly(
             ["run"], in: dir.path, times: 30, seed: UInt64(41 + tasks), minMillis: 150, spreadMillis: 450)
         #expect(kills >= 30, "the run finished before it was killed 30 times")
@@ -89,12 +97,8 @@ import Testing
     @Test func aServerRestartInTheMiddleLoadsEveryRowOnce() throws {
         let server = try PostgresServer.dedicated()
         defer { server.stop() }
-        let database = try server.createDatabase("exactlyrestart")
-        try Self.createTable(server, database)
-        let dir = TemporaryDirectory()
         let rows = 150_000
-        try SampleOrders(rows: rows, seed: 37).write(to: dir.file("orders.csv"))
-        try EndToEnd.write(Self.config(server, database, tasks: 2), to: "config.json", in: dir.path)
+        let (database, dir) = try Self.prepare(server, "exactlyrestart", rows: rows, seed: 37, tasks: 2)
         let (process, out, err) = try SluiceBinary.start(["run"], in: dir.path)
         let collector = OutputCollector(out: out, err: err)
         var loaded = "0"
@@ -117,12 +121,8 @@ import Testing
     @Test(arguments: [false, true])
     func aResetOfTheGroupIsFollowed(losingTheConnection: Bool) throws {
         let server = try PostgresServer.shared()
-        let database = try server.createDatabase("exactlyreset")
-        try Self.createTable(server, database)
-        let dir = TemporaryDirectory()
         let rows = 3_000
-        try SampleOrders(rows: rows, seed: 43).write(to: dir.file("orders.csv"))
-        try EndToEnd.write(Self.config(server, database, tasks: 1), to: "config.json", in: dir.path)
+        let (database, dir) = try Self.prepare(server, "exactlyreset", rows: rows, seed: 43, tasks: 1)
         try EndToEnd.sluice(["run"], in: dir.path)
         let good = rows - rows / Self.refusedEvery
         #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "\(good)")
@@ -210,11 +210,7 @@ import Testing
     /// taken for this one's: the first 1,000 rows of the new topic would be skipped.
     @Test func offsetsOfAnotherTopicOfTheSameNameAreRefused() throws {
         let server = try PostgresServer.shared()
-        let database = try server.createDatabase("exactlyid")
-        try Self.createTable(server, database)
-        let dir = TemporaryDirectory()
-        try SampleOrders(rows: 1_000, seed: 51).write(to: dir.file("orders.csv"))
-        try EndToEnd.write(Self.config(server, database, tasks: 1), to: "config.json", in: dir.path)
+        let (database, dir) = try Self.prepare(server, "exactlyid", rows: 1_000, seed: 51, tasks: 1)
         try EndToEnd.sluice(["run"], in: dir.path)
         try FileSystem.removeTree(dir.file("data"))
         try SampleOrders(rows: 3_000, seed: 52).write(to: dir.file("orders.csv"))
@@ -234,11 +230,7 @@ import Testing
     /// group's offsets up to the sink's and ends, instead of waiting for a batch that never comes.
     @Test func aSinkAheadOfItsGroupStillEnds() throws {
         let server = try PostgresServer.shared()
-        let database = try server.createDatabase("exactlyahead")
-        try Self.createTable(server, database)
-        let dir = TemporaryDirectory()
-        try SampleOrders(rows: 2_000, seed: 53).write(to: dir.file("orders.csv"))
-        try EndToEnd.write(Self.config(server, database, tasks: 1), to: "config.json", in: dir.path)
+        let (database, dir) = try Self.prepare(server, "exactlyahead", rows: 2_000, seed: 53, tasks: 1)
         try EndToEnd.sluice(["run"], in: dir.path)
         try EndToEnd.sluice(["groups", "delete", "pg"], in: dir.path)
         try EndToEnd.sluice(["run"], in: dir.path)
