@@ -61,6 +61,8 @@ public final class GroupConsumer {
     private var cursor = 0
     private var closed = false
     private var prefetch: Locked<Prefetched>?
+    /// The bytes a record took in the last read that found some, batch overhead included; 0 before.
+    private var recordBytes = 0
     /// The thread read-aheads run on, started with the first.
     private var prefetcher: SerialWorker?
     /// How many times the member found it had been evicted and joined again.
@@ -234,13 +236,18 @@ public final class GroupConsumer {
         /// The position each read partition had when the read started, and where it continues.
         var from: [TopicPartition: Int64] = [:]
         var next: [TopicPartition: Int64] = [:]
+        /// The bytes and records read, the records left out included, for `recordBytes`.
+        var bytesRead = 0
+        var recordsRead = 0
     }
 
     /// Reads from `plan` (partitions in turn, each from its position) up to the limits. Touches no state
     /// of the consumer, so that it can run on another thread; a read before a partition's start throws.
-    static func read(_ broker: Broker, _ plan: [(TopicPartition, Int64)], maxRecords: Int, maxBytes: Int) throws
-        -> Fetch
-    {
+    /// `recordBytes` is what a record took in earlier reads (0 when unknown): a read limited by records
+    /// reads about that many bytes per record, not the whole of `maxBytes` only to keep part of it.
+    static func read(
+        _ broker: Broker, _ plan: [(TopicPartition, Int64)], maxRecords: Int, maxBytes: Int, recordBytes: Int
+    ) throws -> Fetch {
         var fetch = Fetch()
         var bytesLeft = maxBytes
         var recordsLeft = maxRecords
@@ -251,10 +258,14 @@ public final class GroupConsumer {
         let share = max(maxBytes / max(plan.count, 1), 64 << 10)
         for (k, (tp, position)) in plan.enumerated() {
             guard bytesLeft > 0 && recordsLeft > 0 else { break }
-            var block = try broker.readRecords(tp, from: position, maxBytes: min(bytesLeft, share))
+            let limit = (recordsLeft + plan.count - k - 1) / (plan.count - k)
+            var bytes = min(bytesLeft, share)
+            if recordBytes > 0 { bytes = min(bytes, limit * recordBytes + limit * recordBytes / 8 + (64 << 10)) }
+            var block = try broker.readRecords(tp, from: position, maxBytes: bytes)
+            fetch.bytesRead += block.bytes.count
+            fetch.recordsRead += block.count
             // All of the batches read, control batches included, unless some records stay for later.
             var readUpTo = block.batchesEnd
-            let limit = (recordsLeft + plan.count - k - 1) / (plan.count - k)
             if block.count > limit {
                 block.entries.removeLast(block.count - limit)
                 readUpTo = nil
@@ -268,6 +279,11 @@ public final class GroupConsumer {
             fetch.records.append(chunk)
         }
         return fetch
+    }
+
+    /// Keeps what a record took in the reads of `fetch`, when they found any.
+    private func learnRecordBytes(_ fetch: Fetch) {
+        if fetch.recordsRead > 0 { recordBytes = max(1, fetch.bytesRead / fetch.recordsRead) }
     }
 
     /// The owned partitions in the order to read them this time (they take turns being first).
@@ -284,7 +300,9 @@ public final class GroupConsumer {
     private func fetch(maxRecords: Int, maxBytes: Int) throws -> [PartitionRecords] {
         while true {
             do {
-                let fetch = try Self.read(broker, plan(), maxRecords: maxRecords, maxBytes: maxBytes)
+                let fetch = try Self.read(
+                    broker, plan(), maxRecords: maxRecords, maxBytes: maxBytes, recordBytes: recordBytes)
+                learnRecordBytes(fetch)
                 for (tp, next) in fetch.next { positions[tp] = next }
                 return fetch.records
             } catch let error as BrokerError where error.code == .offsetOutOfRange {
@@ -320,6 +338,7 @@ public final class GroupConsumer {
         let box = Locked(Prefetched())
         let broker = broker
         let transfer = Transfer(plan)
+        let recordBytes = recordBytes
         let worker = prefetcher ?? SerialWorker(name: "prefetch-\(memberId)")
         prefetcher = worker
         worker.submit {
@@ -328,7 +347,8 @@ public final class GroupConsumer {
                 broker.appended.notify()
             }
             // A read that fails leaves nothing: the records are read again by the poll.
-            let fetch = try? Self.read(broker, transfer.value, maxRecords: maxRecords, maxBytes: maxBytes)
+            let fetch = try? Self.read(
+                broker, transfer.value, maxRecords: maxRecords, maxBytes: maxBytes, recordBytes: recordBytes)
             box.withLock { $0.fetch = fetch }
         }
         prefetch = box
@@ -341,6 +361,7 @@ public final class GroupConsumer {
         prefetch = nil
         waitUntilDone(box)
         guard var fetch = box.withLock({ $0.fetch }) else { return [] }
+        learnRecordBytes(fetch)
         for (tp, from) in fetch.from where positions[tp] != from || !assignment.contains(tp) { return [] }
         var left = maxRecords
         for i in fetch.records.indices {
