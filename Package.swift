@@ -29,6 +29,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The daemon: counters per batch through swift-metrics, exposed in Prometheus's text format by
+        // swift-prometheus, and the admin HTTP API on Hummingbird (SwiftNIO, service lifecycle).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // C libraries, at the edge.
@@ -87,13 +92,26 @@ let package = Package(
             dependencies: [
                 "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV", "SluiceFile", "SluicePostgres",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceDaemon",
+            dependencies: [
+                "SluiceRuntime", "SluiceKit", "SluiceCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceRuntime", "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluicePostgres",
+                "SluiceDaemon", "SluiceRuntime", "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore",
+                "SluicePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

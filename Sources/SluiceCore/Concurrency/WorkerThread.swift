@@ -9,18 +9,20 @@ public final class WorkerThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let body: () -> Void
     private let failure = Locked<(any Error)?>(nil)
+    private let finished = Locked(false)
     public let name: String
 
     /// Starts `body` on a new thread.
     public init(name: String, _ body: @escaping @Sendable () throws -> Void) {
         self.name = name
-        let failure = self.failure
+        let (failure, finished) = (self.failure, self.finished)
         self.body = {
             do {
                 try body()
             } catch {
                 failure.withLock { $0 = error }
             }
+            finished.withLock { $0 = true }
         }
         let box = Unmanaged.passRetained(self)
         let status = pthread_create(
@@ -33,6 +35,9 @@ public final class WorkerThread: @unchecked Sendable {
             }, box.toOpaque())
         precondition(status == 0, "cannot start a thread (pthread_create returned \(status))")
     }
+
+    /// Whether the body has returned (or thrown); `join` then returns at once.
+    public var isFinished: Bool { finished.withLock { $0 } }
 
     /// Waits for the thread to end; returns the error its body threw, if it threw one.
     @discardableResult

@@ -9,7 +9,7 @@ public struct ConfigLoader {
     public var registry: ConnectorRegistry
     public var environment: [String: String]
 
-    public static let topLevelKeys = ["data_dir", "topics", "sources", "sinks"]
+    public static let topLevelKeys = ["data_dir", "topics", "sources", "sinks", "daemon", "admin"]
 
     public init(registry: ConnectorRegistry, environment: [String: String]) {
         self.registry = registry
@@ -91,6 +91,8 @@ public struct ConfigLoader {
                     value, environment, keyRemapAllowed: &config.keyRemapAllowed, problems: &problems)
             case "sources": config.sources = loadSources(value, environment, base: base, problems: &problems)
             case "sinks": config.sinks = loadSinks(value, environment, base: base, problems: &problems)
+            case "daemon": config.daemon = loadDaemon(value, problems: &problems)
+            case "admin": config.admin = loadAdmin(value, problems: &problems)
             default:
                 let hint = Suggestion.closest(to: key, in: Self.topLevelKeys).map { "; did you mean \"\($0)\"?" } ?? ""
                 problems.append(
@@ -125,6 +127,72 @@ public struct ConfigLoader {
     }
 
     // MARK: Sections
+
+    /// The `admin` section: the daemon's admin HTTP API.
+    private func loadAdmin(_ value: JSONValue, problems: inout [ConfigProblem]) -> AdminSettings {
+        var settings = AdminSettings()
+        guard case .object(let members) = value else {
+            problems.append(ConfigProblem("admin", "expected an object of admin settings"))
+            return settings
+        }
+        let names = ["listen", "token_env"]
+        for (key, item) in members {
+            let path = "admin." + key
+            switch key {
+            case "listen":
+                guard let text = item.stringValue, let listen = AdminSettings.listen(text) else {
+                    problems.append(
+                        ConfigProblem(
+                            path, "expected \"HOST:PORT\" (such as \"127.0.0.1:8090\"), a unix socket path, or \"off\"")
+                    )
+                    continue
+                }
+                settings.listen = listen
+            case "token_env":
+                guard let text = item.stringValue, !text.isEmpty else {
+                    problems.append(ConfigProblem(path, "expected the name of an environment variable"))
+                    continue
+                }
+                settings.tokenEnvironment = text
+            default:
+                let hint = Suggestion.closest(to: key, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                problems.append(
+                    ConfigProblem(path, "unknown admin setting\(hint) (allowed: \(names.joined(separator: ", ")))"))
+            }
+        }
+        return settings
+    }
+
+    /// The `daemon` section: settings `sluice daemon` reads and `sluice run` ignores.
+    private func loadDaemon(_ value: JSONValue, problems: inout [ConfigProblem]) -> DaemonSettings {
+        var settings = DaemonSettings()
+        guard case .object(let members) = value else {
+            problems.append(ConfigProblem("daemon", "expected an object of daemon settings"))
+            return settings
+        }
+        let limits: [(name: String, min: Int64, max: Int64)] = [
+            ("poll_interval_ms", 10, 3_600_000), ("shutdown_timeout_ms", 0, 86_400_000),
+        ]
+        for (key, item) in members {
+            let path = "daemon." + key
+            guard let limit = limits.first(where: { $0.name == key }) else {
+                let names = limits.map(\.name)
+                let hint = Suggestion.closest(to: key, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                problems.append(
+                    ConfigProblem(path, "unknown daemon setting\(hint) (allowed: \(names.joined(separator: ", ")))"))
+                continue
+            }
+            guard let number = item.integerValue ?? item.stringValue.flatMap({ Int64($0) }),
+                number >= limit.min && number <= limit.max
+            else {
+                problems.append(ConfigProblem(path, "expected an integer from \(limit.min) to \(limit.max)"))
+                continue
+            }
+            if key == "poll_interval_ms" { settings.pollIntervalMillis = Int(number) }
+            if key == "shutdown_timeout_ms" { settings.shutdownTimeoutMillis = Int(number) }
+        }
+        return settings
+    }
 
     private func loadTopics(
         _ value: JSONValue, _ environment: Set<String>, keyRemapAllowed: inout Set<String>,

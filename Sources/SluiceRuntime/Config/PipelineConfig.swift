@@ -13,6 +13,10 @@ public struct PipelineConfig: Sendable {
     public var keyRemapAllowed: Set<String> = []
     public var sources: [SourceDefinition]
     public var sinks: [SinkDefinition] = []
+    /// What `sluice daemon` reads from the `daemon` section.
+    public var daemon = DaemonSettings()
+    /// The daemon's admin HTTP API, from the `admin` section.
+    public var admin = AdminSettings()
 
     /// Every topic the pipeline writes or reads, declared or not, in a stable order.
     public var allTopics: [String] {
@@ -24,6 +28,52 @@ public struct PipelineConfig: Sendable {
             for topic in sink.topics + [sink.deadLetterTopic] where !names.contains(topic) { names.append(topic) }
         }
         return names
+    }
+}
+
+/// The `daemon` section of a configuration.
+public struct DaemonSettings: Sendable, Equatable {
+    /// How often sources look for new files and appended rows.
+    public var pollIntervalMillis = 200
+    /// How long a drain may take before the daemon stops at once.
+    public var shutdownTimeoutMillis = 30_000
+
+    public init() {}
+}
+
+/// The `admin` section: where the daemon's admin HTTP API listens, and the token it asks for.
+public struct AdminSettings: Sendable, Equatable {
+    public enum Listen: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        case unixSocket(String)
+        case off
+    }
+
+    public var listen = Listen.tcp(host: "127.0.0.1", port: 8090)
+    /// The environment variable holding the token that requests must bring (`Authorization: Bearer`).
+    public var tokenEnvironment = "SLUICE_ADMIN_TOKEN"
+
+    public init() {}
+
+    /// Reads `127.0.0.1:8090`, `[::1]:8090`, a socket path (with a `/`), or `off`.
+    public static func listen(_ text: String) -> Listen? {
+        if text == "off" { return .off }
+        if text.contains("/") { return .unixSocket(text) }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return .tcp(host: host, port: port)
+    }
+
+    /// Whether only this machine can reach the listener.
+    public var isLocal: Bool {
+        switch listen {
+        case .tcp(let host, _): return host == "127.0.0.1" || host == "::1" || host == "localhost"
+        case .unixSocket, .off: return true
+        }
     }
 }
 

@@ -22,6 +22,18 @@ public struct Pipeline: Sendable {
     public func run(progressIntervalMillis: Int = 5000, progress: (@Sendable (String) -> Void)? = nil) throws
         -> RunSummary
     {
+        try execute(nil, progressIntervalMillis: progressIntervalMillis, progress: progress).summary
+    }
+
+    /// Runs the pipeline until asked to stop (see `Continuous`): the daemon's engine, the same as `run`'s
+    /// but for the sources, which read again every poll interval, and for the end.
+    public func runContinuously(_ continuous: Continuous) throws -> ContinuousOutcome {
+        try execute(continuous, progressIntervalMillis: 5000, progress: nil)
+    }
+
+    private func execute(
+        _ continuous: Continuous?, progressIntervalMillis: Int, progress: (@Sendable (String) -> Void)?
+    ) throws -> ContinuousOutcome {
         let broker = try Broker(dataDirectory: config.dataDirectory, logger: logger)
         defer { try? broker.close() }
         try prepareTopics(broker)
@@ -30,7 +42,8 @@ public struct Pipeline: Sendable {
         for sink in config.sinks { startCommitted[sink.name] = broker.committedOffsets(sink.group) }
         let started = Time.monotonicNanos()
 
-        let stop = RunStop()
+        let stop = RunStop(requestsToStop: continuous == nil ? 1 : 2)
+        let draining = Locked(false)
         let sourceTasks = makeSourceTasks(broker, stop)
         // What can stop a run before it starts stops it before any sink touches its output.
         for task in sourceTasks {
@@ -41,11 +54,44 @@ public struct Pipeline: Sendable {
             }
         }
         let sinkTasks = try makeSinkTasks(broker, stop)
+        if continuous != nil {
+            // Sinks wait for a batch to fill only while some source reads: a row appended to an idle
+            // pipeline goes out at once.
+            let reading = Locked(0)
+            for task in sourceTasks {
+                task.onReading = { started in
+                    let idle = reading.withLock { count in
+                        count += started ? 1 : -1
+                        return count == 0
+                    }
+                    for sink in sinkTasks { sink.inputFinished.withLock { $0 = idle } }
+                    if idle { broker.appended.notify() }
+                }
+            }
+        }
         let sinkThreads = sinkTasks.map { task in
             WorkerThread(name: "sink-\(task.memberId)") { try task.run() }
         }
         let sourceThreads = sourceTasks.map { task in
-            WorkerThread(name: "source-\(task.definition.name)") { try task.run() }
+            WorkerThread(name: "source-\(task.definition.name)") {
+                if let continuous {
+                    try task.runContinuously(
+                        pollIntervalMillis: continuous.pollIntervalMillis, draining: { draining.withLock { $0 } })
+                } else {
+                    try task.run()
+                }
+            }
+        }
+        if let observer = continuous?.observer {
+            let threads = sourceThreads + sinkThreads
+            observer.attach {
+                self.status(broker, sourceTasks, sinkTasks) { Set(threads.filter(\.isFinished).map(\.name)) }
+            }
+            observer.set(.running)
+        }
+        defer {
+            continuous?.observer?.attach(nil)
+            continuous?.observer?.set(.stopped)
         }
         let maintenance = Maintenance(broker: broker, logger: logger)
         let finished = ChangeSignal()
@@ -75,6 +121,21 @@ public struct Pipeline: Sendable {
             maintenance.stop()
         }
 
+        var shutdown: ShutdownWatch?
+        if let continuous {
+            // Until asked to drain, or a task ends (it failed: a continuous source never ends by itself).
+            while !stop.isRequested && !continuous.shouldDrain()
+                && !(sourceThreads + sinkThreads).contains(where: \.isFinished)
+            {
+                Time.sleep(millis: 50)
+            }
+            draining.withLock { $0 = true }
+            continuous.observer?.set(.draining)
+            broker.appended.notify()
+            shutdown = ShutdownWatch(
+                timeoutMillis: continuous.shutdownTimeoutMillis, threads: sourceThreads + sinkThreads, stop: stop,
+                broker: broker)
+        }
         var failures: [String] = []
         for (task, thread) in zip(sourceTasks, sourceThreads) {
             if let error = thread.join() {
@@ -85,7 +146,7 @@ public struct Pipeline: Sendable {
         }
         for task in sinkTasks { task.inputFinished.withLock { $0 = true } }
         broker.appended.notify()
-        if failures.isEmpty {
+        if failures.isEmpty && continuous == nil {
             failures += waitForSinks(broker, sinkTasks, stop)
         }
         for task in sinkTasks { task.stopRequested.withLock { $0 = true } }
@@ -97,6 +158,18 @@ public struct Pipeline: Sendable {
                     Self.describe(error) + (error is RuntimeError ? "" : " (sink \"\(task.definition.name)\")"))
             }
         }
+        if let shutdown {
+            let timedOut = shutdown.finish()
+            let atOnce = timedOut || StopRequest.count >= 2
+            if atOnce {
+                for failure in failures { logger.info("while stopping", metadata: ["error": "\(failure)"]) }
+            } else if !failures.isEmpty {
+                throw RuntimeError(failures.joined(separator: "\n"))
+            }
+            return ContinuousOutcome(
+                summary: try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started),
+                stoppedAtOnce: atOnce, timedOut: timedOut, uncommitted: try uncommitted(broker))
+        }
         if StopRequest.isRequested {
             // What failed because of the stop (a statement cancelled) is not a failure of its own.
             for failure in failures { logger.info("while stopping", metadata: ["error": "\(failure)"]) }
@@ -107,7 +180,9 @@ public struct Pipeline: Sendable {
         }
         guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n")) }
         try broker.applyRetention()
-        return try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started)
+        return ContinuousOutcome(
+            summary: try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started),
+            stoppedAtOnce: false, timedOut: false, uncommitted: [])
     }
 
     private func makeSourceTasks(_ broker: Broker, _ stop: RunStop) -> [SourceTask] {

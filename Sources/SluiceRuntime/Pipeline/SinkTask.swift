@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import SluiceBroker
 import SluiceCore
 import SluiceKit
@@ -33,9 +34,11 @@ final class SinkTask: @unchecked Sendable {
     let schemas: [String: TopicSchema]
     let logger: Logger
     let counters = Locked(Counters())
+    let metrics: SinkMetrics
     /// Set by the pipeline when the task should finish: after its current batch, it leaves the group.
     let stopRequested = Locked(false)
-    /// Set by the pipeline once no more records will arrive, so tasks stop waiting for batches to fill.
+    /// Set by the pipeline while no more records will arrive (at the end of a run; in a continuous run,
+    /// while no source is reading), so tasks stop waiting for batches to fill.
     let inputFinished = Locked(false)
     /// Set by the task when it stops on an error, so the pipeline stops waiting for it.
     let failed = Locked(false)
@@ -67,6 +70,7 @@ final class SinkTask: @unchecked Sendable {
         logger: Logger
     ) {
         self.deadLetterFence = deadLetterFence
+        metrics = SinkMetrics(sink: definition.name)
         self.definition = definition
         self.index = index
         self.broker = broker
@@ -194,6 +198,7 @@ final class SinkTask: @unchecked Sendable {
                 continue
             }
             counters.withLock { $0.commits += 1 }
+            metrics.commits.increment()
         }
     }
 
@@ -280,6 +285,8 @@ final class SinkTask: @unchecked Sendable {
                             $0.written += batch.count - lastFailures.count
                             $0.deadLettered += lastFailures.count
                         }
+                        metrics.written.increment(by: Int64(batch.count - lastFailures.count))
+                        metrics.deadLetters.increment(by: Int64(lastFailures.count))
                         retrying.withLock { $0 = nil }
                         return
                     case .rewound(let stored):
@@ -293,7 +300,9 @@ final class SinkTask: @unchecked Sendable {
                         break
                     }
                 }
+                let writeStarted = Time.monotonicNanos()
                 let failures = try sink.write(batch)
+                metrics.writeDuration.recordNanoseconds(Int64(Time.monotonicNanos() - writeStarted))
                 lastFailures = failures
                 guard stillOwner() else {
                     sink.abort()
@@ -331,10 +340,14 @@ final class SinkTask: @unchecked Sendable {
                             metadata: ["sink": "\(definition.name)", "task": "\(index)"])
                         throw Fenced()
                     }
+                    let flushStarted = Time.monotonicNanos()
                     try sink.flush()
+                    metrics.commitDuration.recordNanoseconds(Int64(Time.monotonicNanos() - flushStarted))
                     exactlyOnce.committed(next)
                 } else {
+                    let flushStarted = Time.monotonicNanos()
                     try sink.flush()
+                    metrics.commitDuration.recordNanoseconds(Int64(Time.monotonicNanos() - flushStarted))
                     if !failures.isEmpty { try deadLetter(failures, batch, deadLetters) }
                 }
                 let (flushed, destination) = (sink.flushedCounts, sink.destination)
@@ -345,6 +358,8 @@ final class SinkTask: @unchecked Sendable {
                     $0.written += batch.count - failures.count
                     $0.deadLettered += failures.count
                 }
+                metrics.written.increment(by: Int64(batch.count - failures.count))
+                metrics.deadLetters.increment(by: Int64(failures.count))
                 retrying.withLock { $0 = nil }
                 return
             } catch let error as ConnectorError where error.kind == .transient {
@@ -357,6 +372,7 @@ final class SinkTask: @unchecked Sendable {
                             + "it kept failing with: \(error.message). Nothing was committed past what was written.")
                 }
                 counters.withLock { $0.retries += 1 }
+                metrics.retries.increment()
                 let delay = Backoff.delay(
                     attempt: attempt, initial: definition.retryInitialMs, max: definition.retryMaxMs)
                 logger.warning(

@@ -29,13 +29,25 @@ final class SourceTask: @unchecked Sendable {
     let logger: Logger
     let factory: SourceFactory
     let producerId: Int64
+    let metrics: SourceMetrics
     /// The sink groups that read the source's topic in this pipeline.
     var sinkGroups: [String] = []
-    private let source: Locked<(any Source)?> = Locked(nil)
+    /// The connector instance of the pass under way, and what the passes before it did.
+    private let source = Locked<(current: (any Source)?, earlier: SourceProgress)>((nil, SourceProgress()))
     private let counts = Locked((records: 0, deadLetters: 0))
     private var started: UInt64 = 0
     /// The stored checkpoint, once `prepare` checked it against the logs.
     private var checked: SourceCheckpoint??
+    /// The connector's checkpoint this task last stored, which the next pass of a continuous run opens
+    /// the source with.
+    private var lastStored: [UInt8]?
+    /// In a continuous run: whether the run is draining (sources stop at a batch boundary).
+    private var draining: @Sendable () -> Bool = { false }
+    /// Told when a pass starts (true) and ends (false), so that sinks stop waiting for a batch to fill
+    /// while no source reads.
+    var onReading: (@Sendable (Bool) -> Void)?
+    /// Whether a pass is under way, for the status.
+    let reading = Locked(false)
 
     init(definition: SourceDefinition, broker: Broker, factory: @escaping SourceFactory, stop: RunStop, logger: Logger)
     {
@@ -45,11 +57,16 @@ final class SourceTask: @unchecked Sendable {
         self.factory = factory
         self.logger = logger
         producerId = SourceCheckpoint.producerId(for: definition.name)
+        metrics = SourceMetrics(source: definition.name, topic: definition.topic)
     }
 
     /// The source's progress so far (zero before it opens).
     var progress: SourceProgress {
-        source.withLock { $0?.progress } ?? SourceProgress()
+        source.withLock { state in
+            var total = state.earlier
+            if let current = state.current { total.add(current.progress) }
+            return total
+        }
     }
 
     var report: Report {
@@ -69,32 +86,76 @@ final class SourceTask: @unchecked Sendable {
     func run() throws {
         started = Time.monotonicNanos()
         ThreadPriority.lowerCurrentThread(by: Self.niceness)
-        let topics = [definition.topic, definition.deadLetterTopic]
-        let stored = try prepare()
-        let inFlight = try storedAfter(stored, topics: topics)
-        if !inFlight.isEmpty {
-            logger.info(
-                "resuming after an interrupted run",
-                metadata: ["source": "\(definition.name)", "records_already_stored": "\(inFlight.count)"])
+        try runPass()
+    }
+
+    /// Runs the source again and again, every `pollIntervalMillis`, each pass from where the last one
+    /// stopped, so that new files and rows appended to files already read are stored as they come; a
+    /// row still being written (no line end yet, or a quote still open) waits for the next pass. Ends
+    /// at a batch boundary once `draining` holds or the run stops. Blocks.
+    func runContinuously(pollIntervalMillis: Int, draining: @escaping @Sendable () -> Bool) throws {
+        started = Time.monotonicNanos()
+        self.draining = draining
+        ThreadPriority.lowerCurrentThread(by: Self.niceness)
+        while !stop.isRequested && !draining() {
+            try runPass()
+            var waited = 0
+            while waited < pollIntervalMillis && !stop.isRequested && !draining() {
+                let step = min(20, pollIntervalMillis - waited)
+                Time.sleep(millis: step)
+                waited += step
+            }
         }
-        let context = SourceContext(
-            name: definition.name,
-            options: definition.options,
-            logger: logger,
-            checkpoint: stored?.connector,
-            storedAfterCheckpoint: inFlight
-        )
+    }
+
+    /// Opens the source and reads its input to the end once: the first pass from the stored checkpoint
+    /// (with the records stored after it, after a crash), later ones from the checkpoint the last pass
+    /// stored.
+    private func runPass() throws {
+        let topics = [definition.topic, definition.deadLetterTopic]
+        reading.withLock { $0 = true }
+        onReading?(true)
+        defer {
+            reading.withLock { $0 = false }
+            onReading?(false)
+        }
+        let context: SourceContext
+        if let lastStored {
+            context = SourceContext(
+                name: definition.name, options: definition.options, logger: logger, checkpoint: lastStored)
+        } else {
+            let stored = try prepare()
+            let inFlight = try storedAfter(stored, topics: topics)
+            if !inFlight.isEmpty {
+                logger.info(
+                    "resuming after an interrupted run",
+                    metadata: ["source": "\(definition.name)", "records_already_stored": "\(inFlight.count)"])
+            }
+            context = SourceContext(
+                name: definition.name,
+                options: definition.options,
+                logger: logger,
+                checkpoint: stored?.connector,
+                storedAfterCheckpoint: inFlight
+            )
+        }
         let opened = try factory(context)
-        source.withLock { $0 = opened }
-        defer { opened.close() }
+        source.withLock { $0.current = opened }
+        defer {
+            opened.close()
+            source.withLock { state in
+                state.earlier.add(opened.progress)
+                state.current = nil
+            }
+        }
         let queue = BoundedQueue<(SourceBatch, [UInt8])>(capacity: 2)
         let transfer = Transfer(opened)
-        let stop = stop
+        let (stop, draining) = (stop, draining)
         let reader = WorkerThread(name: "source-\(definition.name)") {
             ThreadPriority.lowerCurrentThread(by: Self.niceness)
             let opened = transfer.value
             defer { queue.close() }
-            while !stop.isRequested {
+            while !stop.isRequested && !draining() {
                 var batch = SourceBatch(capacity: 4096, byteCapacity: 1 << 20)
                 let more = try opened.nextBatch(&batch)
                 if !batch.isEmpty || !more {
@@ -119,6 +180,8 @@ final class SourceTask: @unchecked Sendable {
         let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic, producerId: producerId)
         while let (batch, connectorCheckpoint) = queue.take() {
             try waitForSinks()
+            // An idle pass of a continuous run changes nothing: it stores nothing (no fsync each pass).
+            if batch.isEmpty && connectorCheckpoint == lastStored { continue }
             let now = Time.nowMillis()
             try producer.send(batch.records, now: now)
             try deadLetters.send(batch.deadLetters, now: now)
@@ -133,10 +196,15 @@ final class SourceTask: @unchecked Sendable {
             let checkpoint = SourceCheckpoint(
                 producerId: producerId, connector: connectorCheckpoint, partitionEnds: ends, topicIDs: ids)
             try broker.storeSourceCheckpoint(definition.name, checkpoint.encoded())
+            lastStored = connectorCheckpoint
             counts.withLock {
                 $0.records += batch.records.count
                 $0.deadLetters += batch.deadLetters.count
             }
+            metrics.rows.increment(by: Int64(batch.inputRows))
+            metrics.bytes.increment(by: Int64(batch.inputBytes))
+            metrics.deadLetters.increment(by: Int64(batch.deadLetters.count))
+            metrics.appended.increment(by: Int64(batch.records.count))
         }
     }
 
@@ -148,7 +216,7 @@ final class SourceTask: @unchecked Sendable {
             let threshold = definition.pauseThreshold(config)
         else { return }
         var logged = false
-        while !stop.isRequested,
+        while !stop.isRequested && !draining(),
             try broker.unconsumedBytes(topic: definition.topic, groups: sinkGroups) > threshold
         {
             if !logged {
@@ -250,5 +318,22 @@ final class SourceTask: @unchecked Sendable {
             }
         }
         return result
+    }
+}
+
+extension SourceProgress {
+    /// Adds what a later pass of the same source did; files held back are the later pass's, and files
+    /// count only in passes that read rows (a file that grew counts in each pass that read some of it).
+    mutating func add(_ later: SourceProgress) {
+        if later.rowsRead + later.rowsSkipped > 0 {
+            files += later.files
+            filesDone += later.filesDone
+        }
+        rowsRead += later.rowsRead
+        rowsDeadLettered += later.rowsDeadLettered
+        rowsSkipped += later.rowsSkipped
+        filesHeldBack = later.filesHeldBack
+        bytesRead += later.bytesRead
+        bytesTotal += later.bytesTotal
     }
 }

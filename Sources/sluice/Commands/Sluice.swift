@@ -18,10 +18,12 @@ struct Sluice: ParsableCommand {
               1      runtime failure
               2      usage or configuration error
               3      records were dead-lettered (run --fail-on-dead-letters)
+              4      the daemon stopped at once, before its drain ended
               128+N  stopped by signal N: 130 for Ctrl-C (SIGINT), 143 for SIGTERM
 
             Examples:
               sluice run pipeline.json
+              sluice daemon pipeline.json
               sluice groups describe orders-files --config pipeline.json
               sluice topics create orders --partitions 4
               printf 'k1|hi\\nk2|yo\\n' | sluice produce --topic orders \\
@@ -30,7 +32,9 @@ struct Sluice: ParsableCommand {
             """,
         version: Version.text,
         subcommands: [
-            Run.self, Validate.self, Topics.self, Produce.self, Consume.self, Groups.self, SourcesCommand.self,
+            Run.self, Daemon.self, Status.self, Reload.self, Validate.self, Topics.self, Produce.self, Consume.self,
+            Groups.self,
+            SourcesCommand.self,
             Connectors.self, Perf.self,
         ]
     )

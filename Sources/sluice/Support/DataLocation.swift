@@ -18,6 +18,11 @@ struct DataLocation {
     var bootstrapServer: String?
     var environment: [String: String] = ProcessEnvironment.current()
 
+    init(dataDirectory: String?, configFile: String?) {
+        self.dataDirectory = dataDirectory
+        self.configFile = configFile
+    }
+
     init(_ options: DataDirectoryOptions, configFile: String?) {
         dataDirectory = options.dataDirectory
         bootstrapServer = options.bootstrapServer

@@ -9,8 +9,8 @@ import SluiceRuntime
 
 /// Runs the command line: parses, sets up logging, runs the command, and turns errors into messages
 /// and exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 for
-/// `run --fail-on-dead-letters` when records were dead-lettered, and 128 + N for a command stopped by
-/// signal N (130 for Ctrl-C). `Sluice`'s help lists them; keep the two in step.
+/// `run --fail-on-dead-letters` when records were dead-lettered, 4 for a daemon stopped before its
+/// drain ended, and 128 + N for a command stopped by signal N (130 for Ctrl-C). `Sluice`'s help lists them; keep the two in step.
 enum SluiceMain {
     static func run() {
         MallocArenas.useOne()

@@ -1,0 +1,182 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import SluiceCore
+import SluiceKit
+import SluiceRuntime
+
+/// The admin HTTP API: health, readiness, metrics, status, reload and validation, as JSON. It runs on
+/// SwiftNIO's threads and reads the pipeline through its observer (counters under short locks), so
+/// neither side waits for the other. Nothing that changes state answers a GET.
+struct AdminServer: Sendable {
+    let settings: AdminSettings
+    let token: String?
+    let observer: PipelineObserver
+    let reloads: Reloads
+    let version: String
+    let configPath: String
+    let started = Date()
+    let logger: Logger
+
+    /// Starts listening; returns the address it listens on (a port 0 is chosen by the system) and the
+    /// task that serves until cancelled. Throws when the address cannot be bound.
+    func start() async throws -> (address: String, task: Task<Void, any Error>) {
+        let address: BindAddress
+        switch settings.listen {
+        case .tcp(let host, let port): address = .hostname(host, port: port)
+        case .unixSocket(let path):
+            unlink(path)
+            address = .unixDomainSocket(path: path)
+        case .off: throw AdminError("the admin API is off")
+        }
+        let bound = Locked<Result<String, any Error>?>(nil)
+        var quiet = logger
+        quiet.logLevel = .warning
+        let app = Application(
+            router: router(),
+            configuration: .init(address: address, serverName: "sluice"),
+            onServerRunning: { channel in
+                let text: String
+                if let socket = channel.localAddress, let port = socket.port {
+                    text = "http://\(socket.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? "127.0.0.1"):\(port)"
+                } else if case .unixSocket(let path) = settings.listen {
+                    text = "unix:" + path
+                } else {
+                    text = "?"
+                }
+                bound.withLock { $0 = .success(text) }
+            },
+            logger: quiet
+        )
+        let task = Task {
+            do {
+                try await app.runService(gracefulShutdownSignals: [])
+            } catch {
+                bound.withLock { if $0 == nil { $0 = .failure(error) } }
+                throw error
+            }
+            bound.withLock { if $0 == nil { $0 = .failure(AdminError("the admin server stopped")) } }
+        }
+        while true {
+            if let result = bound.withLock({ $0 }) {
+                switch result {
+                case .success(let text): return (text, task)
+                case .failure(let error): throw error
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    private func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: TokenMiddleware(token: token))
+        let (observer, reloads, version) = (observer, reloads, version)
+        router.get("livez") { _, _ in "ok\n" }
+        router.get("readyz") { _, _ -> Response in
+            let phase = observer.phase
+            let status = observer.status()
+            var notRunning: [JSONValue] = []
+            for source in status?.sources ?? [] where source.state == "failed" || source.state == "stopped" {
+                notRunning.append(.object([("source", .string(source.name)), ("state", .string(source.state))]))
+            }
+            for sink in status?.sinks ?? [] where sink.state != "running" {
+                var item: [(String, JSONValue)] = [("sink", .string(sink.name)), ("state", .string(sink.state))]
+                if let error = sink.error { item.append(("error", .string(error))) }
+                notRunning.append(.object(item))
+            }
+            let ready = phase == .running && notRunning.isEmpty
+            return Self.json(
+                .object([
+                    ("ready", .bool(ready)), ("phase", .string(phase.rawValue)), ("not_running", .array(notRunning)),
+                ]),
+                status: ready ? .ok : .serviceUnavailable)
+        }
+        router.get("metrics") { _, _ -> Response in
+            let text = DaemonMetrics.shared.render(
+                status: observer.status(), phase: observer.phase, generation: reloads.generation, version: version)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("v1/status") { _, _ -> Response in
+            var members: [(String, JSONValue)] = [
+                ("phase", .string(observer.phase.rawValue)), ("generation", .number(String(reloads.generation))),
+                ("config", .string(configPath)), ("pid", .number(String(getpid()))),
+                ("uptime_seconds", .number(String(Int(Date().timeIntervalSince(started))))),
+                ("version", .string(version)),
+            ]
+            if case .object(let parts)? = observer.status()?.json() { members += parts }
+            return Self.json(.object(members))
+        }
+        router.post("v1/reload") { _, _ -> Response in
+            let sequence = reloads.request()
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline {
+                if let outcome = reloads.outcome(answering: sequence) {
+                    return Self.json(
+                        .object([
+                            ("result", .string(outcome.result)),
+                            ("generation", .number(String(outcome.generation))),
+                            ("problems", .array(outcome.problems.map(JSONValue.string))),
+                        ]), status: outcome.result == "refused" ? .unprocessableContent : .ok)
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return Self.error("the reload did not finish within 120 s; see the daemon's log", status: .gatewayTimeout)
+        }
+        router.post("v1/validate") { request, context -> Response in
+            let body = try await request.body.collect(upTo: 16 << 20)
+            let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
+            do {
+                _ = try loader.load(bytes: Array(buffer: body), file: "request body", base: FileSystem.absolute("."))
+                return Self.json(.object([("valid", .bool(true)), ("problems", .array([]))]))
+            } catch let error as ConfigError {
+                let problems = error.problems.map { problem -> JSONValue in
+                    .object([("path", .string(problem.path)), ("message", .string(problem.message))])
+                }
+                return Self.json(
+                    .object([("valid", .bool(false)), ("problems", .array(problems))]), status: .unprocessableContent)
+            }
+        }
+        return router
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(
+            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized() + "\n")))
+    }
+
+    static func error(_ message: String, status: HTTPResponse.Status) -> Response {
+        json(.object([("error", .string(message))]), status: status)
+    }
+}
+
+/// With a token configured, every request but the health checks must bring it as
+/// `Authorization: Bearer TOKEN`.
+struct TokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String?
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let token, request.uri.path != "/livez", request.uri.path != "/readyz" else {
+            return try await next(request, context)
+        }
+        guard request.headers[.authorization] == "Bearer " + token else {
+            return AdminServer.error(
+                "this request needs the admin token: send the header Authorization: Bearer TOKEN", status: .unauthorized
+            )
+        }
+        return try await next(request, context)
+    }
+}
+
+public struct AdminError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

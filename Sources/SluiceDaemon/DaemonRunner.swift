@@ -1,0 +1,148 @@
+import Logging
+import SluiceCore
+import SluiceKit
+import SluiceRuntime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What `sluice daemon` was asked for on its command line.
+public struct DaemonOptions: Sendable {
+    public var configPath: String
+    public var pollIntervalMillis: Int?
+    public var shutdownTimeoutMillis: Int?
+    /// Overrides the config's `admin.listen`.
+    public var adminListen: String?
+    /// The version the build info metric and the status report.
+    public var version: String
+
+    public init(
+        configPath: String, pollIntervalMillis: Int? = nil, shutdownTimeoutMillis: Int? = nil,
+        adminListen: String? = nil, version: String
+    ) {
+        self.configPath = configPath
+        self.pollIntervalMillis = pollIntervalMillis
+        self.shutdownTimeoutMillis = shutdownTimeoutMillis
+        self.adminListen = adminListen
+        self.version = version
+    }
+}
+
+/// The long-running service: runs the pipeline continuously (`Pipeline.runContinuously`), replaces it
+/// when a reload brings a changed config, serves the admin API beside it, and ends when asked to stop.
+/// The pipeline runs on its own threads and the calling thread waits for it; the admin API runs on
+/// SwiftNIO's.
+public enum DaemonRunner {
+    /// The file in the data directory that tells `sluice status` and `sluice reload` where the admin
+    /// API of the daemon working on it listens.
+    public static let addressFile = "daemon.json"
+
+    /// Runs until stopped; returns how the last pipeline ended.
+    public static func run(_ options: DaemonOptions, logger: Logger) throws -> Pipeline.ContinuousOutcome {
+        StopRequest.installHandlers(daemon: true)
+        var (plan, fileBytes) = try load(options.configPath, logger: logger)
+        var admin = plan.config.admin
+        if let text = options.adminListen {
+            guard let listen = AdminSettings.listen(text) else {
+                throw ConfigError([
+                    ConfigProblem(
+                        "--admin-listen", "expected HOST:PORT (such as 127.0.0.1:8090), a unix socket path, or off")
+                ])
+            }
+            admin.listen = listen
+        }
+        let token = ProcessEnvironment.current()[admin.tokenEnvironment].flatMap { $0.isEmpty ? nil : $0 }
+        if !admin.isLocal && token == nil {
+            throw ConfigError([
+                ConfigProblem(
+                    "admin.listen",
+                    "the admin API would listen beyond this machine without a token; set the environment variable "
+                        + "\(admin.tokenEnvironment) to a secret that clients send as Authorization: Bearer, or listen "
+                        + "on 127.0.0.1")
+            ])
+        }
+        let observer = PipelineObserver()
+        let reloads = Reloads(path: options.configPath, logger: logger)
+        _ = DaemonMetrics.shared
+        let server = AdminServer(
+            settings: admin, token: token, observer: observer, reloads: reloads, version: options.version,
+            configPath: options.configPath, logger: logger)
+        var serving: Task<Void, any Error>?
+        var address = "off"
+        if admin.listen != .off {
+            do {
+                (address, serving) = try waitFor { try await server.start() }
+            } catch {
+                throw ConfigError([
+                    ConfigProblem(
+                        options.adminListen == nil ? "admin.listen" : "--admin-listen",
+                        "cannot listen there: \(error); is another daemon running? Choose another address, or \"off\"")
+                ])
+            }
+        }
+        defer { serving?.cancel() }
+        let addressPath = plan.config.dataDirectory + "/" + addressFile
+        try? FileSystem.createDirectory(plan.config.dataDirectory)
+        let record = JSONValue.object([("pid", .number(String(getpid()))), ("admin", .string(address))])
+        try? FileSystem.writeAtomically(addressPath, Array(record.serialized().utf8), sync: false)
+        defer { try? FileSystem.removeFile(addressPath) }
+
+        while true {
+            var settings = plan.config.daemon
+            if let value = options.pollIntervalMillis { settings.pollIntervalMillis = value }
+            if let value = options.shutdownTimeoutMillis { settings.shutdownTimeoutMillis = value }
+            logger.notice(
+                "daemon running",
+                metadata: [
+                    "config": "\(options.configPath)", "generation": "\(reloads.generation)", "pid": "\(getpid())",
+                    "admin": "\(address)", "sources": "\(plan.config.sources.map(\.name).joined(separator: ","))",
+                    "sinks": "\(plan.config.sinks.map(\.name).joined(separator: ","))",
+                    "poll_interval_ms": "\(settings.pollIntervalMillis)",
+                ])
+            let running = fileBytes
+            let continuous = Pipeline.Continuous(
+                pollIntervalMillis: settings.pollIntervalMillis, shutdownTimeoutMillis: settings.shutdownTimeoutMillis,
+                observer: observer,
+                shouldDrain: { StopRequest.count > 0 || reloads.check(running: running) })
+            let outcome = try Pipeline(config: plan.config, logger: logger).runContinuously(continuous)
+            if StopRequest.count == 0 && !outcome.stoppedAtOnce, let next = reloads.takePending() {
+                if next.plan.config.admin != plan.config.admin {
+                    logger.warning("the admin section changed; it takes effect when the daemon restarts")
+                }
+                (plan, fileBytes) = (next.plan, next.bytes)
+                let generation = reloads.applied(next.sequence)
+                logger.notice("config reloaded", metadata: ["generation": "\(generation)"])
+                continue
+            }
+            return outcome
+        }
+    }
+
+    private static func load(_ path: String, logger: Logger) throws -> (PipelinePlan, [UInt8]) {
+        let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
+        let plan = try Preflight(loader: loader, connect: true, serverMayBeDown: true, logger: logger).check(path: path)
+        return (plan, (try? FileSystem.readFile(path)) ?? [])
+    }
+
+    /// Runs `body` on Swift's concurrency threads and waits for it on this one (not one of those).
+    static func waitFor<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let result = Locked<Result<T, any Error>?>(nil)
+        let done = ChangeSignal()
+        let initial = done.current
+        Task {
+            do {
+                let value = try await body()
+                result.withLock { $0 = .success(value) }
+            } catch {
+                result.withLock { $0 = .failure(error) }
+            }
+            done.notify()
+        }
+        var seen = initial
+        while true {
+            if let value = result.withLock({ $0 }) { return try value.get() }
+            seen = done.wait(since: seen, timeoutMillis: 100)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import SluiceBroker
+import SluiceCore
+
+extension Pipeline {
+    /// How a continuous run (`sluice daemon`) goes on and how it ends.
+    ///
+    /// Sources read their input again every `pollIntervalMillis`, from where they stopped; sinks write
+    /// what arrives. Once `shouldDrain` holds (it is asked every 50 ms on the calling thread, so it may
+    /// read a file) the run drains: sources stop at a batch boundary, with what they read appended and
+    /// durable; each sink task finishes and commits the batch in hand, then leaves. A second stop
+    /// request (`StopRequest`), or `shutdownTimeoutMillis` without the drain ending, stops it at once:
+    /// what was written but not committed is delivered again on the next start, nothing is lost.
+    public struct Continuous: Sendable {
+        public var pollIntervalMillis: Int
+        public var shutdownTimeoutMillis: Int
+        public var shouldDrain: @Sendable () -> Bool
+        /// Attached while the run goes on, for status, readiness and metrics.
+        public var observer: PipelineObserver?
+
+        public init(
+            pollIntervalMillis: Int, shutdownTimeoutMillis: Int, observer: PipelineObserver? = nil,
+            shouldDrain: @escaping @Sendable () -> Bool
+        ) {
+            self.pollIntervalMillis = pollIntervalMillis
+            self.shutdownTimeoutMillis = shutdownTimeoutMillis
+            self.observer = observer
+            self.shouldDrain = shouldDrain
+        }
+    }
+
+    /// How a run ended.
+    public struct ContinuousOutcome: Sendable {
+        public var summary: RunSummary
+        /// Whether it stopped without finishing its drain: a second stop request, or the timeout.
+        public var stoppedAtOnce: Bool
+        /// Whether `shutdownTimeoutMillis` passed before the drain ended.
+        public var timedOut: Bool
+        /// Per sink, the records of its topics its group had not committed when the run ended: the next
+        /// start delivers them.
+        public var uncommitted: [(sink: String, records: Int64)]
+
+        /// How the run ended, what it did, and what it leaves for the next start.
+        public func render() -> String {
+            let how =
+                timedOut
+                ? "Stopped at once: the drain took longer than shutdown_timeout_ms."
+                : stoppedAtOnce ? "Stopped at once (a second stop signal)." : "Drained and stopped."
+            var text = how + " While it ran, the daemon did:\n" + summary.render()
+            if uncommitted.contains(where: { $0.records > 0 }) {
+                text += "\nNot committed yet, delivered again on the next start (nothing is lost):"
+                for (sink, records) in uncommitted { text += "\n  \(sink): \(Format.count(Int(records))) records" }
+            } else {
+                text += "\nEvery sink committed everything its topics hold."
+            }
+            return text
+        }
+    }
+
+    /// Per sink, the records its group has not committed.
+    func uncommitted(_ broker: Broker) throws -> [(sink: String, records: Int64)] {
+        try config.sinks.map { sink in
+            let committed = broker.committedOffsets(sink.group)
+            var records: Int64 = 0
+            for topic in sink.topics {
+                for partition in 0..<(try broker.partitionCount(topic)) {
+                    let tp = TopicPartition(topic, partition)
+                    let (start, end) = try broker.offsets(tp)
+                    records += max(0, end - max(committed[tp] ?? start, start))
+                }
+            }
+            return (sink.name, records)
+        }
+    }
+}
+
+/// Bounds a drain: once the timeout passes with a thread of the run still going, stops the run at
+/// once (the sinks' blocking calls are interrupted).
+final class ShutdownWatch: Sendable {
+    private let timedOut = Locked(false)
+    private let done = ChangeSignal()
+    private let thread: WorkerThread
+
+    init(timeoutMillis: Int, threads: [WorkerThread], stop: RunStop, broker: Broker) {
+        let (timedOut, done) = (timedOut, done)
+        let initial = done.current
+        let deadline = Time.monotonicNanos() + UInt64(max(0, timeoutMillis)) * 1_000_000
+        thread = WorkerThread(name: "shutdown-timeout") {
+            var seen = initial
+            while !threads.allSatisfy(\.isFinished) {
+                let now = Time.monotonicNanos()
+                if now >= deadline {
+                    timedOut.withLock { $0 = true }
+                    stop.request()
+                    broker.appended.notify()
+                    return
+                }
+                let next = done.wait(since: seen, timeoutMillis: min(50, Int((deadline - now) / 1_000_000) + 1))
+                if next != seen { return }
+                seen = next
+            }
+        }
+    }
+
+    /// Ends the watch; whether the timeout had passed.
+    func finish() -> Bool {
+        done.notify()
+        thread.join()
+        return timedOut.withLock { $0 }
+    }
+}

@@ -1,0 +1,125 @@
+import SluiceBroker
+import SluiceCore
+
+/// A window on a running pipeline, for a daemon's status, readiness and metrics: the pipeline attaches
+/// it while it runs, and any thread may ask it for a `PipelineStatus` at any time. Asking reads
+/// counters under their locks and the broker's offsets; it never waits for a batch.
+public final class PipelineObserver: Sendable {
+    public enum Phase: String, Sendable {
+        case starting, running, draining, stopped
+    }
+
+    private let state = Locked<(phase: Phase, provider: (@Sendable () -> PipelineStatus)?)>((.starting, nil))
+
+    public init() {}
+
+    public var phase: Phase { state.withLock { $0.phase } }
+
+    func set(_ phase: Phase) {
+        state.withLock { $0.phase = phase }
+    }
+
+    func attach(_ provider: (@Sendable () -> PipelineStatus)?) {
+        state.withLock { $0.provider = provider }
+    }
+
+    /// What the pipeline is doing now; nil while none runs.
+    public func status() -> PipelineStatus? {
+        guard let provider = state.withLock({ $0.provider }) else { return nil }
+        return provider()
+    }
+}
+
+/// Every source and sink of a running pipeline, with its state and counts since it started.
+public struct PipelineStatus: Sendable {
+    public struct Source: Sendable {
+        public var name: String
+        public var topic: String
+        /// reading, idle (waiting for the next poll), stopped or failed.
+        public var state: String
+        public var rowsRead: Int
+        public var records: Int
+        public var deadLettered: Int
+        public var bytesRead: Int64
+        public var filesHeldBack: Int
+        public var error: String?
+    }
+
+    public struct Sink: Sendable {
+        public var name: String
+        public var group: String
+        public var tasks: Int
+        /// running, retrying (a transient failure; `error` says which), stopped or failed.
+        public var state: String
+        public var consumed: Int
+        public var written: Int
+        public var deadLettered: Int
+        public var retries: Int
+        public var commits: Int
+        /// Records of its topics its group has not committed.
+        public var lagRecords: Int64
+        public var error: String?
+    }
+
+    public var sources: [Source]
+    public var sinks: [Sink]
+
+    public func json() -> JSONValue {
+        let sources = sources.map { source -> JSONValue in
+            .object([
+                ("name", .string(source.name)), ("topic", .string(source.topic)), ("state", .string(source.state)),
+                ("rows_read", .number(String(source.rowsRead))), ("records", .number(String(source.records))),
+                ("dead_lettered", .number(String(source.deadLettered))),
+                ("bytes_read", .number(String(source.bytesRead))),
+                ("files_held_back", .number(String(source.filesHeldBack))),
+                ("error", source.error.map(JSONValue.string) ?? .null),
+            ])
+        }
+        let sinks = sinks.map { sink -> JSONValue in
+            .object([
+                ("name", .string(sink.name)), ("group", .string(sink.group)), ("tasks", .number(String(sink.tasks))),
+                ("state", .string(sink.state)), ("consumed", .number(String(sink.consumed))),
+                ("written", .number(String(sink.written))), ("dead_lettered", .number(String(sink.deadLettered))),
+                ("retries", .number(String(sink.retries))), ("commits", .number(String(sink.commits))),
+                ("lag_records", .number(String(sink.lagRecords))),
+                ("error", sink.error.map(JSONValue.string) ?? .null),
+            ])
+        }
+        return .object([("sources", .array(sources)), ("sinks", .array(sinks))])
+    }
+}
+
+extension Pipeline {
+    /// The status of the tasks of this pipeline, read from their counters and the broker.
+    func status(_ broker: Broker, _ sources: [SourceTask], _ sinks: [SinkTask], _ finished: () -> Set<String>)
+        -> PipelineStatus
+    {
+        let ended = finished()
+        let sourceStates = sources.map { task -> PipelineStatus.Source in
+            let report = task.report
+            let state =
+                ended.contains("source-\(task.definition.name)")
+                ? "stopped" : task.reading.withLock { $0 } ? "reading" : "idle"
+            return PipelineStatus.Source(
+                name: task.definition.name, topic: task.definition.topic, state: state,
+                rowsRead: report.progress.rowsRead, records: report.records, deadLettered: report.deadLetters,
+                bytesRead: report.progress.bytesRead, filesHeldBack: report.progress.filesHeldBack)
+        }
+        let lag = (try? uncommitted(broker)) ?? []
+        let sinkStates = config.sinks.map { definition -> PipelineStatus.Sink in
+            let tasks = sinks.filter { $0.definition.name == definition.name }
+            let counters = tasks.map { $0.counters.withLock { $0 } }
+            let retrying = tasks.compactMap { $0.retrying.withLock { $0 } }.first
+            let failed = tasks.contains { $0.failed.withLock { $0 } }
+            let stopped = tasks.allSatisfy { ended.contains("sink-\($0.memberId)") }
+            return PipelineStatus.Sink(
+                name: definition.name, group: definition.group, tasks: definition.tasks,
+                state: failed ? "failed" : stopped ? "stopped" : retrying != nil ? "retrying" : "running",
+                consumed: counters.reduce(0) { $0 + $1.consumed }, written: counters.reduce(0) { $0 + $1.written },
+                deadLettered: counters.reduce(0) { $0 + $1.deadLettered },
+                retries: counters.reduce(0) { $0 + $1.retries }, commits: counters.reduce(0) { $0 + $1.commits },
+                lagRecords: lag.first { $0.sink == definition.name }?.records ?? 0, error: retrying?.reason)
+        }
+        return PipelineStatus(sources: sourceStates, sinks: sinkStates)
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import Glibc
+import SluiceCore
+import SluiceTestSupport
+import Testing
+
+/// `sluice daemon` as a user runs it: the real binary on real files, stopped by signals.
+@Suite struct DaemonTests {
+    /// A CSV file's text: a header, then rows `ids` with a name and an amount.
+    static func rows(_ ids: ClosedRange<Int>, header: Bool = true) -> String {
+        (header ? "id,name,amount\n" : "") + ids.map { "\($0),name \($0),\($0).5\n" }.joined()
+    }
+
+    static func config(sinks: String = #""out": {"type": "file", "topics": ["live"], "path": "out"}"#) -> String {
+        """
+        {"daemon": {"poll_interval_ms": 50}, "admin": {"listen": "127.0.0.1:0"},
+         "sources": {"live": {"type": "csv", "path": "in", "columns": {"id": "int", "amount": "decimal"}}},
+         "sinks": {\(sinks)}}
+        """
+    }
+
+    /// Every `id` the file sink wrote under `folder`, with how many times each.
+    static func delivered(_ folder: String) throws -> [Int64: Int] {
+        var seen: [Int64: Int] = [:]
+        guard FileSystem.isDirectory(folder) else { return seen }
+        for name in try FileSystem.contentsOfDirectory(folder) where name.hasSuffix(".jsonl") && !name.hasPrefix(".") {
+            for line in try FileSystem.readFile(folder + "/" + name).split(separator: 0x0A) {
+                let value = try JSONValue.parse(Array(line))
+                if let id = value["id"]?.integerValue { seen[id, default: 0] += 1 }
+            }
+        }
+        return seen
+    }
+
+    static func waitUntil(seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Time.sleep(millis: 25)
+        }
+        return try condition()
+    }
+
+    static func append(_ text: String, to path: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.close()
+    }
+
+    /// A daemon started in `dir`; `stop` sends a signal and waits for its exit.
+    final class Running {
+        let process: Process
+        let collector: OutputCollector
+
+        init(_ arguments: [String] = [], in dir: String) throws {
+            let (process, out, err) = try SluiceBinary.start(["daemon", "config.json"] + arguments, in: dir)
+            self.process = process
+            collector = OutputCollector(out: out, err: err)
+        }
+
+        func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+        func stop(_ number: Int32 = SIGTERM) -> (status: Int32, stdout: String, stderr: String) {
+            signal(number)
+            process.waitUntilExit()
+            let (stdout, stderr) = collector.finish()
+            return (process.terminationStatus, stdout, stderr)
+        }
+    }
+
+    @Test func newRowsAndFilesArriveWholeAndSigtermDrains() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write(Self.rows(1...100), to: "in/a.csv", in: dir.path)
+        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let daemon = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 100 })
+
+        // Rows appended to a file already read, a new file, and a last line without its line end.
+        try Self.append(Self.rows(101...150, header: false) + "151,name 151,15", to: dir.file("in/a.csv"))
+        try EndToEnd.write(Self.rows(1001...1030), to: "in/b.csv", in: dir.path)
+        let started = Date()
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 180 })
+        #expect(Date().timeIntervalSince(started) < 5, "new rows took \(Date().timeIntervalSince(started)) s")
+        Time.sleep(millis: 300)
+        #expect(try Self.delivered(dir.file("out"))[151] == nil, "a row without its line end waits")
+        try Self.append("1.5\n", to: dir.file("in/a.csv"))
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out"))[151] == 1 })
+
+        let (status, stdout, stderr) = daemon.stop()
+        #expect(status == 0, "stdout: \(stdout)\nstderr: \(stderr)")
+        #expect(stdout.contains("Drained and stopped"))
+        #expect(stdout.contains("Every sink committed everything"))
+        let output = try Self.delivered(dir.file("out"))
+        #expect(output.count == 181 && output.values.allSatisfy { $0 == 1 })
+
+        // The next start delivers nothing again, and a row written while it was down arrives.
+        try Self.append(Self.rows(152...152, header: false), to: dir.file("in/a.csv"))
+        let again = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out"))[152] == 1 })
+        #expect(again.stop(SIGINT).status == 0)
+        let final = try Self.delivered(dir.file("out"))
+        #expect(final.count == 182 && final.values.allSatisfy { $0 == 1 })
+    }
+
+    @Test func aDrainPastItsTimeoutStopsAtOnceAndLosesNothing() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write(Self.rows(1...20_000), to: "in/a.csv", in: dir.path)
+        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let daemon = try Running(["--shutdown-timeout-ms", "0"], in: dir.path)
+        Time.sleep(millis: 150)
+        let (status, stdout, stderr) = daemon.stop()
+        #expect(status == 4, "stdout: \(stdout)\nstderr: \(stderr)")
+        #expect(stdout.contains("Stopped at once"))
+
+        let again = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 20_000 })
+        #expect(again.stop().status == 0)
+        let output = try Self.delivered(dir.file("out"))
+        #expect(output.count == 20_000 && output.values.allSatisfy { $0 == 1 })
+    }
+
+    @Test func sighupAppliesAValidConfigAndRefusesABrokenOne() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write(Self.rows(1...10), to: "in/a.csv", in: dir.path)
+        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let daemon = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 10 })
+
+        try EndToEnd.write(
+            #"{"sources": {"live": {"type": "csv", "path": "in", "batch": 1}}}"#, to: "config.json", in: dir.path)
+        daemon.signal(SIGHUP)
+        Time.sleep(millis: 500)
+        try EndToEnd.write(Self.rows(11...20), to: "in/b.csv", in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 20 }, "the old config goes on")
+
+        try EndToEnd.write(
+            Self.config(
+                sinks: #""out": {"type": "file", "topics": ["live"], "path": "out"}, "#
+                    + #""copy": {"type": "file", "topics": ["live"], "path": "copy"}"#),
+            to: "config.json", in: dir.path)
+        daemon.signal(SIGHUP)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("copy")).count == 20 }, "the new sink starts")
+        let (status, stdout, stderr) = daemon.stop()
+        #expect(status == 0, "stdout: \(stdout)\nstderr: \(stderr)")
+        #expect(stderr.contains("reload refused"))
+        #expect(stderr.contains("sources.live.batch"))
+        #expect(stderr.contains("config reloaded"))
+        let output = try Self.delivered(dir.file("out"))
+        #expect(output.count == 20 && output.values.allSatisfy { $0 == 1 })
+    }
+
+    @Test func killedAgainAndAgainWhileAWriterAppendsDeliversEveryRowOnce() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write("id,name,amount\n", to: "in/a.csv", in: dir.path)
+        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let total = 30_000
+        let path = dir.file("in/a.csv")
+        let writer = WorkerThread(name: "writer") {
+            var next = 1
+            var random = SplitMix64(seed: 5)
+            while next <= total {
+                let count = min(total - next + 1, 1 + Int(random.next() % 700))
+                // Pieces cut anywhere, also inside a line.
+                let text = Self.rows(next...(next + count - 1), header: false)
+                let cut = text.utf8.count / 2
+                try Self.append(String(decoding: Array(text.utf8)[..<cut], as: UTF8.self), to: path)
+                Time.sleep(millis: 3)
+                try Self.append(String(decoding: Array(text.utf8)[cut...], as: UTF8.self), to: path)
+                next += count
+                Time.sleep(millis: Int(random.next() % 20))
+                if next > total / 3 && next - count <= total / 3 {
+                    try EndToEnd.write(Self.rows(100_001...100_500), to: "in/b.csv", in: dir.path)
+                }
+            }
+        }
+        var random = SplitMix64(seed: 11)
+        var kills = 0
+        while kills < 12 {
+            let daemon = try Running(in: dir.path)
+            Time.sleep(millis: 150 + Int(random.next() % 600))
+            _ = daemon.stop(SIGKILL)
+            kills += 1
+        }
+        #expect(writer.join() == nil)
+        let last = try Running(in: dir.path)
+        #expect(try Self.waitUntil(seconds: 60) { try Self.delivered(dir.file("out")).count == total + 500 })
+        #expect(last.stop().status == 0)
+        let output = try Self.delivered(dir.file("out"))
+        #expect(output.count == total + 500)
+        #expect(output.values.allSatisfy { $0 == 1 }, "rows delivered twice")
+        #expect(try EndToEnd.records("live.dlq", dataDirectory: dir.file("data")).isEmpty)
+    }
+
+    @Test func badDaemonSettingsAreNamedByTheirPath() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write(
+            """
+            {"daemon": {"poll_interval_ms": 5, "shutdown_timeout": 10},
+             "sources": {"live": {"type": "csv", "path": "in"}},
+             "sinks": {"out": {"type": "file", "topics": ["live"], "path": "out"}}}
+            """, to: "config.json", in: dir.path)
+        let result = try EndToEnd.sluice(["daemon", "config.json"], in: dir.path, expect: 2)
+        #expect(result.stderr.contains("daemon.poll_interval_ms: expected an integer from 10"))
+        #expect(
+            result.stderr.contains(
+                #"daemon.shutdown_timeout: unknown daemon setting; did you mean "shutdown_timeout_ms"?"#))
+    }
+}
