@@ -22,7 +22,7 @@ trap '[ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2> /dev/null; rm -rf "$di
 
 config() { # SOURCE_PATH [EXTRA_SOURCES]
     cat > "$dir/config.json" << JSON
-{"data_dir": "$dir/data", "topics": {"t": {"partitions": 4}},
+{"data_dir": "$dir/data", "topics": {"t": {"partitions": 4}}, "admin": {"listen": "127.0.0.1:0"},
  "sources": {"t": {"type": "csv", "path": "$1", "key": ["customer"]}${2:-}},
  "sinks": {"out": {"type": "file", "topics": ["t"], "path": "$dir/out"}}}
 JSON

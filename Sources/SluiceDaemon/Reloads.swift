@@ -5,7 +5,7 @@ import SluiceKit
 import SluiceRuntime
 
 /// Reload requests, from SIGHUP and from `POST /v1/reload`, on one path: the pipeline's waiting thread
-/// asks `check` every 50 ms; a new request reads the config file and validates it once (every request
+/// asks `check` every 100 ms; a new request reads the config file and validates it once (every request
 /// that came meanwhile is answered by it). A valid, changed config waits in `pending` for the running
 /// pipeline to drain; `applied` then answers the requests.
 final class Reloads: Sendable {

@@ -141,6 +141,20 @@ public enum FileSystem {
     }
 
     /// The directory part of `path` (`.` when there is none).
+    /// The folder a path pattern reads from: the folder itself, or the one before the first component
+    /// with a wildcard (`*`, `?`, `[`), or a file's folder.
+    public static func patternFolder(_ pattern: String) -> String {
+        if isDirectory(pattern) { return pattern }
+        var components = pattern.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if let wild = components.firstIndex(where: { $0.contains(where: { "*?[".contains($0) }) }) {
+            components.removeSubrange(wild...)
+        } else {
+            components.removeLast()
+        }
+        let joined = components.joined(separator: "/")
+        return joined.isEmpty ? (pattern.hasPrefix("/") ? "/" : ".") : joined
+    }
+
     public static func parentDirectory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }

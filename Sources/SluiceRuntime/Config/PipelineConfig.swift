@@ -34,7 +34,7 @@ public struct PipelineConfig: Sendable {
 /// The `daemon` section of a configuration.
 public struct DaemonSettings: Sendable, Equatable {
     /// How often sources look for new files and appended rows.
-    public var pollIntervalMillis = 200
+    public var pollIntervalMillis = 1000
     /// How long a drain may take before the daemon stops at once.
     public var shutdownTimeoutMillis = 30_000
 

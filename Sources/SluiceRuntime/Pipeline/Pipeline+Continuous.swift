@@ -5,7 +5,7 @@ extension Pipeline {
     /// How a continuous run (`sluice daemon`) goes on and how it ends.
     ///
     /// Sources read their input again every `pollIntervalMillis`, from where they stopped; sinks write
-    /// what arrives. Once `shouldDrain` holds (it is asked every 50 ms on the calling thread, so it may
+    /// what arrives. Once `shouldDrain` holds (it is asked every 100 ms on the calling thread, so it may
     /// read a file) the run drains: sources stop at a batch boundary, with what they read appended and
     /// durable; each sink task finishes and commits the batch in hand, then leaves. A second stop
     /// request (`StopRequest`), or `shutdownTimeoutMillis` without the drain ending, stops it at once:

@@ -58,6 +58,7 @@ public struct Pipeline: Sendable {
             // Sinks wait for a batch to fill only while some source reads: a row appended to an idle
             // pipeline goes out at once.
             let reading = Locked(0)
+            for sink in sinkTasks { sink.continuous = true }
             for task in sourceTasks {
                 task.onReading = { started in
                     let idle = reading.withLock { count in
@@ -127,7 +128,7 @@ public struct Pipeline: Sendable {
             while !stop.isRequested && !continuous.shouldDrain()
                 && !(sourceThreads + sinkThreads).contains(where: \.isFinished)
             {
-                Time.sleep(millis: 50)
+                Time.sleep(millis: 100)
             }
             draining.withLock { $0 = true }
             continuous.observer?.set(.draining)

@@ -89,20 +89,30 @@ final class SourceTask: @unchecked Sendable {
         try runPass()
     }
 
-    /// Runs the source again and again, every `pollIntervalMillis`, each pass from where the last one
-    /// stopped, so that new files and rows appended to files already read are stored as they come; a
-    /// row still being written (no line end yet, or a quote still open) waits for the next pass. Ends
-    /// at a batch boundary once `draining` holds or the run stops. Blocks.
+    /// Runs the source again and again, each pass from where the last one stopped, so that new files
+    /// and rows appended to files already read are stored as they come; a row still being written (no
+    /// line end yet, or a quote still open) waits for the next pass. A pass starts as soon as something
+    /// changes in the folders of the source's `path` (inotify), and every `pollIntervalMillis` anyway
+    /// (for file systems that do not report changes). Ends at a batch boundary once `draining` holds or
+    /// the run stops. Blocks.
     func runContinuously(pollIntervalMillis: Int, draining: @escaping @Sendable () -> Bool) throws {
         started = Time.monotonicNanos()
         self.draining = draining
         ThreadPriority.lowerCurrentThread(by: Self.niceness)
+        let watcher = definition.options.string("path").flatMap {
+            DirectoryWatcher(directories: [FileSystem.patternFolder($0)])
+        }
         while !stop.isRequested && !draining() {
             try runPass()
             var waited = 0
             while waited < pollIntervalMillis && !stop.isRequested && !draining() {
-                let step = min(20, pollIntervalMillis - waited)
-                Time.sleep(millis: step)
+                // Slices short enough for a drain to end the wait soon, long enough to cost nothing idle.
+                let step = min(watcher == nil ? 50 : 500, pollIntervalMillis - waited)
+                if let watcher {
+                    if watcher.wait(timeoutMillis: step) { break }
+                } else {
+                    Time.sleep(millis: step)
+                }
                 waited += step
             }
         }

@@ -11,9 +11,10 @@ struct Daemon: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a pipeline config without end: deliver new files and rows as they arrive.",
         discussion: """
-            Runs the same pipeline as `sluice run`, but does not stop at the end of the input: every \
-            poll interval each source looks again at its files, and new files and rows appended to \
-            files already read reach the sinks within about a second. A row is stored only once it \
+            Runs the same pipeline as `sluice run`, but does not stop at the end of the input: each \
+            source reads again as soon as something changes in its folder (inotify), and every poll \
+            interval anyway, so new files and rows appended to files already read reach the sinks \
+            within a fraction of a second. A row is stored only once it \
             is complete: a last line without its line end, or a quoted field still open, waits for \
             the rest.
 
@@ -31,7 +32,7 @@ struct Daemon: ParsableCommand, LoggingCommand {
             clients. Listening beyond this machine needs a token in SLUICE_ADMIN_TOKEN (or the \
             variable admin.token_env names), which requests send as Authorization: Bearer.
 
-            The config's "daemon" section sets poll_interval_ms (default 200) and \
+            The config's "daemon" section sets poll_interval_ms (default 1000) and \
             shutdown_timeout_ms (default 30000); the options below override them.
 
             Exit codes: 0 drained and stopped, 1 runtime failure, 2 config error, 4 stopped at once \

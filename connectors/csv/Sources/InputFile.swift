@@ -22,7 +22,8 @@ final class InputFile {
     /// Bytes of the file on disk read in this run, for progress: from `countFrom` to the furthest
     /// position reached, so that the header read again and the seek to the resume point count once.
     var bytesReadThisRun: Int64 { max(0, furthest - countFrom) }
-    private var chunk: [UInt8]
+    /// Read buffer for gzip files, made at the first read: a file opened only to be checked needs none.
+    private lazy var chunk = [UInt8](repeating: 0, count: Self.chunkSize)
     /// Inflated text not handed out yet, from `pendingStart`.
     private var pendingInflated: [UInt8] = []
     private var pendingStart = 0
@@ -38,7 +39,6 @@ final class InputFile {
         let magic = try file.read(at: 0, count: 2)
         isGzip = magic == [0x1F, 0x8B]
         if isGzip { inflater = try Inflater() }
-        chunk = [UInt8](repeating: 0, count: Self.chunkSize)
     }
 
     /// CRC-32C of the first `count` bytes on disk.

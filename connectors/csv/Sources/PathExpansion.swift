@@ -13,20 +13,7 @@ enum PathExpansion {
     /// (the folder itself for a folder, the file's folder for a file). Records name their file relative
     /// to it. Nil when it does not exist.
     static func folder(_ pattern: String) -> String? {
-        let directory: String
-        if FileSystem.isDirectory(pattern) {
-            directory = pattern
-        } else {
-            var components = pattern.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            if let wild = components.firstIndex(where: { $0.contains(where: { "*?[".contains($0) }) }) {
-                components.removeSubrange(wild...)
-            } else {
-                components.removeLast()
-            }
-            let joined = components.joined(separator: "/")
-            directory = joined.isEmpty ? (pattern.hasPrefix("/") ? "/" : ".") : joined
-        }
-        return FileSystem.canonicalPath(directory)
+        FileSystem.canonicalPath(FileSystem.patternFolder(pattern))
     }
 
     /// The name of `path` (canonical) in records: relative to `folder`, or itself outside it.
