@@ -153,49 +153,6 @@ import Testing
         #expect(output.count == 20 && output.values.allSatisfy { $0 == 1 })
     }
 
-    @Test func killedAgainAndAgainWhileAWriterAppendsDeliversEveryRowOnce() throws {
-        let dir = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
-        try EndToEnd.write("id,name,amount\n", to: "in/a.csv", in: dir.path)
-        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
-        let total = 30_000
-        let path = dir.file("in/a.csv")
-        let writer = WorkerThread(name: "writer") {
-            var next = 1
-            var random = SplitMix64(seed: 5)
-            while next <= total {
-                let count = min(total - next + 1, 1 + Int(random.next() % 700))
-                // Pieces cut anywhere, also inside a line.
-                let text = Self.rows(next...(next + count - 1), header: false)
-                let cut = text.utf8.count / 2
-                try Self.append(String(decoding: Array(text.utf8)[..<cut], as: UTF8.self), to: path)
-                Time.sleep(millis: 3)
-                try Self.append(String(decoding: Array(text.utf8)[cut...], as: UTF8.self), to: path)
-                next += count
-                Time.sleep(millis: Int(random.next() % 20))
-                if next > total / 3 && next - count <= total / 3 {
-                    try EndToEnd.write(Self.rows(100_001...100_500), to: "in/b.csv", in: dir.path)
-                }
-            }
-        }
-        var random = SplitMix64(seed: 11)
-        var kills = 0
-        while kills < 12 {
-            let daemon = try Running(in: dir.path)
-            Time.sleep(millis: 150 + Int(random.next() % 600))
-            _ = daemon.stop(SIGKILL)
-            kills += 1
-        }
-        #expect(writer.join() == nil)
-        let last = try Running(in: dir.path)
-        #expect(try Self.waitUntil(seconds: 60) { try Self.delivered(dir.file("out")).count == total + 500 })
-        #expect(last.stop().status == 0)
-        let output = try Self.delivered(dir.file("out"))
-        #expect(output.count == total + 500)
-        #expect(output.values.allSatisfy { $0 == 1 }, "rows delivered twice")
-        #expect(try EndToEnd.records("live.dlq", dataDirectory: dir.file("data")).isEmpty)
-    }
-
     @Test func badDaemonSettingsAreNamedByTheirPath() throws {
         let dir = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
@@ -210,5 +167,72 @@ import Testing
         #expect(
             result.stderr.contains(
                 #"daemon.shutdown_timeout: unknown daemon setting; did you mean "shutdown_timeout_ms"?"#))
+    }
+}
+
+/// The issue's kill test: a writer appends rows (cut anywhere, also inside a line) and adds a file
+/// while the daemon, with a file sink and an exactly-once PostgreSQL upsert sink, is killed with SIGKILL
+/// at random moments 30 times; at the end every row is in each sink exactly once.
+@Suite(.enabled(if: PostgresServer.shouldRun)) struct DaemonKillTests {
+    @Test func killedThirtyTimesWhileAWriterAppendsDeliversEveryRowOnceToFilesAndPostgres() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("daemon_kills")
+        try server.psql("CREATE TABLE live (id bigint PRIMARY KEY, name text, amount numeric)", database: database)
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write("id,name,amount\n", to: "in/a.csv", in: dir.path)
+        let postgres = """
+            "out": {"type": "file", "topics": ["live"], "path": "out"},
+            "pg": {"type": "postgres", "topics": ["live"], "table": "live", "mode": "upsert", "key_columns": ["id"],
+                   "delivery": "exactly_once", "connection": "\(server.connectionString(database: database))",
+                   "retry_initial_ms": 100}
+            """
+        try EndToEnd.write(DaemonTests.config(sinks: postgres), to: "config.json", in: dir.path)
+        let total = 30_000
+        let extra = 100_001...100_500
+        let path = dir.file("in/a.csv")
+        let writer = WorkerThread(name: "writer") {
+            var next = 1
+            var random = SplitMix64(seed: 5)
+            while next <= total {
+                let count = min(total - next + 1, 1 + Int(random.next() % 300))
+                let text = Array(DaemonTests.rows(next...(next + count - 1), header: false).utf8)
+                let cut = Int(random.next() % UInt64(text.count))
+                try DaemonTests.append(String(decoding: text[..<cut], as: UTF8.self), to: path)
+                Time.sleep(millis: 3)
+                try DaemonTests.append(String(decoding: text[cut...], as: UTF8.self), to: path)
+                next += count
+                Time.sleep(millis: Int(random.next() % 100))
+                if next > total / 3 && next - count <= total / 3 {
+                    try EndToEnd.write(DaemonTests.rows(extra), to: "in/b.csv", in: dir.path)
+                }
+            }
+        }
+        var random = SplitMix64(seed: 11)
+        for _ in 0..<30 {
+            let daemon = try DaemonTests.Running(in: dir.path)
+            Time.sleep(millis: 200 + Int(random.next() % 500))
+            _ = daemon.stop(SIGKILL)
+        }
+        #expect(writer.join() == nil)
+        let last = try DaemonTests.Running(in: dir.path)
+        let rows = total + extra.count
+        #expect(try DaemonTests.waitUntil(seconds: 90) { try DaemonTests.delivered(dir.file("out")).count == rows })
+        #expect(
+            try DaemonTests.waitUntil(seconds: 90) {
+                try server.psql("SELECT count(*) FROM live", database: database) == String(rows)
+            })
+        let (status, stdout, stderr) = last.stop()
+        #expect(status == 0, "stdout: \(stdout)\nstderr: \(stderr)")
+        let output = try DaemonTests.delivered(dir.file("out"))
+        #expect(output.count == rows)
+        #expect(output.values.allSatisfy { $0 == 1 }, "rows written twice to the file sink")
+        let idSum = (1...total).reduce(0, +) + extra.reduce(0, +)
+        let amounts = try server.psql(
+            "SELECT count(*), count(DISTINCT id), sum(id), count(*) FILTER (WHERE amount <> id + 0.5) FROM live",
+            database: database)
+        #expect(amounts == "\(rows)|\(rows)|\(idSum)|0")
+        #expect(try EndToEnd.records("live.dlq", dataDirectory: dir.file("data")).isEmpty)
+        #expect(try EndToEnd.records("pg.dlq", dataDirectory: dir.file("data")).isEmpty)
     }
 }
