@@ -121,7 +121,8 @@ public enum DaemonRunner {
 
     private static func load(_ path: String, logger: Logger) throws -> (PipelinePlan, [UInt8]) {
         let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
-        let plan = try Preflight(loader: loader, connect: true, serverMayBeDown: true, logger: logger).check(path: path)
+        let plan = try Preflight(loader: loader, connect: true, serverMayBeDown: true, continuous: true, logger: logger)
+            .check(path: path)
         return (plan, (try? FileSystem.readFile(path)) ?? [])
     }
 

@@ -91,7 +91,9 @@ final class Reloads: Sendable {
         }
         let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
         do {
-            let plan = try Preflight(loader: loader, connect: true, serverMayBeDown: true, logger: logger).check(
+            let plan = try Preflight(
+                loader: loader, connect: true, serverMayBeDown: true, continuous: true, logger: logger
+            ).check(
                 path: path)
             state.withLock { $0.pending = (plan, bytes, sequence) }
             logger.notice("reload: the new config is valid; draining the running pipeline to apply it")

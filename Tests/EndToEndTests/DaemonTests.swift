@@ -153,6 +153,22 @@ import Testing
         #expect(output.count == 20 && output.values.allSatisfy { $0 == 1 })
     }
 
+    @Test func aPatternThatMatchesNoFileYetIsWaitedFor() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write(
+            Self.config().replacingOccurrences(of: #""path": "in""#, with: #""path": "in/*.csv""#), to: "config.json",
+            in: dir.path)
+        let refused = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 2)
+        #expect(refused.stderr.contains("matches no file"), "a run has nothing to read")
+        let daemon = try Running(in: dir.path)
+        Time.sleep(millis: 300)
+        try EndToEnd.write(Self.rows(1...5), to: "in/a.csv", in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 5 })
+        let (status, stdout, stderr) = daemon.stop()
+        #expect(status == 0, "stdout: \(stdout)\nstderr: \(stderr)")
+    }
+
     @Test func badDaemonSettingsAreNamedByTheirPath() throws {
         let dir = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)

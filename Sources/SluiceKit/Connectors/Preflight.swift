@@ -26,6 +26,9 @@ public struct PreflightContext: Sendable {
     /// For a source, the checkpoint it stored in the data directory (nil: none), so that a preflight
     /// can leave alone the input a run would not read again.
     public let checkpoint: [UInt8]?
+    /// Whether the pipeline runs without end (`sluice daemon`): sources keep watching, so input that
+    /// does not exist yet is a note, not a problem.
+    public let continuous: Bool
     public let logger: Logger
 
     public init(
@@ -37,6 +40,7 @@ public struct PreflightContext: Sendable {
         connect: Bool = false,
         serverMayBeDown: Bool = false,
         checkpoint: [UInt8]? = nil,
+        continuous: Bool = false,
         logger: Logger
     ) {
         self.name = name
@@ -47,6 +51,7 @@ public struct PreflightContext: Sendable {
         self.connect = connect
         self.serverMayBeDown = serverMayBeDown
         self.checkpoint = checkpoint
+        self.continuous = continuous
         self.logger = logger
     }
 }

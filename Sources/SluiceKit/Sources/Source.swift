@@ -35,19 +35,24 @@ public struct SourceContext: Sendable {
     /// Headers of the records (and dead letters) this source stored after that checkpoint, in the order
     /// they were stored per partition: the source skips the input they came from.
     public let storedAfterCheckpoint: [[Header]]
+    /// Whether the source is opened again and again until the pipeline stops (`sluice daemon`): input
+    /// that matches nothing yet is no error, a later pass reads it.
+    public let continuous: Bool
 
     public init(
         name: String,
         options: ConnectorOptions,
         logger: Logger,
         checkpoint: [UInt8]? = nil,
-        storedAfterCheckpoint: [[Header]] = []
+        storedAfterCheckpoint: [[Header]] = [],
+        continuous: Bool = false
     ) {
         self.name = name
         self.options = options
         self.logger = logger
         self.checkpoint = checkpoint
         self.storedAfterCheckpoint = storedAfterCheckpoint
+        self.continuous = continuous
     }
 }
 

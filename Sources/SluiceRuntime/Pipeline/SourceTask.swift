@@ -43,6 +43,8 @@ final class SourceTask: @unchecked Sendable {
     private var lastStored: [UInt8]?
     /// In a continuous run: whether the run is draining (sources stop at a batch boundary).
     private var draining: @Sendable () -> Bool = { false }
+    /// Whether the source runs pass after pass (`runContinuously`).
+    private var continuous = false
     /// Told when a pass starts (true) and ends (false), so that sinks stop waiting for a batch to fill
     /// while no source reads.
     var onReading: (@Sendable (Bool) -> Void)?
@@ -98,6 +100,7 @@ final class SourceTask: @unchecked Sendable {
     func runContinuously(pollIntervalMillis: Int, draining: @escaping @Sendable () -> Bool) throws {
         started = Time.monotonicNanos()
         self.draining = draining
+        continuous = true
         ThreadPriority.lowerCurrentThread(by: Self.niceness)
         let watcher = definition.options.string("path").flatMap {
             DirectoryWatcher(directories: [FileSystem.patternFolder($0)])
@@ -132,7 +135,8 @@ final class SourceTask: @unchecked Sendable {
         let context: SourceContext
         if let lastStored {
             context = SourceContext(
-                name: definition.name, options: definition.options, logger: logger, checkpoint: lastStored)
+                name: definition.name, options: definition.options, logger: logger, checkpoint: lastStored,
+                continuous: continuous)
         } else {
             let stored = try prepare()
             let inFlight = try storedAfter(stored, topics: topics)
@@ -146,7 +150,8 @@ final class SourceTask: @unchecked Sendable {
                 options: definition.options,
                 logger: logger,
                 checkpoint: stored?.connector,
-                storedAfterCheckpoint: inFlight
+                storedAfterCheckpoint: inFlight,
+                continuous: continuous
             )
         }
         let opened = try factory(context)

@@ -18,12 +18,18 @@ public struct Preflight {
     public var connect: Bool
     /// Whether a server that cannot be reached now is only a note (`run`, whose sinks retry).
     public var serverMayBeDown: Bool
+    /// Whether the pipeline is to run without end (`sluice daemon`); see `PreflightContext.continuous`.
+    public var continuous: Bool
     public var logger: Logger
 
-    public init(loader: ConfigLoader, connect: Bool = false, serverMayBeDown: Bool = false, logger: Logger) {
+    public init(
+        loader: ConfigLoader, connect: Bool = false, serverMayBeDown: Bool = false, continuous: Bool = false,
+        logger: Logger
+    ) {
         self.loader = loader
         self.connect = connect
         self.serverMayBeDown = serverMayBeDown
+        self.continuous = continuous
         self.logger = logger
     }
 
@@ -66,7 +72,7 @@ public struct Preflight {
                 PreflightContext(
                     name: connector.name, options: connector.options, topics: connector.topics, schemas: schemas,
                     dataDirectory: dataDirectory, connect: connect, serverMayBeDown: serverMayBeDown,
-                    checkpoint: checkpoints[connector.name],
+                    checkpoint: checkpoints[connector.name], continuous: continuous,
                     logger: logger))
             problems += result.problems
             plan.notes += result.notes

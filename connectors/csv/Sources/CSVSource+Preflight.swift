@@ -20,6 +20,9 @@ extension CSVSource {
         guard !files.isEmpty else {
             if FileSystem.isDirectory(settings.pattern) {
                 result.note("source \(context.name): folder \(settings.pattern) holds no files yet")
+            } else if context.continuous {
+                result.note(
+                    "source \(context.name): \(Self.noMatch(settings.pattern)) yet; the daemon reads it once it does")
             } else {
                 result.problem(pathOption, Self.noMatch(settings.pattern))
             }

@@ -104,7 +104,7 @@ public final class CSVSource: Source {
         } catch {
             throw ConnectorError.fatal("csv.path", "\(context.options.path(of: "path")): \(error)")
         }
-        if paths.isEmpty && !FileSystem.isDirectory(settings.pattern) {
+        if paths.isEmpty && !FileSystem.isDirectory(settings.pattern) && !context.continuous {
             throw ConnectorError.fatal(
                 "csv.path", "\(context.options.path(of: "path")): \"\(settings.pattern)\" matches no file")
         }
