@@ -153,6 +153,37 @@ import Testing
         #expect(output.count == 20 && output.values.allSatisfy { $0 == 1 })
     }
 
+    @Test func aReloadAndADrainUnderLoadLoseAndRepeatNothing() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        let rows = 100_000
+        try EndToEnd.write(Self.rows(1...rows), to: "in/a.csv", in: dir.path)
+        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let daemon = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count > 0 })
+        // A reload while the file is being read: the new config adds a sink.
+        try EndToEnd.write(
+            Self.config(
+                sinks: #""out": {"type": "file", "topics": ["live"], "path": "out"}, "#
+                    + #""copy": {"type": "file", "topics": ["live"], "path": "copy"}"#),
+            to: "config.json", in: dir.path)
+        daemon.signal(SIGHUP)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("copy")).count > 0 })
+        // A drain while both sinks are still loading, then a start that finishes.
+        let (status, stdout, stderr) = daemon.stop()
+        #expect(status == 0, "stdout: \(stdout)\nstderr: \(stderr)")
+        let again = try Running(in: dir.path)
+        #expect(
+            try Self.waitUntil(seconds: 120) {
+                try Self.delivered(dir.file("out")).count == rows && Self.delivered(dir.file("copy")).count == rows
+            })
+        #expect(again.stop().status == 0)
+        for sink in ["out", "copy"] {
+            let output = try Self.delivered(dir.file(sink))
+            #expect(output.count == rows && output.values.allSatisfy { $0 == 1 }, "\(sink): every row once")
+        }
+    }
+
     @Test func aPatternThatMatchesNoFileYetIsWaitedFor() throws {
         let dir = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
