@@ -57,10 +57,7 @@ import Testing
     }
 
     @Test func statusReadinessAndMetricsAgreeWithTheSinks() throws {
-        let dir = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
-        try EndToEnd.write(DaemonTests.rows(1...50) + "bad,row,with,too,many\n", to: "in/a.csv", in: dir.path)
-        try EndToEnd.write(DaemonTests.config(), to: "config.json", in: dir.path)
+        let dir = try DaemonTests.prepare(DaemonTests.rows(1...50) + "bad,row,with,too,many\n")
         let daemon = try DaemonTests.Running(in: dir.path)
         #expect(try DaemonTests.waitUntil { try DaemonTests.delivered(dir.file("out")).count == 50 })
         Time.sleep(millis: 300)
@@ -111,12 +108,9 @@ import Testing
     }
 
     @Test func listeningBeyondThisMachineNeedsAToken() throws {
-        let dir = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
-        try EndToEnd.write(DaemonTests.rows(1...3), to: "in/a.csv", in: dir.path)
-        try EndToEnd.write(
-            DaemonTests.config().replacingOccurrences(of: "127.0.0.1:0", with: "0.0.0.0:0"), to: "config.json",
-            in: dir.path)
+        let dir = try DaemonTests.prepare(
+            DaemonTests.rows(1...3),
+            config: DaemonTests.config().replacingOccurrences(of: "127.0.0.1:0", with: "0.0.0.0:0"))
         let refused = try EndToEnd.sluice(["daemon", "config.json"], in: dir.path, expect: 2)
         #expect(refused.stderr.contains("admin.listen"))
         #expect(refused.stderr.contains("SLUICE_ADMIN_TOKEN"))

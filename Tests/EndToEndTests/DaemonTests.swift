@@ -19,6 +19,15 @@ import Testing
         """
     }
 
+    /// A folder with `in/a.csv` holding `text` and `config.json`.
+    static func prepare(_ text: String, config: String = config()) throws -> TemporaryDirectory {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write(text, to: "in/a.csv", in: dir.path)
+        try EndToEnd.write(config, to: "config.json", in: dir.path)
+        return dir
+    }
+
     /// Every `id` the file sink wrote under `folder`, with how many times each.
     static func delivered(_ folder: String) throws -> [Int64: Int] {
         var seen: [Int64: Int] = [:]
@@ -70,10 +79,7 @@ import Testing
     }
 
     @Test func newRowsAndFilesArriveWholeAndSigtermDrains() throws {
-        let dir = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
-        try EndToEnd.write(Self.rows(1...100), to: "in/a.csv", in: dir.path)
-        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let dir = try Self.prepare(Self.rows(1...100))
         let daemon = try Running(in: dir.path)
         #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 100 })
 
@@ -105,10 +111,7 @@ import Testing
     }
 
     @Test func aDrainPastItsTimeoutStopsAtOnceAndLosesNothing() throws {
-        let dir = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
-        try EndToEnd.write(Self.rows(1...20_000), to: "in/a.csv", in: dir.path)
-        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let dir = try Self.prepare(Self.rows(1...20_000))
         let daemon = try Running(["--shutdown-timeout-ms", "0"], in: dir.path)
         Time.sleep(millis: 150)
         let (status, stdout, stderr) = daemon.stop()
@@ -123,10 +126,7 @@ import Testing
     }
 
     @Test func sighupAppliesAValidConfigAndRefusesABrokenOne() throws {
-        let dir = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
-        try EndToEnd.write(Self.rows(1...10), to: "in/a.csv", in: dir.path)
-        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let dir = try Self.prepare(Self.rows(1...10))
         let daemon = try Running(in: dir.path)
         #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 10 })
 
@@ -154,11 +154,8 @@ import Testing
     }
 
     @Test func aReloadAndADrainUnderLoadLoseAndRepeatNothing() throws {
-        let dir = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
         let rows = 100_000
-        try EndToEnd.write(Self.rows(1...rows), to: "in/a.csv", in: dir.path)
-        try EndToEnd.write(Self.config(), to: "config.json", in: dir.path)
+        let dir = try Self.prepare(Self.rows(1...rows))
         let daemon = try Running(in: dir.path)
         #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count > 0 })
         // A reload while the file is being read: the new config adds a sink.
@@ -225,16 +222,13 @@ import Testing
         let server = try PostgresServer.shared()
         let database = try server.createDatabase("daemon_kills")
         try server.psql("CREATE TABLE live (id bigint PRIMARY KEY, name text, amount numeric)", database: database)
-        let dir = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
-        try EndToEnd.write("id,name,amount\n", to: "in/a.csv", in: dir.path)
         let postgres = """
             "out": {"type": "file", "topics": ["live"], "path": "out"},
             "pg": {"type": "postgres", "topics": ["live"], "table": "live", "mode": "upsert", "key_columns": ["id"],
                    "delivery": "exactly_once", "connection": "\(server.connectionString(database: database))",
                    "retry_initial_ms": 100}
             """
-        try EndToEnd.write(DaemonTests.config(sinks: postgres), to: "config.json", in: dir.path)
+        let dir = try DaemonTests.prepare("id,name,amount\n", config: DaemonTests.config(sinks: postgres))
         let total = 30_000
         let extra = 100_001...100_500
         let path = dir.file("in/a.csv")
