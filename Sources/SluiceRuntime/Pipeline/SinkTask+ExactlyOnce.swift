@@ -7,8 +7,11 @@ struct ExactlyOnceState {
     /// Per owned partition, the reset marker the sink's stored position follows.
     var resetMarkers: [TopicPartition: Int64] = [:]
     /// Records already in the dead-letter topic from attempts that were not committed (found there at
-    /// assignment, or stored by an attempt that was retried): not dead-lettered again.
-    var deadLettered: [TopicPartition: Set<Int64>] = [:]
+    /// assignment, or stored by an attempt that was retried): not dead-lettered again. Each with where
+    /// its letter lies, at the latest, in each partition of the dead-letter topic: a position stored
+    /// while letters for later records are pending keeps ends no further than those (`positions(after:)`),
+    /// or a task that claims the partition next would scan past them and dead-letter the records again.
+    var deadLettered: [TopicPartition: [Int64: [Int64]]] = [:]
     /// Per owned partition, what the sink holds as far as the task knows: what its claim read, then
     /// what each batch it committed stored. The next batch replaces exactly this (`stage`).
     var held: [TopicPartition: HeldPosition] = [:]
@@ -24,7 +27,7 @@ struct ExactlyOnceState {
     mutating func committed(_ next: [TopicPartition: Int64]) {
         for (tp, offset) in next {
             held[tp] = HeldPosition(offset: offset, resetAt: resetMarkers[tp])
-            deadLettered[tp] = deadLettered[tp]?.filter { $0 >= offset }
+            deadLettered[tp] = deadLettered[tp]?.filter { $0.key >= offset }
             if deadLettered[tp]?.isEmpty == true { deadLettered[tp] = nil }
         }
     }
@@ -273,7 +276,9 @@ extension SinkTask {
                     else { continue }
                     let tp = TopicPartition(String(decoding: topicName, as: UTF8.self), original)
                     guard let from = continuing[tp], offset >= from else { continue }
-                    exactlyOnce.deadLettered[tp, default: []].insert(offset)
+                    var lies = [Int64](repeating: .max, count: Int(count))
+                    lies[Int(partition)] = block.entries[index].offset
+                    exactlyOnce.deadLettered[tp, default: [:]][offset] = lies
                 }
                 return true
             }
@@ -284,15 +289,16 @@ extension SinkTask {
     /// task's claims are the latest; returns false (writing nothing) when another task claimed one of the
     /// partitions since.
     func deadLetterOnce(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws -> Bool {
-        let fresh = failures.filter { exactlyOnce.deadLettered[$0.topicPartition]?.contains($0.offset) != true }
+        let fresh = failures.filter { exactlyOnce.deadLettered[$0.topicPartition]?[$0.offset] == nil }
         guard !fresh.isEmpty else { return true }
+        let before = try deadLetterEnds()
         let written = try deadLetterFence.writing(
             Set(fresh.map(\.topicPartition)), tokens: exactlyOnce.fenceTokens
         ) {
             try deadLetter(fresh, batch, producer)
         }
         guard written else { return false }
-        for failure in fresh { exactlyOnce.deadLettered[failure.topicPartition, default: []].insert(failure.offset) }
+        for failure in fresh { exactlyOnce.deadLettered[failure.topicPartition, default: [:]][failure.offset] = before }
         return true
     }
 
@@ -308,11 +314,18 @@ extension SinkTask {
         return ends
     }
 
-    /// The positions to store with a batch that ends at `next`.
+    /// The positions to store with a batch that ends at `next`: the dead-letter topic's ends now, or,
+    /// per partition, where the first letter still pending for a record at or after `next` lies.
     func positions(after next: [TopicPartition: Int64]) throws -> [TopicPartition: StoredPosition] {
-        let ends = try deadLetterEnds()
+        let now = try deadLetterEnds()
         var result: [TopicPartition: StoredPosition] = [:]
         for (tp, offset) in next {
+            var ends = now
+            for (original, lies) in exactlyOnce.deadLettered[tp] ?? [:] where original >= offset {
+                for (partition, lie) in lies.enumerated() where partition < ends.count {
+                    ends[partition] = min(ends[partition], lie)
+                }
+            }
             result[tp] = StoredPosition(
                 offset: offset, resetAt: exactlyOnce.resetMarkers[tp], deadLetterEnds: ends,
                 topicID: exactlyOnce.topicIDs[tp.topic])
