@@ -140,7 +140,6 @@ public enum FileSystem {
         if sync { try syncDirectory(directory) }
     }
 
-    /// The directory part of `path` (`.` when there is none).
     /// The folder a path pattern reads from: the folder itself, or the one before the first component
     /// with a wildcard (`*`, `?`, `[`), or a file's folder.
     public static func patternFolder(_ pattern: String) -> String {
@@ -155,10 +154,25 @@ public enum FileSystem {
         return joined.isEmpty ? (pattern.hasPrefix("/") ? "/" : ".") : joined
     }
 
+    /// The directory part of `path` (`.` when there is none).
     public static func parentDirectory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
+    }
+
+    /// A path in `folder` for the file at `path` that nothing has yet: the folder and the file's name,
+    /// with `.1`, `.2`, … added while that name is taken.
+    public static func unusedPath(for path: String, in folder: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let base = (folder.hasSuffix("/") ? folder : folder + "/") + name
+        var candidate = base
+        var number = 0
+        while exists(candidate) {
+            number += 1
+            candidate = base + ".\(number)"
+        }
+        return candidate
     }
 
     /// The absolute path of `path` with `.`, `..` and symbolic links resolved, or nil when it does not exist.

@@ -22,6 +22,29 @@ public protocol Source: AnyObject {
 
     /// Releases files and other resources.
     func close()
+    /// Work that must wait until what the source read so far is durable in the broker (a file read to
+    /// its end is deleted or moved away, `after_read`). The runtime takes it right after each
+    /// `nextBatch`, on the same thread, and runs it once that batch and the checkpoint after it are
+    /// flushed to disk; work that was never run (a crash) must be asked for again by the next instance.
+    /// None by default.
+    func takeActionsAfterDurable() -> [ActionAfterDurable]
+}
+
+extension Source {
+    public func takeActionsAfterDurable() -> [ActionAfterDurable] { [] }
+}
+
+/// What a source does once its input up to a batch is durable in the broker.
+public struct ActionAfterDurable: Sendable {
+    /// What it does, for the log (`delete orders/2026-12-01.csv`).
+    public var description: String
+    /// Does it; false when it no longer applies (the file changed since), and nothing was done.
+    public var run: @Sendable () throws -> Bool
+
+    public init(_ description: String, run: @escaping @Sendable () throws -> Bool) {
+        self.description = description
+        self.run = run
+    }
 }
 
 /// What a source is given when it opens.

@@ -41,6 +41,8 @@ final class SourceTask: @unchecked Sendable {
     /// The connector's checkpoint this task last stored, which the next pass of a continuous run opens
     /// the source with.
     private var lastStored: [UInt8]?
+    /// Actions after durable that failed, by description, so that each failure is logged once.
+    private var failedActions: Set<String> = []
     /// In a continuous run: whether the run is draining (sources stop at a batch boundary).
     private var draining: @Sendable () -> Bool = { false }
     /// Whether the source runs pass after pass (`runContinuously`).
@@ -163,7 +165,7 @@ final class SourceTask: @unchecked Sendable {
                 state.current = nil
             }
         }
-        let queue = BoundedQueue<(SourceBatch, [UInt8])>(capacity: 2)
+        let queue = BoundedQueue<Read>(capacity: 2)
         let transfer = Transfer(opened)
         let (stop, draining) = (stop, draining)
         let reader = WorkerThread(name: "source-\(definition.name)") {
@@ -173,8 +175,11 @@ final class SourceTask: @unchecked Sendable {
             while !stop.isRequested && !draining() {
                 var batch = SourceBatch(capacity: 4096, byteCapacity: 1 << 20)
                 let more = try opened.nextBatch(&batch)
-                if !batch.isEmpty || !more {
-                    guard queue.put((batch, opened.checkpoint())) else { return }
+                let actions = opened.takeActionsAfterDurable()
+                if !batch.isEmpty || !more || !actions.isEmpty {
+                    guard queue.put(Read(batch: batch, checkpoint: opened.checkpoint(), actions: actions)) else {
+                        return
+                    }
                 }
                 if !more { return }
             }
@@ -190,13 +195,25 @@ final class SourceTask: @unchecked Sendable {
         if let failure = readFailure ?? failure { throw failure }
     }
 
-    private func write(_ queue: BoundedQueue<(SourceBatch, [UInt8])>, topics: [String]) throws {
+    /// What the reader hands the writer: a batch, the checkpoint after it, and what the source does once
+    /// both are durable.
+    private struct Read: Sendable {
+        var batch: SourceBatch
+        var checkpoint: [UInt8]
+        var actions: [ActionAfterDurable]
+    }
+
+    private func write(_ queue: BoundedQueue<Read>, topics: [String]) throws {
         let producer = try Producer(broker: broker, topic: definition.topic, producerId: producerId)
         let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic, producerId: producerId)
-        while let (batch, connectorCheckpoint) = queue.take() {
+        while let read = queue.take() {
+            let (batch, connectorCheckpoint) = (read.batch, read.checkpoint)
             try waitForSinks()
             // An idle pass of a continuous run changes nothing: it stores nothing (no fsync each pass).
-            if batch.isEmpty && connectorCheckpoint == lastStored { continue }
+            if batch.isEmpty && connectorCheckpoint == lastStored {
+                try runAfterDurable(read.actions, topics: topics)
+                continue
+            }
             let now = Time.nowMillis()
             try producer.send(batch.records, now: now)
             try deadLetters.send(batch.deadLetters, now: now)
@@ -220,6 +237,31 @@ final class SourceTask: @unchecked Sendable {
             metrics.bytes.increment(by: Int64(batch.inputBytes))
             metrics.deadLetters.increment(by: Int64(batch.deadLetters.count))
             metrics.appended.increment(by: Int64(batch.records.count))
+            try runAfterDurable(read.actions, topics: topics)
+        }
+    }
+
+    /// Makes what was stored durable whatever the topics' flush policies (the records and the dead
+    /// letters; the checkpoint is synced when stored), then runs `actions`. One that fails is logged once and left: the source asks
+    /// for it again on its next pass or run.
+    private func runAfterDurable(_ actions: [ActionAfterDurable], topics: [String]) throws {
+        guard !actions.isEmpty else { return }
+        for topic in topics {
+            for partition in 0..<(try broker.partitionCount(topic)) {
+                try broker.flush(TopicPartition(topic, partition))
+            }
+        }
+        for action in actions {
+            do {
+                guard try action.run() else { continue }
+                failedActions.remove(action.description)
+                logger.info("\(action.description)", metadata: ["source": "\(definition.name)"])
+            } catch {
+                guard failedActions.insert(action.description).inserted else { continue }
+                logger.warning(
+                    "could not \(action.description); it is tried again on the next pass",
+                    metadata: ["source": "\(definition.name)", "error": "\(error)"])
+            }
         }
     }
 

@@ -49,6 +49,22 @@ extension CSVSource {
                     + "run finds it complete, since a writer may still be appending; when true, it is read as it is "
                     + "(an open quote is then a bad row). gzip files are always read as complete."),
             OptionSpec(
+                "min_file_age_ms", .integer(min: 0, max: 86_400_000), default: .number("5000"),
+                "How long a file must be unchanged to count as finished: its last row is then read even without a "
+                    + "line break, and after_read acts on it. With done_marker set, the marker decides instead."),
+            OptionSpec(
+                "done_marker", .string,
+                "A suffix that marks a file finished: orders.csv is finished once orders.csv.done exists (for "
+                    + "\".done\"). Files ending with it are markers, not read; after_read deletes or moves the marker "
+                    + "with its file.",
+                example: ".done"),
+            OptionSpec(
+                "after_read", .string, default: .string("keep"),
+                "What becomes of a file once it is finished and every row of it is durable in the broker: keep, "
+                    + "delete, or move:FOLDER (on the same file system, outside path; a name already taken there "
+                    + "gets .1, .2, …). Never before: a file that changed since it was read is left for the next pass.",
+                example: "move:done/"),
+            OptionSpec(
                 "max_row_bytes", .integer(min: 1024, max: 1 << 30), default: .number(String(16 << 20)),
                 "Longer rows go to the dead-letter topic (truncated to this size)."),
             OptionSpec(
@@ -84,6 +100,7 @@ extension CSVSource {
             if options.string("path")?.isEmpty == true {
                 problems.append(ConfigProblem(options.path(of: "path"), "cannot be empty"))
             }
+            problems += afterReadProblems(options)
             let key = options.stringList("key") ?? []
             if Set(key).count != key.count || key.contains("") {
                 problems.append(ConfigProblem(options.path(of: "key"), "names a column twice, or an empty name"))
@@ -109,4 +126,33 @@ extension CSVSource {
         },
         preflight: { context in CSVSource.preflight(context) }
     )
+
+    /// What is wrong with `after_read` and `done_marker`: an unknown action, and a folder to move files
+    /// to that the source would read again.
+    static func afterReadProblems(_ options: ConnectorOptions) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        if let marker = options.string("done_marker"), marker.isEmpty || marker.contains("/") {
+            problems.append(
+                ConfigProblem(options.path(of: "done_marker"), "must be a file name suffix, such as \".done\""))
+        }
+        guard let text = options.string("after_read") else { return problems }
+        guard let afterRead = AfterRead(text) else {
+            problems.append(
+                ConfigProblem(
+                    options.path(of: "after_read"), "\"\(text)\" is not keep, delete or move:FOLDER (move:done/, say)"))
+            return problems
+        }
+        if case .move(let folder) = afterRead, let pattern = options.string("path"), !pattern.isEmpty {
+            let source = FileSystem.normalized(FileSystem.absolute(FileSystem.patternFolder(pattern)))
+            let target = FileSystem.normalized(FileSystem.absolute(folder))
+            if target == source {
+                problems.append(
+                    ConfigProblem(
+                        options.path(of: "after_read"),
+                        "moves files into the folder they are read from (\(folder)), where they would be read again; "
+                            + "name another folder"))
+            }
+        }
+        return problems
+    }
 }

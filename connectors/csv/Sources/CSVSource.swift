@@ -29,6 +29,9 @@ public final class CSVSource: Source {
         var maxBatchRows: Int
         var maxBatchBytes: Int
         var filesComplete: Bool
+        var afterRead: AfterRead
+        var minFileAgeMillis: Int64
+        var doneMarker: String?
 
         init(_ options: ConnectorOptions) {
             pattern = options.string("path") ?? ""
@@ -51,6 +54,27 @@ public final class CSVSource: Source {
             maxBatchRows = Int(options.integer("max_batch_rows") ?? 20_000)
             maxBatchBytes = Int(options.integer("max_batch_bytes") ?? Int64(8 << 20))
             filesComplete = options.bool("files_complete") ?? false
+            afterRead = AfterRead(options.string("after_read") ?? "keep") ?? .keep
+            minFileAgeMillis = options.integer("min_file_age_ms") ?? 5000
+            doneMarker = options.string("done_marker").flatMap { $0.isEmpty ? nil : $0 }
+        }
+    }
+
+    /// What becomes of a file once it is finished and its rows are durable in the broker (`after_read`).
+    enum AfterRead: Equatable {
+        case keep
+        case delete
+        case move(folder: String)
+
+        /// Parses `keep`, `delete` or `move:FOLDER`; nil for anything else.
+        init?(_ text: String) {
+            switch text {
+            case "keep": self = .keep
+            case "delete": self = .delete
+            default:
+                guard text.hasPrefix("move:"), text.count > 5 else { return nil }
+                self = .move(folder: String(text.dropFirst(5)))
+            }
         }
     }
 
@@ -66,6 +90,8 @@ public final class CSVSource: Source {
     private var reader: FileReader?
     /// A file that could not be opened after earlier files' rows were already in the batch.
     private var openFailure: (any Error)?
+    /// What `after_read` does to files finished so far, once the rows read are durable.
+    private var actions: [ActionAfterDurable] = []
 
     /// Opens the source: lists its files and decides, from the checkpoint, which to read and from where.
     public init(context: SourceContext) throws {
@@ -98,7 +124,7 @@ public final class CSVSource: Source {
         }
         state.folder = folder
         self.skip = skip
-        let paths: [String]
+        var paths: [String]
         do {
             paths = try PathExpansion.files(settings.pattern)
         } catch {
@@ -108,7 +134,12 @@ public final class CSVSource: Source {
             throw ConnectorError.fatal(
                 "csv.path", "\(context.options.path(of: "path")): \"\(settings.pattern)\" matches no file")
         }
+        if let marker = settings.doneMarker { paths.removeAll { $0.hasSuffix(marker) } }
         followMovedFiles(paths)
+        if settings.afterRead != .keep {
+            // Files this source deleted or moved away are forgotten: their inode may come back as a new file.
+            for (path, _) in state.files where !FileSystem.exists(path) { state.files[path] = nil }
+        }
         var progress = SourceProgress()
         for path in paths {
             let kind = FileSystem.kind(path)
@@ -119,7 +150,11 @@ public final class CSVSource: Source {
                         + "the csv source reads files on disk")
             }
             let decision = try decide(path)
-            guard let decision else { continue }
+            guard let decision else {
+                // Read to its end before: what after_read does to it may not have been done (a crash).
+                if let stored = state.files[path] { actOnFinished(path, identity: stored.identity) }
+                continue
+            }
             pending.append((path, decision.resume))
             progress.files += 1
             // Progress counts this run's work: a file resumed part-way has only the rest to read (a gzip
@@ -168,6 +203,10 @@ public final class CSVSource: Source {
             return (nil, input.size)
         }
         if stored.complete && (input.isGzip || input.size == stored.offset) { return nil }
+        if !input.isGzip && input.size == stored.offset && isFinished(path) {
+            // Only a row without its line break was left, and the file is finished: read it now.
+            return (stored, 0)
+        }
         if !input.isGzip && input.size < stored.offset {
             logger.warning(
                 "the file is shorter than where reading stopped; reading it from the start",
@@ -182,6 +221,54 @@ public final class CSVSource: Source {
 
     public func checkpoint() -> [UInt8] { state.encoded() }
 
+    public func takeActionsAfterDurable() -> [ActionAfterDurable] {
+        defer { actions = [] }
+        return actions
+    }
+
+    /// Whether nothing more will be written to `path`: its `done_marker` exists, or without one, it has
+    /// not changed for `min_file_age_ms`.
+    func isFinished(_ path: String) -> Bool {
+        if let marker = settings.doneMarker { return FileSystem.exists(path + marker) }
+        guard let changed = FileSystem.modificationTimeMillis(path) else { return false }
+        return Time.nowMillis() - changed >= settings.minFileAgeMillis
+    }
+
+    /// Queues what `after_read` does to `path`, read to its end, if it is finished. The action checks
+    /// that the file is still the one read, unchanged, and leaves it otherwise (a later pass reads what
+    /// was added).
+    private func actOnFinished(_ path: String, identity: FileIdentity) {
+        let afterRead = settings.afterRead
+        guard afterRead != .keep, isFinished(path), let size = FileSystem.fileSize(path) else { return }
+        let suffix = settings.doneMarker
+        let marker = suffix.map { path + $0 }
+        let name = PathExpansion.name(of: path, in: folder)
+        switch afterRead {
+        case .keep:
+            return
+        case .delete:
+            actions.append(
+                ActionAfterDurable("delete \(name), read to its end") {
+                    guard FileSystem.identity(path) == identity, FileSystem.fileSize(path) == size else { return false }
+                    try FileSystem.removeFile(path)
+                    if let marker { try FileSystem.removeFile(marker) }
+                    return true
+                })
+        case .move(let destination):
+            actions.append(
+                ActionAfterDurable("move \(name), read to its end, to \(destination)") {
+                    guard FileSystem.identity(path) == identity, FileSystem.fileSize(path) == size else { return false }
+                    try FileSystem.createDirectory(destination)
+                    let target = FileSystem.unusedPath(for: path, in: destination)
+                    try FileSystem.rename(path, to: target)
+                    if let marker, let suffix, FileSystem.exists(marker) {
+                        try FileSystem.rename(marker, to: target + suffix)
+                    }
+                    return true
+                })
+        }
+    }
+
     public func close() {
         reader = nil
     }
@@ -192,6 +279,9 @@ public final class CSVSource: Source {
             if reader == nil {
                 guard !pending.isEmpty else { return false }
                 let next = pending.removeFirst()
+                // A finished file ends where it ends: a last row without its line break is read as it is.
+                var settings = settings
+                if isFinished(next.path) { settings.filesComplete = true }
                 do {
                     reader = try FileReader(
                         path: next.path, name: PathExpansion.name(of: next.path, in: folder), resume: next.resume,
@@ -226,6 +316,9 @@ public final class CSVSource: Source {
             }
             batch.inputRows += stats.rows
             batch.inputBytes += stats.bytes
+            if stats.finished && !stats.heldBack {
+                actOnFinished(reader.path, identity: reader.input.identity)
+            }
             if stats.finished {
                 self.reader = nil
                 // Small files share a batch, so that a folder of many small files is not one stored batch
