@@ -110,6 +110,18 @@ struct AdminServer: Sendable {
             if case .object(let parts)? = observer.status()?.json() { members += parts }
             return Self.json(.object(members))
         }
+        router.get("v1/sources/:name/files") { _, context -> Response in
+            let name = context.parameters.get("name") ?? ""
+            // It reads the files' sizes and tails: blocking I/O, off the cooperative pool.
+            let ledger = await withCheckedContinuation { continuation in
+                DispatchQueue.global(qos: .utility).async { continuation.resume(returning: observer.files(of: name)) }
+            }
+            guard let files = ledger else {
+                return Self.error(
+                    "no source \"\(name)\" runs here; GET /v1/status lists the sources", status: .notFound)
+            }
+            return Self.json(.object([("source", .string(name)), ("files", .array(files.map(\.json)))]))
+        }
         router.post("v1/reload") { _, _ -> Response in
             let sequence = reloads.request()
             let deadline = Date().addingTimeInterval(120)

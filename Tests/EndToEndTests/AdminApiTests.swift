@@ -42,6 +42,8 @@ import Testing
         result["ready"] = json.loads(body)["ready"]
         result["status"] = json.loads(get("/v1/status")[1])
         result["reload_get"] = get("/v1/reload")[0]
+        result["files"] = json.loads(get("/v1/sources/live/files")[1])
+        result["files_unknown"] = get("/v1/sources/nope/files")[0]
         samples = {}
         for family in text_string_to_metric_families(get("/metrics")[1]):
             for sample in family.samples:
@@ -67,6 +69,10 @@ import Testing
         #expect(answer["livez"]?.integerValue == 200)
         #expect(answer["readyz"]?.integerValue == 200 && answer["ready"]?.boolValue == true)
         #expect(answer["reload_get"]?.integerValue != 200, "nothing that changes state answers a GET")
+        let file = try #require(answer["files"]?["files"]?.arrayValue?.first)
+        #expect(file["path"]?.stringValue?.hasSuffix("/in/a.csv") == true && file["state"]?.stringValue == "done")
+        #expect(file["unread_bytes"]?.integerValue == 0 && file["line"]?.integerValue == 53, "\(file.serialized())")
+        #expect(answer["files_unknown"]?.integerValue == 404)
         let status = try #require(answer["status"])
         #expect(status["phase"]?.stringValue == "running" && status["generation"]?.integerValue == 1)
         let sink = try #require(status["sinks"]?.arrayValue?.first)

@@ -85,6 +85,27 @@ import Testing
         #expect(try DaemonTests.delivered(dir.file("out")) == Dictionary(uniqueKeysWithValues: (1...6).map { ($0, 1) }))
     }
 
+    /// `sluice sources files`: the ledger, from the stored position and the files on disk.
+    @Test func theLedgerSaysWhereEachFileStands() throws {
+        let dir = try DaemonTests.prepare(DaemonTests.rows(1...2), config: Self.config(#""after_read": "keep""#))
+        try EndToEnd.write("id,name,amount\n3,name 3,3.5\n4,name", to: "in/b.csv", in: dir.path)
+        try EndToEnd.write(DaemonTests.rows(5...5), to: "in/c.csv", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        try DaemonTests.append(DaemonTests.rows(6...6, header: false), to: dir.file("in/a.csv"))
+        try FileManager.default.removeItem(atPath: dir.file("in/c.csv"))
+        try EndToEnd.write(DaemonTests.rows(7...7), to: "in/d.csv", in: dir.path)
+        let listed = try EndToEnd.sluice(["sources", "files", "s", "--config", "config.json", "--json"], in: dir.path)
+        let files = try #require(try JSONValue.parse(Array(listed.stdout.utf8))["files"]?.arrayValue)
+        let states = files.map { file in
+            "\(file["path"]?.stringValue?.split(separator: "/").last ?? "?")=\(file["state"]?.stringValue ?? "?")"
+        }
+        #expect(states == ["a.csv=reading", "b.csv=waiting", "c.csv=gone", "d.csv=new"], "\(listed.stdout)")
+        #expect(files.first?["unread_bytes"]?.integerValue == Int64(DaemonTests.rows(6...6, header: false).utf8.count))
+        let table = try EndToEnd.sluice(["sources", "files", "s"], in: dir.path)
+        #expect(table.stdout.hasPrefix("PATH") && table.stdout.contains("waiting"), "\(table.stdout)")
+        try EndToEnd.sluice(["sources", "files", "nope"], in: dir.path, expect: 1)
+    }
+
     @Test func badSettingsAreNamedByTheirConfigPath() throws {
         let dir = try DaemonTests.prepare(DaemonTests.rows(1...1), config: Self.config(#""after_read": "remove""#))
         let unknown = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)

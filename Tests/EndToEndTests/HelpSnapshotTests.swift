@@ -10,6 +10,7 @@ import Testing
         ["topics", "describe"], ["topics", "create"],
         ["topics", "alter"], ["topics", "delete"], ["produce"], ["consume"], ["groups"], ["groups", "list"],
         ["groups", "describe"], ["groups", "reset-offsets"], ["groups", "delete"], ["sources"], ["sources", "list"],
+        ["sources", "files"],
         ["sources", "reset"],
         ["connectors"], ["connectors", "list"],
         ["connectors", "describe"], ["perf"], ["perf", "produce"], ["perf", "consume"], ["perf", "parse"],

@@ -85,9 +85,14 @@ public struct Pipeline: Sendable {
         }
         if let observer = continuous?.observer {
             let threads = sourceThreads + sinkThreads
-            observer.attach {
-                self.status(broker, sourceTasks, sinkTasks) { Set(threads.filter(\.isFinished).map(\.name)) }
-            }
+            let patterns = Dictionary(
+                config.sources.map { ($0.name, $0.options.string("path")) }, uniquingKeysWith: { first, _ in first })
+            observer.attach(
+                { self.status(broker, sourceTasks, sinkTasks) { Set(threads.filter(\.isFinished).map(\.name)) } },
+                files: { name in
+                    guard let pattern = patterns[name] else { return nil }
+                    return StoredSourcePosition(broker.sourceCheckpoint(name)).ledger(pattern: pattern)
+                })
             observer.set(.running)
         }
         defer {

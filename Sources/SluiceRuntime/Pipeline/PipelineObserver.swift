@@ -9,7 +9,12 @@ public final class PipelineObserver: Sendable {
         case starting, running, draining, stopped
     }
 
-    private let state = Locked<(phase: Phase, provider: (@Sendable () -> PipelineStatus)?)>((.starting, nil))
+    private let state = Locked<
+        (
+            phase: Phase, provider: (@Sendable () -> PipelineStatus)?,
+            files: (@Sendable (String) -> [SourceFile]?)?
+        )
+    >((.starting, nil, nil))
 
     public init() {}
 
@@ -19,8 +24,20 @@ public final class PipelineObserver: Sendable {
         state.withLock { $0.phase = phase }
     }
 
-    func attach(_ provider: (@Sendable () -> PipelineStatus)?) {
-        state.withLock { $0.provider = provider }
+    func attach(
+        _ provider: (@Sendable () -> PipelineStatus)?, files: (@Sendable (String) -> [SourceFile]?)? = nil
+    ) {
+        state.withLock {
+            $0.provider = provider
+            $0.files = files
+        }
+    }
+
+    /// The ledger of the running pipeline's source `name` (`StoredSourcePosition.ledger`); nil when no
+    /// pipeline runs or it has no such source.
+    public func files(of name: String) -> [SourceFile]? {
+        guard let files = state.withLock({ $0.files }) else { return nil }
+        return files(name)
     }
 
     /// What the pipeline is doing now; nil while none runs.

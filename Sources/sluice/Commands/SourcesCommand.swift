@@ -1,6 +1,7 @@
 import ArgumentParser
 import SluiceBroker
 import SluiceCore
+import SluiceRuntime
 
 /// `sluice sources …`
 struct SourcesCommand: ParsableCommand {
@@ -10,9 +11,10 @@ struct SourcesCommand: ParsableCommand {
         discussion: """
             Examples:
               sluice sources list
+              sluice sources files orders --config pipeline.json
               sluice sources reset orders --execute
             """,
-        subcommands: [List.self, Reset.self]
+        subcommands: [List.self, Files.self, Reset.self]
     )
 
     struct List: ParsableCommand, GlobalOptionsCommand {
@@ -28,7 +30,65 @@ struct SourcesCommand: ParsableCommand {
             var table = Table(["SOURCE", "FILES", "READ TO THE END"])
             for name in broker.sourceNames() {
                 let position = StoredSourcePosition(broker.sourceCheckpoint(name))
-                table.add([name, "\(position.files)", "\(position.complete)"])
+                table.add([name, "\(position.files.count)", "\(position.complete)"])
+            }
+            print(table.render())
+        }
+    }
+
+    struct Files: ParsableCommand, GlobalOptionsCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a source's files and where reading each stands: its ledger.",
+            discussion: """
+                Each file the source's stored position names: reading (more of it to read), waiting (read \
+                but for a last row without its line break), done, gone (deleted or moved since, as \
+                after_read does) or replaced (another file has its name now and is read from its start). \
+                With --config, also the files its path matches that it has not read yet (new). READ is \
+                bytes read and stored (of the inflated stream for gzip), LINE the line the next row \
+                starts on. The daemon serves the same as GET /v1/sources/NAME/files.
+
+                Examples:
+                  sluice sources files orders --config pipeline.json
+                  sluice sources files orders --json
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The source's name in the config.")
+        var source: String
+
+        @Flag(help: "Print JSON (one object with the files) instead of a table.")
+        var json = false
+
+        func run() throws {
+            var pattern: String?
+            if let file = global.configFile {
+                let loader = ConfigLoader(
+                    registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
+                let config = try loader.load(path: file)
+                guard let definition = config.sources.first(where: { $0.name == source }) else {
+                    throw CommandFailure.usage("\(file) has no source \"\(source)\"")
+                }
+                pattern = definition.options.string("path")
+            }
+            let broker = try global.openBroker(readOnly: true)
+            let checkpoint = broker.sourceCheckpoint(source)
+            guard checkpoint != nil || pattern != nil else {
+                throw CommandFailure.runtime(
+                    "source \"\(source)\" has no stored position (give --config to list the files it would read)")
+            }
+            let files = StoredSourcePosition(checkpoint).ledger(pattern: pattern)
+            if json {
+                print(
+                    JSONValue.object([("source", .string(source)), ("files", .array(files.map(\.json)))]).serialized())
+                return
+            }
+            var table = Table(["PATH", "STATE", "READ", "LINE", "SIZE"])
+            for file in files {
+                table.add([
+                    file.path, file.state.rawValue, "\(file.offset)", "\(file.line)", file.size.map { "\($0)" } ?? "-",
+                ])
             }
             print(table.render())
         }
@@ -70,26 +130,6 @@ struct SourcesCommand: ParsableCommand {
             print(
                 "Forgot the stored position of source \(source); its next run reads every file again and stores "
                     + "the rows its topic does not already hold.")
-        }
-    }
-}
-
-/// What the CLI reads of a source's stored checkpoint (written by the runtime's `SourceCheckpoint`): the
-/// topics it wrote to, and the files its connector has read (for the CSV source). Unreadable parts
-/// read as nothing.
-struct StoredSourcePosition {
-    var topics: [String] = []
-    var files = 0
-    var complete = 0
-
-    init(_ checkpoint: [UInt8]?) {
-        guard let checkpoint, let json = try? JSONValue.parse(checkpoint) else { return }
-        if case .object(let partitions)? = json["partitions"] { topics = partitions.map(\.0).sorted() }
-        if let connector = json["connector"]?.stringValue, let inner = try? JSONValue.parse(connector),
-            case .array(let list)? = inner["files"]
-        {
-            files = list.count
-            complete = list.filter { $0["complete"]?.boolValue == true }.count
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import SluiceBroker
 import SluiceCore
+import SluiceRuntime
 
 /// `sluice topics …`
 struct Topics: ParsableCommand {

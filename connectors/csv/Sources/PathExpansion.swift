@@ -1,4 +1,3 @@
-import Glibc
 import SluiceCore
 
 /// Turns the `path` option into the list of files to read, in name order: a file is itself; a folder
@@ -6,7 +5,7 @@ import SluiceCore
 /// canonical (absolute, links resolved), so one file has one name however the config spells it.
 enum PathExpansion {
     static func files(_ pattern: String) throws -> [String] {
-        try matches(pattern).map { FileSystem.canonicalPath($0) ?? $0 }
+        try FileSystem.files(matching: pattern)
     }
 
     /// The source's folder: the canonical path of the part of `pattern` before its first wildcard
@@ -27,28 +26,5 @@ enum PathExpansion {
     static func path(named name: String, in folder: String?) -> String {
         guard let folder, !name.hasPrefix("/") else { return name }
         return (folder.hasSuffix("/") ? folder : folder + "/") + name
-    }
-
-    private static func matches(_ pattern: String) throws -> [String] {
-        if FileSystem.isDirectory(pattern) {
-            let directory = pattern.hasSuffix("/") ? String(pattern.dropLast()) : pattern
-            return try FileSystem.contentsOfDirectory(directory)
-                .filter { !$0.hasPrefix(".") }
-                .map { directory + "/" + $0 }
-                .filter { !FileSystem.isDirectory($0) }
-        }
-        if FileSystem.exists(pattern) { return [pattern] }
-        var result = glob_t()
-        defer { globfree(&result) }
-        let status = glob(pattern, 0, nil, &result)
-        if status == GLOB_NOMATCH { return [] }
-        guard status == 0 else {
-            throw CoreError(.io, "cannot expand the path pattern \(pattern) (glob error \(status))")
-        }
-        var paths: [String] = []
-        for i in 0..<Int(result.gl_pathc) {
-            if let entry = result.gl_pathv[i] { paths.append(String(cString: entry)) }
-        }
-        return paths.filter { !FileSystem.isDirectory($0) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 }
