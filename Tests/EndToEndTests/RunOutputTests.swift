@@ -29,6 +29,29 @@ import Testing
         #expect(plain.stdout.contains("out → folder out: 500 written"))
     }
 
+    /// `--log-format json`: every log line is one JSON object with a time, a level, a stable event name
+    /// and the message, and the metadata as members.
+    @Test func jsonLogLinesAreObjectsWithStableEventNames() throws {
+        let dir = TemporaryDirectory()
+        try Self.pipeline(dir)
+        let run = try EndToEnd.sluice(
+            ["run", "--no-progress", "--log-level", "info", "--log-format", "json"], in: dir.path)
+        let lines = run.stderr.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            let object = try JSONValue.parse(Array(line.utf8))
+            #expect(object["time"]?.stringValue?.hasSuffix("Z") == true, "\(line)")
+            #expect(object["level"]?.stringValue != nil && object["message"]?.stringValue != nil, "\(line)")
+            let event = try #require(object["event"]?.stringValue)
+            #expect(event.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "_" }, "\(line)")
+        }
+        let created = lines.compactMap { try? JSONValue.parse(Array($0.utf8)) }.first {
+            $0["event"]?.stringValue == "created_topic"
+        }
+        #expect(created?["topic"]?.stringValue == "t", "\(run.stderr)")
+        try EndToEnd.sluice(["run", "--log-format", "xml"], in: dir.path, expect: 2)
+    }
+
     @Test func theJSONSummaryIsOneObject() throws {
         let dir = TemporaryDirectory()
         try Self.pipeline(dir)

@@ -64,6 +64,7 @@ struct Daemon: ParsableCommand, LoggingCommand {
     @OptionGroup var log: LogOptions
 
     var logLevel: Logger.Level { log.logLevel }
+    var logFormat: LogFormat { log.format }
 
     /// Exit code of a daemon that stopped before its drain ended.
     static let stoppedAtOnceCode: Int32 = 4

@@ -57,6 +57,7 @@ struct Run: ParsableCommand, LoggingCommand {
     @OptionGroup var log: LogOptions
 
     var logLevel: Logger.Level { quiet ? max(log.logLevel, .warning) : log.logLevel }
+    var logFormat: LogFormat { log.format }
 
     func run() throws {
         let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())

@@ -317,6 +317,7 @@ protocol TopicSettingCommand: DataDirectoryCommand {
 extension TopicSettingCommand {
     var location: DataLocation { options.location }
     var logLevel: Logger.Level { options.logLevel }
+    var logFormat: LogFormat { options.directory.log.format }
 }
 
 /// A topic or group given as the command's argument or, as the Kafka tools take it, as an option

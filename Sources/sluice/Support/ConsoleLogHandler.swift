@@ -2,15 +2,21 @@ import Glibc
 import Logging
 import SluiceCore
 
-/// Log lines on standard error for people: `2026-11-21T10:30:00.123Z warning message key=value …`.
+/// Log lines on standard error: for people, `2026-11-21T10:30:00.123Z warning message key=value …`;
+/// with `--log-format json`, one object per line for log collectors:
+/// `{"time":"…","level":"warning","event":"sink_write_failed","message":"…","sink":"pg",…}`. The event
+/// is the message's leading words as a name (up to its first `;`, `:` or `(`), so it stays the same
+/// while the details that follow vary.
 struct ConsoleLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
+    let json: Bool
 
-    init(label: String, level: Logger.Level) {
+    init(label: String, level: Logger.Level, json: Bool = false) {
         self.label = label
         logLevel = level
+        self.json = json
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -19,13 +25,34 @@ struct ConsoleLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var text = Self.timestamp(Time.nowMillis()) + " " + event.level.rawValue + " " + event.message.description
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        if json {
+            var members: [(String, JSONValue)] = [
+                ("time", .string(Self.timestamp(Time.nowMillis()))), ("level", .string(event.level.rawValue)),
+                ("event", .string(Self.eventName(event.message.description))),
+                ("message", .string(event.message.description)),
+            ]
+            let reserved: Set<String> = ["time", "level", "event", "message"]
+            for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+                members.append((reserved.contains(key) ? "meta_" + key : key, .string("\(value)")))
+            }
+            printToStandardError(JSONValue.object(members).serialized())
+            return
+        }
+        var text = Self.timestamp(Time.nowMillis()) + " " + event.level.rawValue + " " + event.message.description
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             let rendered = "\(value)"
             text += " \(key)=" + (rendered.contains(" ") ? "\"\(rendered)\"" : rendered)
         }
         printToStandardError(text)
+    }
+
+    /// A message's stable name: its words up to the first `;`, `:` or `(`, at most eight, lowercased and
+    /// joined by underscores (`sink write failed; retrying` is `sink_write_failed`).
+    static func eventName(_ message: String) -> String {
+        let head = message.prefix { !";:(\n".contains($0) }
+        let words = head.lowercased().split { !$0.isLetter && !$0.isNumber }.prefix(8)
+        return words.isEmpty ? "log" : words.joined(separator: "_")
     }
 
     /// Epoch milliseconds as an ISO 8601 UTC time with milliseconds.

@@ -41,6 +41,11 @@ struct GlobalOptions: ParsableArguments {
 /// A command whose log level the entry point sets up before running it.
 protocol LoggingCommand {
     var logLevel: Logger.Level { get }
+    var logFormat: LogFormat { get }
+}
+
+extension LoggingCommand {
+    var logFormat: LogFormat { .text }
 }
 
 /// A command that works on a data directory.
@@ -55,6 +60,7 @@ protocol GlobalOptionsCommand: DataDirectoryCommand {
 
 extension GlobalOptionsCommand {
     var logLevel: Logger.Level { global.logLevel }
+    var logFormat: LogFormat { global.directory.log.format }
     var location: DataLocation { global.location }
 }
 
@@ -66,6 +72,11 @@ struct LogOptions: ParsableArguments {
     )
     var logLevelName = "notice"
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "How log lines look: text (for people) or json (one object per line, for log collectors).")
+    var format: LogFormat = .text
+
     var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .notice }
 
     func validate() throws {
@@ -73,4 +84,9 @@ struct LogOptions: ParsableArguments {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
     }
+}
+
+/// How log lines are written (`--log-format`).
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
 }

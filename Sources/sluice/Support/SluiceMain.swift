@@ -21,7 +21,8 @@ enum SluiceMain {
             exitForParse(error)
         }
         let level = (command as? any LoggingCommand)?.logLevel ?? .warning
-        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
+        let json = (command as? any LoggingCommand)?.logFormat == .json
+        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level, json: json) }
         if let location = (command as? any DataDirectoryCommand)?.location, let server = location.bootstrapServer {
             printToStandardError(
                 "note: --bootstrap-server \(server) is ignored: Sluice's broker is embedded and works on its data "
