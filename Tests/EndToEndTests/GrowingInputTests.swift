@@ -26,11 +26,19 @@ import Testing
              "sinks": {"files": {"type": "file", "topics": ["live"], "path": "out", "batch_wait_ms": 0}}}
             """, to: "config.json", in: dir.path)
 
+        // The writer waits for a run to have started before each quarter after the first, so that at
+        // least three runs overlap it however fast or slow the machine is.
+        let started = Locked(0)
         let writer = WorkerThread(name: "appender") {
             let file = try SystemFile.open(path, .readWrite)
             var generator = SplitMix64(seed: 17)
             var position = 0
+            var quarter = 0
             while position < bytes.count {
+                while position >= (quarter + 1) * bytes.count / 4 {
+                    quarter += 1
+                    while started.withLock({ $0 }) < quarter { Time.sleep(millis: 5) }
+                }
                 let piece = min(bytes.count - position, 1 + Int(generator.next() % 2_000))
                 try bytes[position..<(position + piece)].withUnsafeBytes { try file.write($0, at: Int64(position)) }
                 position += piece
@@ -42,6 +50,7 @@ import Testing
         while !writerDone || runs < 2 {
             // Once the writer is done, one more run reads what it wrote last.
             if !writerDone { writerDone = FileSystem.fileSize(path) == Int64(bytes.count) }
+            started.withLock { $0 += 1 }
             try EndToEnd.sluice(["run", "config.json"], in: dir.path)
             runs += 1
             if writerDone { break }
