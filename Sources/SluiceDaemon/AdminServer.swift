@@ -14,6 +14,8 @@ struct AdminServer: Sendable {
     let token: String?
     let observer: PipelineObserver
     let reloads: Reloads
+    /// How many times the daemon ran the pipeline again after it failed on a cause that may pass.
+    let restarts: Locked<Int>
     let version: String
     let configPath: String
     let started = Date()
@@ -105,6 +107,7 @@ struct AdminServer: Sendable {
                 ("phase", .string(observer.phase.rawValue)), ("generation", .number(String(reloads.generation))),
                 ("config", .string(configPath)), ("pid", .number(String(getpid()))),
                 ("uptime_seconds", .number(String(Int(Date().timeIntervalSince(started))))),
+                ("restarts", .number(String(restarts.withLock { $0 }))),
                 ("version", .string(version)),
             ]
             if case .object(let parts)? = observer.status()?.json() { members += parts }

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import SluiceCore
 import SluiceKit
 import SluiceRuntime
@@ -63,10 +64,12 @@ public enum DaemonRunner {
             ])
         }
         let observer = PipelineObserver()
+        let restarts = Locked(0)
         let reloads = Reloads(path: options.configPath, logger: logger)
         _ = DaemonMetrics.shared
         let server = AdminServer(
-            settings: admin, token: token, observer: observer, reloads: reloads, version: options.version,
+            settings: admin, token: token, observer: observer, reloads: reloads, restarts: restarts,
+            version: options.version,
             configPath: options.configPath, logger: logger)
         var serving: Task<Void, any Error>?
         var address = "off"
@@ -88,6 +91,7 @@ public enum DaemonRunner {
         try? FileSystem.writeAtomically(addressPath, Array(record.serialized().utf8), sync: false)
         defer { try? FileSystem.removeFile(addressPath) }
 
+        var failedInARow = 0
         while true {
             var settings = plan.config.daemon
             if let value = options.pollIntervalMillis { settings.pollIntervalMillis = value }
@@ -105,7 +109,36 @@ public enum DaemonRunner {
                 pollIntervalMillis: settings.pollIntervalMillis, shutdownTimeoutMillis: settings.shutdownTimeoutMillis,
                 observer: observer,
                 shouldDrain: { StopRequest.count > 0 || reloads.check(running: running) })
-            let outcome = try Pipeline(config: plan.config, logger: logger).runContinuously(continuous)
+            let outcome: Pipeline.ContinuousOutcome
+            do {
+                outcome = try Pipeline(config: plan.config, logger: logger).runContinuously(continuous)
+                failedInARow = 0
+            } catch let error as RuntimeError where error.isTransient && StopRequest.count == 0 {
+                // A sink gave up after its retry timeout on a cause that may pass (a database down):
+                // the daemon runs the pipeline again after a backoff, from the committed offsets.
+                let delay = Backoff.delay(attempt: failedInARow, initial: 1000, max: 60_000)
+                failedInARow += 1
+                restarts.withLock { $0 += 1 }
+                Counter(label: "sluice_pipeline_restarts_total").increment()
+                logger.warning(
+                    "the pipeline failed on a cause that may pass; restarting it",
+                    metadata: [
+                        "error": "\(error.message)", "restart_in_ms": "\(delay)",
+                        "restarts": "\(restarts.withLock { $0 })",
+                    ])
+                var waited = 0
+                while waited < delay && StopRequest.count == 0 && !reloads.check(running: fileBytes) {
+                    Time.sleep(millis: 50)
+                    waited += 50
+                }
+                if StopRequest.count > 0 { throw error }
+                if let next = reloads.takePending() {
+                    (plan, fileBytes) = (next.plan, next.bytes)
+                    let generation = reloads.applied(next.sequence)
+                    logger.notice("config reloaded", metadata: ["generation": "\(generation)"])
+                }
+                continue
+            }
             if StopRequest.count == 0 && !outcome.stoppedAtOnce, let next = reloads.takePending() {
                 if next.plan.config.admin != plan.config.admin {
                     logger.warning("the admin section changed; it takes effect when the daemon restarts")

@@ -218,6 +218,38 @@ import Testing
 /// while the daemon, with a file sink and an exactly-once PostgreSQL upsert sink, is killed with SIGKILL
 /// at random moments 30 times; at the end every row is in each sink exactly once.
 @Suite(.enabled(if: PostgresServer.shouldRun)) struct DaemonKillTests {
+    /// A sink that gives up after its retry timeout (the database is down) fails the pipeline; the daemon
+    /// runs it again after a backoff, counts the restart, and delivers once the database is back.
+    @Test func aPipelineThatFailedOnADatabaseDownIsRestartedWithBackoff() throws {
+        let server = try PostgresServer.dedicated()
+        defer { server.stop() }
+        let database = try server.createDatabase("restarts")
+        try server.psql("CREATE TABLE live (id bigint PRIMARY KEY, name text, amount numeric)", database: database)
+        try server.halt()
+        let postgres = """
+            "pg": {"type": "postgres", "topics": ["live"], "table": "live", "mode": "upsert", "key_columns": ["id"],
+                   "connection": "\(server.connectionString(database: database))", "retry_initial_ms": 50,
+                   "retry_timeout_ms": 300}
+            """
+        let dir = try DaemonTests.prepare(DaemonTests.rows(1...20), config: DaemonTests.config(sinks: postgres))
+        let daemon = try DaemonTests.Running(in: dir.path)
+        func status() -> JSONValue? {
+            guard let result = try? SluiceBinary.run(["status", "--json"], in: dir.path), result.status == 0 else {
+                return nil
+            }
+            return try? JSONValue.parse(Array(result.stdout.utf8))
+        }
+        #expect(DaemonTests.waitUntil { (status()?["restarts"]?.integerValue ?? 0) >= 1 }, "no restart counted")
+        try server.start()
+        #expect(
+            DaemonTests.waitUntil(seconds: 60) {
+                (try? server.psql("SELECT count(*) FROM live", database: database)) == "20"
+            })
+        let (code, _, stderr) = daemon.stop()
+        #expect(code == 0, "\(stderr)")
+        #expect(stderr.contains("restarting it"), "\(stderr)")
+    }
+
     @Test func killedThirtyTimesWhileAWriterAppendsDeliversEveryRowOnceToFilesAndPostgres() throws {
         let server = try PostgresServer.shared()
         let database = try server.createDatabase("daemon_kills")

@@ -111,6 +111,12 @@ public final class PostgresServer: @unchecked Sendable {
         guard result.status == 0 else { throw TestSupportError("pg_ctl restart failed: \(result.stderr)") }
     }
 
+    /// Stops the server (`pg_ctl stop -m fast`) and keeps its folder: `start` brings it back.
+    public func halt() throws {
+        let result = try command("pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"])
+        guard result.status == 0 else { throw TestSupportError("pg_ctl stop failed: \(result.stderr)") }
+    }
+
     /// Stops the server at once and removes its folder.
     public func stop() {
         _ = try? command("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])

@@ -143,10 +143,13 @@ public struct Pipeline: Sendable {
                 broker: broker)
         }
         var failures: [String] = []
+        // Whether every failure is one whose cause may pass (`RuntimeError.isTransient`).
+        var transient = true
         for (task, thread) in zip(sourceTasks, sourceThreads) {
             if let error = thread.join() {
                 stop.request()
                 if (error as? RuntimeError)?.isInterruption == true { continue }
+                transient = transient && (error as? RuntimeError)?.isTransient == true
                 failures.append("source \"\(task.definition.name)\": \(Self.describe(error))")
             }
         }
@@ -160,6 +163,7 @@ public struct Pipeline: Sendable {
         for (task, thread) in zip(sinkTasks, sinkThreads) {
             if let error = thread.join() {
                 if (error as? RuntimeError)?.isInterruption == true { continue }
+                transient = transient && (error as? RuntimeError)?.isTransient == true
                 failures.append(
                     Self.describe(error) + (error is RuntimeError ? "" : " (sink \"\(task.definition.name)\")"))
             }
@@ -170,7 +174,7 @@ public struct Pipeline: Sendable {
             if atOnce {
                 for failure in failures { logger.info("while stopping", metadata: ["error": "\(failure)"]) }
             } else if !failures.isEmpty {
-                throw RuntimeError(failures.joined(separator: "\n"))
+                throw RuntimeError(failures.joined(separator: "\n"), transient: transient)
             }
             return ContinuousOutcome(
                 summary: try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started),
@@ -184,7 +188,7 @@ public struct Pipeline: Sendable {
                 broker, sourceTasks, sinkTasks, startEnds, startCommitted, started)
             throw interrupted
         }
-        guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n")) }
+        guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n"), transient: transient) }
         try broker.applyRetention()
         return ContinuousOutcome(
             summary: try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started),

@@ -5,10 +5,14 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     public let isInterruption: Bool
     /// For an interrupted run, what it did before it stopped.
     public var partialSummary: RunSummary?
+    /// The cause may pass (a database that kept refusing connections past `retry_timeout_ms`): the
+    /// daemon runs the pipeline again after a backoff, where a run stops.
+    public var isTransient = false
 
-    public init(_ message: String) {
+    public init(_ message: String, transient: Bool = false) {
         self.message = message
         isInterruption = false
+        isTransient = transient
     }
 
     private init(interruption message: String) {

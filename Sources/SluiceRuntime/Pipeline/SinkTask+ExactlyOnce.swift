@@ -238,8 +238,8 @@ extension SinkTask {
                 if stop.isRequested { throw RuntimeError.interrupted }
                 guard elapsed < definition.retryTimeoutMs else {
                     throw RuntimeError(
-                        "sink \"\(definition.name)\" could not read its stored offsets for \(elapsed / 1000) s: \(error.message)"
-                    )
+                        "sink \"\(definition.name)\" could not read its stored offsets for \(elapsed / 1000) s: \(error.message)",
+                        transient: true)
                 }
                 let delay = Backoff.delay(
                     attempt: attempt, initial: definition.retryInitialMs, max: definition.retryMaxMs)

@@ -382,7 +382,8 @@ final class SinkTask: @unchecked Sendable {
                 if elapsed >= definition.retryTimeoutMs {
                     throw RuntimeError(
                         "sink \"\(definition.name)\" gave up after retrying for \(elapsed / 1000) s (\(attempt) retries); "
-                            + "it kept failing with: \(error.message). Nothing was committed past what was written.")
+                            + "it kept failing with: \(error.message). Nothing was committed past what was written.",
+                        transient: true)
                 }
                 counters.withLock { $0.retries += 1 }
                 metrics.retries.increment()
@@ -474,10 +475,10 @@ final class SinkTask: @unchecked Sendable {
 }
 
 /// Capped exponential backoff with jitter.
-enum Backoff {
+public enum Backoff {
     /// The wait before retry `attempt` (0-based): `initial × 2^attempt`, at most `max`, then a random
     /// value between half of it and all of it.
-    static func delay(attempt: Int, initial: Int, max limit: Int) -> Int {
+    public static func delay(attempt: Int, initial: Int, max limit: Int) -> Int {
         let exponent = min(attempt, 30)
         let base = min(
             limit, initial.multipliedReportingOverflow(by: 1 << exponent).overflow ? limit : initial << exponent)
