@@ -16,6 +16,7 @@ struct AdminServer: Sendable {
     let reloads: Reloads
     /// How many times the daemon ran the pipeline again after it failed on a cause that may pass.
     let restarts: Locked<Int>
+    let controls: SinkControls
     let version: String
     let configPath: String
     let started = Date()
@@ -116,14 +117,36 @@ struct AdminServer: Sendable {
         router.get("v1/sources/:name/files") { _, context -> Response in
             let name = context.parameters.get("name") ?? ""
             // It reads the files' sizes and tails: blocking I/O, off the cooperative pool.
-            let ledger = await withCheckedContinuation { continuation in
-                DispatchQueue.global(qos: .utility).async { continuation.resume(returning: observer.files(of: name)) }
-            }
+            let ledger = try await Self.offPool { observer.files(of: name) }
             guard let files = ledger else {
                 return Self.error(
                     "no source \"\(name)\" runs here; GET /v1/status lists the sources", status: .notFound)
             }
             return Self.json(.object([("source", .string(name)), ("files", .array(files.map(\.json)))]))
+        }
+        router.post("v1/sinks/:name/:action") { _, context -> Response in
+            let name = context.parameters.get("name") ?? ""
+            let action = context.parameters.get("action") ?? ""
+            guard ["pause", "resume", "restart"].contains(action) else {
+                return Self.error("no such action \"\(action)\": pause, resume or restart", status: .notFound)
+            }
+            guard let status = observer.status() else {
+                return Self.error(
+                    "the pipeline is not running (it is starting, draining or waiting to restart); try again",
+                    status: .serviceUnavailable)
+            }
+            guard status.sinks.contains(where: { $0.name == name }) else {
+                let names = status.sinks.map(\.name).joined(separator: ", ")
+                return Self.error("no sink \"\(name)\" runs here (sinks: \(names))", status: .notFound)
+            }
+            if action == "restart" {
+                controls.restart()
+                return Self.json(.object([("sink", .string(name)), ("result", .string("restarting"))]))
+            }
+            let changed = try await Self.offPool { try controls.set(name, paused: action == "pause") }
+            let result =
+                action == "pause" ? (changed ? "pausing" : "already paused") : (changed ? "resuming" : "not paused")
+            return Self.json(.object([("sink", .string(name)), ("result", .string(result))]))
         }
         router.post("v1/reload") { _, _ -> Response in
             let sequence = reloads.request()
@@ -156,6 +179,13 @@ struct AdminServer: Sendable {
             }
         }
         return router
+    }
+
+    /// Runs `body` (blocking file I/O) on a Dispatch thread, off Swift's cooperative pool.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async { continuation.resume(with: Result { try body() }) }
+        }
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {

@@ -65,10 +65,11 @@ public enum DaemonRunner {
         }
         let observer = PipelineObserver()
         let restarts = Locked(0)
+        let controls = SinkControls()
         let reloads = Reloads(path: options.configPath, logger: logger)
         _ = DaemonMetrics.shared
         let server = AdminServer(
-            settings: admin, token: token, observer: observer, reloads: reloads, restarts: restarts,
+            settings: admin, token: token, observer: observer, reloads: reloads, restarts: restarts, controls: controls,
             version: options.version,
             configPath: options.configPath, logger: logger)
         var serving: Task<Void, any Error>?
@@ -93,6 +94,7 @@ public enum DaemonRunner {
 
         var failedInARow = 0
         while true {
+            controls.dataDirectory = plan.config.dataDirectory
             var settings = plan.config.daemon
             if let value = options.pollIntervalMillis { settings.pollIntervalMillis = value }
             if let value = options.shutdownTimeoutMillis { settings.shutdownTimeoutMillis = value }
@@ -108,7 +110,9 @@ public enum DaemonRunner {
             let continuous = Pipeline.Continuous(
                 pollIntervalMillis: settings.pollIntervalMillis, shutdownTimeoutMillis: settings.shutdownTimeoutMillis,
                 observer: observer,
-                shouldDrain: { StopRequest.count > 0 || reloads.check(running: running) })
+                shouldDrain: {
+                    StopRequest.count > 0 || reloads.check(running: running) || controls.restartRequested
+                })
             let outcome: Pipeline.ContinuousOutcome
             do {
                 outcome = try Pipeline(config: plan.config, logger: logger).runContinuously(continuous)
@@ -146,6 +150,15 @@ public enum DaemonRunner {
                 (plan, fileBytes) = (next.plan, next.bytes)
                 let generation = reloads.applied(next.sequence)
                 logger.notice("config reloaded", metadata: ["generation": "\(generation)"])
+                _ = controls.takeRestart()
+                continue
+            }
+            if StopRequest.count == 0 && !outcome.stoppedAtOnce && controls.takeRestart() {
+                logger.notice(
+                    "the pipeline starts again for a sink paused, resumed or restarted",
+                    metadata: [
+                        "paused": "\(PausedSinks.load(plan.config.dataDirectory).sorted().joined(separator: ","))"
+                    ])
                 continue
             }
             return outcome

@@ -11,11 +11,14 @@ public struct Pipeline: Sendable {
     public let config: PipelineConfig
     public let registry: ConnectorRegistry
     public let logger: Logger
+    /// The sinks paused when the pipeline was made (`PausedSinks`): they get no tasks.
+    let paused: Set<String>
 
     public init(config: PipelineConfig, registry: ConnectorRegistry = BuiltInConnectors.registry, logger: Logger) {
         self.config = config
         self.registry = registry
         self.logger = logger
+        paused = PausedSinks.load(config.dataDirectory)
     }
 
     /// Runs the pipeline. `progress` receives a line every `progressIntervalMillis`.
@@ -207,9 +210,16 @@ public struct Pipeline: Sendable {
         }
     }
 
+    /// The tasks of the sinks that are not paused (`PausedSinks`).
     private func makeSinkTasks(_ broker: Broker, _ stop: RunStop) throws -> [SinkTask] {
         var tasks: [SinkTask] = []
         for definition in config.sinks {
+            if paused.contains(definition.name) {
+                logger.notice(
+                    "the sink is paused; its records wait in its topics until `sluice resume` resumes it",
+                    metadata: ["sink": "\(definition.name)"])
+                continue
+            }
             let unknown: SinkFactory = { _ in
                 throw ConnectorError.fatal("config", "unknown sink type \(definition.type)")
             }
@@ -237,7 +247,7 @@ public struct Pipeline: Sendable {
         while !stop.isRequested {
             let seen = broker.committed.current
             do {
-                if try config.sinks.allSatisfy({ try caughtUp($0, broker) }) { return [] }
+                if try config.sinks.allSatisfy({ try paused.contains($0.name) || caughtUp($0, broker) }) { return [] }
             } catch {
                 return ["cannot read the groups' progress: \(error)"]
             }
@@ -349,6 +359,7 @@ public struct Pipeline: Sendable {
                 RunSummary.TopicCounts(name: name, records: partitions.map { $0.0 }, added: partitions.map { $0.1 }))
         }
         var sinkReports: [RunSummary.SinkReport] = []
+        let lags = paused.isEmpty ? [] : try uncommitted(broker)
         for definition in config.sinks {
             let counters = sinks.filter { $0.definition.name == definition.name }.map { $0.counters.withLock { $0 } }
             var expected: Int64 = 0
@@ -374,7 +385,9 @@ public struct Pipeline: Sendable {
                     seconds: seconds,
                     maxDeadLetterPercent: definition.maxDeadLetterPercent,
                     destination: counters.lazy.compactMap(\.destination).first,
-                    writeCounts: counters.compactMap(\.writeCounts).reduce(nil) { ($0 ?? SinkWriteCounts()) + $1 }
+                    writeCounts: counters.compactMap(\.writeCounts).reduce(nil) { ($0 ?? SinkWriteCounts()) + $1 },
+                    pausedWithLag: paused.contains(definition.name)
+                        ? lags.first { $0.sink == definition.name }?.records ?? 0 : nil
                 ))
         }
         return RunSummary(sources: sources.map(\.report), sinks: sinkReports, topics: topics, seconds: seconds)

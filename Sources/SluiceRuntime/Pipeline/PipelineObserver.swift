@@ -129,9 +129,12 @@ extension Pipeline {
             let retrying = tasks.compactMap { $0.retrying.withLock { $0 } }.first
             let failed = tasks.contains { $0.failed.withLock { $0 } }
             let stopped = tasks.allSatisfy { ended.contains("sink-\($0.memberId)") }
+            let state =
+                paused.contains(definition.name)
+                ? "paused" : failed ? "failed" : stopped ? "stopped" : retrying != nil ? "retrying" : "running"
             return PipelineStatus.Sink(
                 name: definition.name, group: definition.group, tasks: definition.tasks,
-                state: failed ? "failed" : stopped ? "stopped" : retrying != nil ? "retrying" : "running",
+                state: state,
                 consumed: counters.reduce(0) { $0 + $1.consumed }, written: counters.reduce(0) { $0 + $1.written },
                 deadLettered: counters.reduce(0) { $0 + $1.deadLettered },
                 retries: counters.reduce(0) { $0 + $1.retries }, commits: counters.reduce(0) { $0 + $1.commits },

@@ -29,6 +29,8 @@ public struct RunSummary: Sendable {
         public var destination: String?
         /// Rows inserted and updated, from sinks that tell them apart (upserts).
         public var writeCounts: SinkWriteCounts?
+        /// Paused (`sluice pause`): it did not run, and this many records of its topics wait for it.
+        public var pausedWithLag: Int64?
     }
 
     var sources: [SourceTask.Report]
@@ -64,6 +66,12 @@ public struct RunSummary: Sendable {
         }
         if !sinks.isEmpty { lines.append("Sinks:") }
         for sink in sinks {
+            if let lag = sink.pausedWithLag {
+                lines.append(
+                    "  \(sink.name): paused, \(Format.count(Int(lag), "record")) waiting in its topics "
+                        + "(`sluice resume \(sink.name)` resumes it)")
+                continue
+            }
             let rate = sink.seconds > 0 ? Double(sink.written + sink.deadLettered) / sink.seconds : 0
             var share = ""
             if sink.deadLettered > 0 && sink.consumed > 0 {
@@ -100,7 +108,7 @@ public struct RunSummary: Sendable {
             "Rows read \(Format.count(rows)) = \(Format.count(records)) delivered + "
                 + "\(Format.count(dead)) dead-lettered"
                 + (rows == records + dead ? "" : "  (MISMATCH)") + " in \(Format.seconds(seconds))")
-        for sink in sinks {
+        for sink in sinks where sink.pausedWithLag == nil {
             let handled = sink.written + sink.deadLettered
             lines.append(
                 "Sink \(sink.name): \(Format.count(sink.committedAdvance, "record")) committed = "
@@ -144,6 +152,7 @@ public struct RunSummary: Sendable {
                 ("commits", number(sink.commits)), ("committed", number(sink.committedAdvance)),
                 ("seconds", number(sink.seconds)),
             ]
+            if let lag = sink.pausedWithLag { members += [("paused", .bool(true)), ("waiting", number(Int(lag)))] }
             return .object(members)
         }
         let topicList = topics.map { topic -> JSONValue in

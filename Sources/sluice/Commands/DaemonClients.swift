@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import SluiceCore
 import SluiceDaemon
+import SluiceRuntime
 
 /// Where a thin client finds the daemon: `--admin`, else the address the daemon keeps in its data
 /// directory; and the token it sends.
@@ -26,22 +27,29 @@ struct AdminTarget: ParsableArguments {
     func client() throws -> AdminClient {
         let token = ProcessEnvironment.current()[tokenEnv].flatMap { $0.isEmpty ? nil : $0 }
         if let admin { return AdminClient(address: admin, token: token) }
-        let file = configFile ?? (dataDirectory == nil && FileSystem.exists("config.json") ? "config.json" : nil)
-        let directory: String
         do {
-            directory = try DataLocation(dataDirectory: dataDirectory, configFile: file).resolve().path
+            return AdminClient(address: try AdminClient.address(dataDirectory: try directory()), token: token)
+        } catch let error as AdminError {
+            throw CommandFailure.runtime(error.description)
+        }
+    }
+
+    /// The config file named, or `config.json` here when neither it nor a data directory is.
+    var file: String? {
+        configFile ?? (dataDirectory == nil && FileSystem.exists("config.json") ? "config.json" : nil)
+    }
+
+    /// The daemon's data directory.
+    func directory() throws -> String {
+        do {
+            return try DataLocation(dataDirectory: dataDirectory, configFile: file).resolve().path
         } catch {
             // The file may be the broken config a reload is about to refuse: its data_dir (or the default
             // beside it) still finds the daemon.
             guard let file, dataDirectory == nil, let fallback = Self.dataDirectory(ofUnvalidated: file) else {
                 throw error
             }
-            directory = fallback
-        }
-        do {
-            return AdminClient(address: try AdminClient.address(dataDirectory: directory), token: token)
-        } catch let error as AdminError {
-            throw CommandFailure.runtime(error.description)
+            return fallback
         }
     }
 
@@ -164,6 +172,99 @@ struct Reload: ParsableCommand, LoggingCommand {
             throw CommandFailure(
                 message: "reload refused; the running config goes on:\n"
                     + problems.map { "  " + $0 }.joined(separator: "\n"), exitCode: 2)
+        default:
+            throw CommandFailure.runtime(
+                answer["error"]?.stringValue ?? "the daemon answered \(status): \(answer.serialized())")
+        }
+    }
+}
+
+/// `sluice pause SINK`
+struct Pause: ParsableCommand, LoggingCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pause a sink of a running daemon: it commits the batch in hand and stops, until resumed.",
+        discussion: """
+            Asks the daemon's admin API (POST /v1/sinks/SINK/pause). The pause is kept in the data \
+            directory (paused-sinks.json): the sink stays paused when the daemon restarts, and \
+            `sluice run` on the same data directory leaves it out too. Its records wait in its topics, \
+            and its group's offsets can be changed meanwhile (sluice groups reset-offsets).
+
+            Examples:
+              sluice pause pg
+              sluice pause pg --config pipelines/orders.json
+            """)
+
+    @OptionGroup var arguments: SinkControl.Arguments
+
+    var logLevel: Logger.Level { .warning }
+
+    func run() throws {
+        try SinkControl.send("pause", arguments)
+    }
+}
+
+/// `sluice resume SINK`
+struct Resume: ParsableCommand, LoggingCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Resume a paused sink of a running daemon: it goes on from its group's committed offsets.",
+        discussion: """
+            Asks the daemon's admin API (POST /v1/sinks/SINK/resume), and removes the sink from the \
+            paused ones kept in the data directory.
+
+            Examples:
+              sluice resume pg
+              sluice resume pg --config pipelines/orders.json
+            """)
+
+    @OptionGroup var arguments: SinkControl.Arguments
+
+    var logLevel: Logger.Level { .warning }
+
+    func run() throws {
+        try SinkControl.send("resume", arguments)
+    }
+}
+
+/// What `pause` and `resume` share: the request, and the daemon's answer in a sentence.
+enum SinkControl {
+    struct Arguments: ParsableArguments {
+        @OptionGroup var target: AdminTarget
+
+        @Argument(help: "The sink's name in the config.")
+        var sink: String
+    }
+
+    static func send(_ action: String, _ arguments: Arguments) throws {
+        let (target, sink) = (arguments.target, arguments.sink)
+        if target.admin == nil, case let directory = try target.directory(),
+            (try? AdminClient.address(dataDirectory: directory)) == nil
+        {
+            // No daemon runs on the data directory: the paused set is changed there, for its next start
+            // and for `sluice run`.
+            if let file = target.file {
+                let loader = ConfigLoader(
+                    registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
+                let names = try loader.load(path: file).sinks.map(\.name)
+                guard names.contains(sink) else {
+                    throw CommandFailure.usage(
+                        "\(file) has no sink \"\(sink)\" (sinks: \(names.joined(separator: ", ")))")
+                }
+            }
+            let changed = try PausedSinks.set(sink, paused: action == "pause", in: directory)
+            let what =
+                action == "pause" ? (changed ? "Paused" : "Already paused:") : (changed ? "Resumed" : "Not paused:")
+            print(
+                "\(what) sink \(sink). No daemon runs on \(directory); this holds for its next start and for "
+                    + "`sluice run`.")
+            return
+        }
+        let path = "/v1/sinks/" + (sink.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? sink)
+        let (status, answer) = try target.send("POST", path + "/" + action)
+        switch answer["result"]?.stringValue {
+        case "pausing": print("Pausing sink \(sink): it commits the batch in hand and stops; it stays paused.")
+        case "already paused": print("Sink \(sink) is already paused.")
+        case "resuming": print("Resuming sink \(sink): it goes on from its group's committed offsets.")
+        case "not paused": print("Sink \(sink) is not paused.")
         default:
             throw CommandFailure.runtime(
                 answer["error"]?.stringValue ?? "the daemon answered \(status): \(answer.serialized())")
