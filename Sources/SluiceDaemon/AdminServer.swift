@@ -148,6 +148,15 @@ struct AdminServer: Sendable {
                 action == "pause" ? (changed ? "pausing" : "already paused") : (changed ? "resuming" : "not paused")
             return Self.json(.object([("sink", .string(name)), ("result", .string(result))]))
         }
+        router.get("v1/groups/:group/offsets") { _, context -> Response in
+            let group = context.parameters.get("group") ?? ""
+            return try await Self.offPool { GroupOffsetsAPI.describe(group, observer) }
+        }
+        router.post("v1/groups/:group/offsets") { request, context -> Response in
+            let group = context.parameters.get("group") ?? ""
+            let body = Array(buffer: try await request.body.collect(upTo: 1 << 20))
+            return try await Self.offPool { GroupOffsetsAPI.change(group, body, observer) }
+        }
         router.post("v1/reload") { _, _ -> Response in
             let sequence = reloads.request()
             let deadline = Date().addingTimeInterval(120)

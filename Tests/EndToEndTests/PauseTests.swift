@@ -69,6 +69,60 @@ import Testing
         #expect(unknown.stderr.contains("no sink \"nope\""), "\(unknown.stderr)")
     }
 
+    /// `GET /v1/groups/GROUP/offsets`, and changing them: refused while the group's sink runs, a plan
+    /// only with `dry_run`, applied while it is paused, and followed once it is resumed.
+    @Test func groupOffsetsChangeOnlyWhileTheSinkIsPaused() throws {
+        let dir = try DaemonTests.prepare(DaemonTests.rows(1...6), config: Self.config)
+        let daemon = try DaemonTests.Running(in: dir.path)
+        #expect(try DaemonTests.waitUntil { try DaemonTests.delivered(dir.file("out")).count == 6 })
+        let base = try AdminApiTests.address(dir)
+        let script = #"""
+            import json, sys, urllib.request, urllib.error
+            def call(method, body=None):
+                data = None if body is None else json.dumps(body).encode()
+                request = urllib.request.Request(sys.argv[1] + "/v1/groups/out/offsets", data=data, method=method)
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as a:
+                        return [a.status, json.loads(a.read())]
+                except urllib.error.HTTPError as e:
+                    return [e.code, json.loads(e.read())]
+            if sys.argv[2] == "get":
+                print(json.dumps(call("GET")))
+            else:
+                print(json.dumps(call("POST", json.loads(sys.argv[2]))))
+            """#
+        func call(_ argument: String) throws -> (status: Int64, body: JSONValue) {
+            let answer = try JSONValue.parse(Array(try AdminApiTests.python(script, [base, argument]).utf8))
+            let pair = answer.arrayValue ?? []
+            return (pair.first?.integerValue ?? 0, pair.count > 1 ? pair[1] : .null)
+        }
+        func first(_ body: JSONValue) -> JSONValue? { body["partitions"]?.arrayValue?.first }
+        let before = try call("get")
+        #expect(before.status == 200 && before.body["sink"]?.stringValue == "out")
+        #expect(first(before.body)?["offset"]?.integerValue == 6, "\(before.body.serialized())")
+        let refused = try call(#"{"to": "earliest"}"#)
+        #expect(refused.status == 409, "\(refused.body.serialized())")
+        #expect(refused.body["error"]?.stringValue?.contains("sluice pause out") == true)
+        try EndToEnd.sluice(["pause", "out"], in: dir.path)
+        #expect(DaemonTests.waitUntil { Self.sinkState(dir, "out") == "paused" })
+        let plan = try call(#"{"to": "earliest", "dry_run": true}"#)
+        #expect(plan.status == 200 && plan.body["applied"]?.boolValue == false, "\(plan.body.serialized())")
+        #expect(first(try call("get").body)?["offset"]?.integerValue == 6, "a dry run changed them")
+        #expect(try call(#"{"to": "sideways"}"#).status == 400)
+        let applied = try call(#"{"offset": 2}"#)
+        #expect(applied.status == 200 && first(applied.body)?["new"]?.integerValue == 2)
+        #expect(first(try call("get").body)?["offset"]?.integerValue == 2)
+        try EndToEnd.sluice(["resume", "out"], in: dir.path)
+        #expect(
+            DaemonTests.waitUntil {
+                (try? call("get")).flatMap { first($0.body)?["offset"]?.integerValue } == 6
+                    && Self.sinkState(dir, "out") == "running"
+            })
+        let (status, _, stderr) = daemon.stop()
+        #expect(status == 0, "\(stderr)")
+        #expect(try DaemonTests.delivered(dir.file("out")).count == 6)
+    }
+
     @Test func theAPIRefusesWhatItCannotDo() throws {
         let dir = try DaemonTests.prepare(DaemonTests.rows(1...2), config: Self.config)
         let daemon = try DaemonTests.Running(in: dir.path)

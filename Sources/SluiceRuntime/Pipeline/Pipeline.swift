@@ -91,11 +91,18 @@ public struct Pipeline: Sendable {
             let patterns = Dictionary(
                 config.sources.map { ($0.name, $0.options.string("path")) }, uniquingKeysWith: { first, _ in first })
             observer.attach(
-                { self.status(broker, sourceTasks, sinkTasks) { Set(threads.filter(\.isFinished).map(\.name)) } },
-                files: { name in
-                    guard let pattern = patterns[name] else { return nil }
-                    return StoredSourcePosition(broker.sourceCheckpoint(name)).ledger(pattern: pattern)
-                })
+                PipelineObserver.Attachment(
+                    status: {
+                        self.status(broker, sourceTasks, sinkTasks) { Set(threads.filter(\.isFinished).map(\.name)) }
+                    },
+                    files: { name in
+                        guard let pattern = patterns[name] else { return nil }
+                        return StoredSourcePosition(broker.sourceCheckpoint(name)).ledger(pattern: pattern)
+                    }, broker: broker,
+                    sinkGroups: Dictionary(
+                        config.sinks.map { ($0.group, (sink: $0.name, topics: $0.topics)) },
+                        uniquingKeysWith: { first, _ in first }),
+                    paused: paused))
             observer.set(.running)
         }
         defer {

@@ -9,12 +9,20 @@ public final class PipelineObserver: Sendable {
         case starting, running, draining, stopped
     }
 
-    private let state = Locked<
-        (
-            phase: Phase, provider: (@Sendable () -> PipelineStatus)?,
-            files: (@Sendable (String) -> [SourceFile]?)?
-        )
-    >((.starting, nil, nil))
+    /// What a running pipeline lends the observer.
+    struct Attachment: Sendable {
+        var status: @Sendable () -> PipelineStatus
+        var files: @Sendable (String) -> [SourceFile]?
+        var broker: Broker
+        /// Each sink group of the config, with its sink's name and topics.
+        var sinkGroups: [String: (sink: String, topics: [String])]
+        /// The sinks paused when the pipeline started.
+        var paused: Set<String>
+    }
+
+    private let state = Locked<(phase: Phase, attached: Attachment?)>((.starting, nil))
+    /// Held while the broker is lent out, so that the pipeline does not close it meanwhile.
+    private let lending = Locked(())
 
     public init() {}
 
@@ -24,26 +32,43 @@ public final class PipelineObserver: Sendable {
         state.withLock { $0.phase = phase }
     }
 
-    func attach(
-        _ provider: (@Sendable () -> PipelineStatus)?, files: (@Sendable (String) -> [SourceFile]?)? = nil
-    ) {
-        state.withLock {
-            $0.provider = provider
-            $0.files = files
-        }
+    func attach(_ attachment: Attachment?) {
+        lending.withLock { _ in state.withLock { $0.attached = attachment } }
     }
 
     /// The ledger of the running pipeline's source `name` (`StoredSourcePosition.ledger`); nil when no
     /// pipeline runs or it has no such source.
     public func files(of name: String) -> [SourceFile]? {
-        guard let files = state.withLock({ $0.files }) else { return nil }
-        return files(name)
+        state.withLock({ $0.attached })?.files(name)
     }
 
     /// What the pipeline is doing now; nil while none runs.
     public func status() -> PipelineStatus? {
-        guard let provider = state.withLock({ $0.provider }) else { return nil }
-        return provider()
+        state.withLock({ $0.attached })?.status()
+    }
+
+    /// What a group is to the running pipeline: the sink that reads in it, and whether that sink is
+    /// paused (nil sink: no sink of this config uses the group).
+    public struct GroupUse: Sendable {
+        public var sink: String?
+        public var paused: Bool
+        /// The sink's topics.
+        public var topics: [String]
+    }
+
+    /// Runs `body` with the running pipeline's broker and what `group` is to it, while the pipeline
+    /// cannot close the broker; nil when no pipeline runs. Blocks the pipeline's end meanwhile: keep it
+    /// short.
+    public func withBroker<T>(group: String, _ body: (Broker, GroupUse) throws -> T) rethrows -> T? {
+        try lending.withLock { _ in
+            guard let attached = state.withLock({ $0.attached }) else { return nil }
+            let use = attached.sinkGroups[group]
+            return try body(
+                attached.broker,
+                GroupUse(
+                    sink: use?.sink, paused: use.map { attached.paused.contains($0.sink) } ?? false,
+                    topics: use?.topics ?? []))
+        }
     }
 }
 

@@ -187,7 +187,8 @@ struct Pause: ParsableCommand, LoggingCommand {
             Asks the daemon's admin API (POST /v1/sinks/SINK/pause). The pause is kept in the data \
             directory (paused-sinks.json): the sink stays paused when the daemon restarts, and \
             `sluice run` on the same data directory leaves it out too. Its records wait in its topics, \
-            and its group's offsets can be changed meanwhile (sluice groups reset-offsets).
+            and its group's offsets can be changed meanwhile: POST /v1/groups/GROUP/offsets while the \
+            daemon runs, sluice groups reset-offsets when it does not.
 
             Examples:
               sluice pause pg
