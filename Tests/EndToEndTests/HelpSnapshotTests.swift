@@ -6,7 +6,8 @@ import Testing
 /// Run with SLUICE_UPDATE_SNAPSHOTS=1 to write them anew after a deliberate change, and review the diff.
 @Suite struct HelpSnapshotTests {
     static let commands: [[String]] = [
-        [], ["run"], ["daemon"], ["status"], ["reload"], ["pause"], ["resume"], ["validate"], ["topics"],
+        [], ["run"], ["daemon"], ["status"], ["reload"], ["pause"], ["resume"], ["dlq"], ["dlq", "replay"],
+        ["validate"], ["topics"],
         ["topics", "list"],
         ["topics", "describe"], ["topics", "create"],
         ["topics", "alter"], ["topics", "delete"], ["produce"], ["consume"], ["groups"], ["groups", "list"],

@@ -13,6 +13,8 @@ public enum SluiceHeader {
     public static let originalTopic = "sluice.original.topic"
     public static let originalPartition = "sluice.original.partition"
     public static let originalOffset = "sluice.original.offset"
+    /// On a record `sluice dlq replay` produced again: the letter it came from, `DLQ:PARTITION:OFFSET`.
+    public static let replayedFrom = "sluice.replayed_from"
 }
 
 /// Builds dead-letter records: the failed input as the value, and headers that say what failed, where

@@ -1,5 +1,6 @@
 import SluiceBroker
 import SluiceCore
+import SluiceLog
 
 /// What the runtime stores for a source after each batch: the connector's own checkpoint and, per
 /// partition of the topics the source writes, the end offset at that moment. After a crash, the
@@ -62,5 +63,45 @@ struct SourceCheckpoint: Equatable {
             hash &*= 0x100_0000_01b3
         }
         return Int64(bitPattern: hash & 0x7FFF_FFFF_FFFF_FFFF)
+    }
+}
+
+extension SourceCheckpoint {
+    /// The headers of the records that the producer `producerId` stored in `topics` at or after `ends`
+    /// (each partition's end when a checkpoint was stored; from the log start without one), in the
+    /// order they were stored per partition: what was stored after the last checkpoint, found by the
+    /// producer id in the batches.
+    static func headers(
+        storedBy producerId: Int64, after ends: [String: [Int64]], in topics: [String], broker: Broker
+    ) throws -> [[Header]] {
+        var result: [[Header]] = []
+        for topic in topics {
+            let count = try broker.partitionCount(topic)
+            for partition in 0..<count {
+                let tp = TopicPartition(topic, partition)
+                var offset = ends[topic].flatMap { Int(partition) < $0.count ? $0[Int(partition)] : nil } ?? 0
+                let (start, end) = try broker.offsets(tp)
+                offset = max(offset, start)
+                while offset < end {
+                    let bytes = try broker.read(tp, from: offset, maxBytes: 8 << 20)
+                    guard !bytes.isEmpty else { break }
+                    var next = offset
+                    var position = 0
+                    while position + RecordBatchHeader.size <= bytes.count {
+                        let header = bytes.withUnsafeBytes { RecordBatchHeader($0, at: position) }
+                        let size = header.totalSize
+                        if header.producerId == producerId {
+                            let block = try RecordBatchDecoder.decode(
+                                Array(bytes[position..<(position + size)]), from: offset)
+                            for index in 0..<block.count { result.append(block.record(index).headers) }
+                        }
+                        next = header.nextOffset
+                        position += size
+                    }
+                    offset = max(next, offset + 1)
+                }
+            }
+        }
+        return result
     }
 }

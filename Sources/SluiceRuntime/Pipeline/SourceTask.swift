@@ -344,37 +344,8 @@ final class SourceTask: @unchecked Sendable {
     /// The headers of the records this source stored after `checkpoint` (all of them when there is
     /// none), found by the producer id in their batches.
     private func storedAfter(_ checkpoint: SourceCheckpoint?, topics: [String]) throws -> [[Header]] {
-        var result: [[Header]] = []
-        for topic in topics {
-            let count = try broker.partitionCount(topic)
-            for partition in 0..<count {
-                let tp = TopicPartition(topic, partition)
-                var offset =
-                    checkpoint?.partitionEnds[topic].flatMap { Int(partition) < $0.count ? $0[Int(partition)] : nil }
-                    ?? 0
-                let (start, end) = try broker.offsets(tp)
-                offset = max(offset, start)
-                while offset < end {
-                    let bytes = try broker.read(tp, from: offset, maxBytes: 8 << 20)
-                    guard !bytes.isEmpty else { break }
-                    var next = offset
-                    var position = 0
-                    while position + RecordBatchHeader.size <= bytes.count {
-                        let header = bytes.withUnsafeBytes { RecordBatchHeader($0, at: position) }
-                        let size = header.totalSize
-                        if header.producerId == producerId {
-                            let block = try RecordBatchDecoder.decode(
-                                Array(bytes[position..<(position + size)]), from: offset)
-                            for index in 0..<block.count { result.append(block.record(index).headers) }
-                        }
-                        next = header.nextOffset
-                        position += size
-                    }
-                    offset = max(next, offset + 1)
-                }
-            }
-        }
-        return result
+        try SourceCheckpoint.headers(
+            storedBy: producerId, after: checkpoint?.partitionEnds ?? [:], in: topics, broker: broker)
     }
 }
 

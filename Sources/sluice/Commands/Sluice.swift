@@ -32,7 +32,8 @@ struct Sluice: ParsableCommand {
             """,
         version: Version.text,
         subcommands: [
-            Run.self, Daemon.self, Status.self, Reload.self, Pause.self, Resume.self, Validate.self, Topics.self,
+            Run.self, Daemon.self, Status.self, Reload.self, Pause.self, Resume.self, DeadLetters.self, Validate.self,
+            Topics.self,
             Produce.self, Consume.self,
             Groups.self,
             SourcesCommand.self,

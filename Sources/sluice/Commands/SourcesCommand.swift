@@ -28,7 +28,7 @@ struct SourcesCommand: ParsableCommand {
         func run() throws {
             let broker = try global.openBroker(readOnly: true)
             var table = Table(["SOURCE", "FILES", "READ TO THE END"])
-            for name in broker.sourceNames() {
+            for name in broker.sourceNames() where !name.hasPrefix("__") {
                 let position = StoredSourcePosition(broker.sourceCheckpoint(name))
                 table.add([name, "\(position.files.count)", "\(position.complete)"])
             }

@@ -1,0 +1,199 @@
+import SluiceBroker
+import SluiceCore
+import SluiceKit
+
+/// `sluice dlq replay`: produces the records a sink dead-lettered back into the topics they came from
+/// (their `sluice.original.topic` header), once the cause is fixed, without the headers that say what
+/// failed and with `sluice.replayed_from` (`DLQ:PARTITION:OFFSET`). Every sink that reads the topic gets
+/// them again.
+///
+/// Each letter is replayed once, however often the command runs and wherever it is killed: what was
+/// replayed is stored as a checkpoint (`__replay:DLQ` among the sources' checkpoints) after the
+/// records, and records stored after the last checkpoint are recognised by the replay's producer id
+/// and their `sluice.replayed_from` header, as a source's records are after a crash. A source's dead
+/// letters (rows that could not be read) are not replayable: the row must be fixed in its file.
+public struct DeadLetterReplay: Sendable {
+    public struct Filter: Sendable {
+        /// Only letters with one of these `sluice.error.class` values; all when empty.
+        public var errorClasses: Set<String> = []
+        /// Only letters in this partition of the dead-letter topic.
+        public var partition: Int32?
+        /// Only letters at or after this offset.
+        public var fromOffset: Int64?
+        /// Only letters at or before this offset.
+        public var toOffset: Int64?
+
+        public init() {}
+    }
+
+    /// A group of letters to replay: where they go back to and why they failed.
+    public struct Row: Sendable, Equatable {
+        public var topic: String
+        public var errorClass: String
+        public var count: Int
+    }
+
+    public var deadLetterTopic: String
+    public var rows: [Row]
+    /// Letters the filter selects that were replayed before.
+    public var alreadyReplayed: Int
+    /// Letters the filter selects that cannot be replayed: a source's (no original topic), or whose
+    /// topic no longer exists.
+    public var notReplayable: Int
+    private var letters: [(id: LetterID, record: Record, topic: String)]
+
+    struct LetterID: Hashable {
+        var partition: Int32
+        var offset: Int64
+    }
+
+    /// The checkpoint name of the replays of `topic`.
+    static func checkpointName(_ topic: String) -> String { "__replay:" + topic }
+
+    /// Plans the replay of `topic`'s letters that `filter` selects.
+    public static func plan(broker: Broker, topic: String, filter: Filter) throws -> DeadLetterReplay {
+        guard broker.topicConfig(topic) != nil else {
+            throw BrokerError(.topicNotFound, "topic \"\(topic)\" does not exist")
+        }
+        let replayed = try replayedLetters(broker, topic)
+        var plan = DeadLetterReplay(deadLetterTopic: topic, rows: [], alreadyReplayed: 0, notReplayable: 0, letters: [])
+        var counts: [String: [String: Int]] = [:]
+        for partition in 0..<(try broker.partitionCount(topic))
+        where filter.partition == nil || filter.partition == partition {
+            let log = try broker.log(TopicPartition(topic, partition))
+            try log.forEachBlock(from: max(filter.fromOffset ?? 0, log.startOffset)) { block in
+                for index in 0..<block.count {
+                    let offset = block.entries[index].offset
+                    if let from = filter.fromOffset, offset < from { continue }
+                    if let to = filter.toOffset, offset > to { return false }
+                    let record = block.record(index)
+                    let errorClass = Self.text(record, SluiceHeader.errorClass) ?? "unknown"
+                    guard filter.errorClasses.isEmpty || filter.errorClasses.contains(errorClass) else { continue }
+                    let id = LetterID(partition: partition, offset: offset)
+                    if replayed.contains(id) {
+                        plan.alreadyReplayed += 1
+                        continue
+                    }
+                    guard let original = Self.text(record, SluiceHeader.originalTopic),
+                        broker.topicConfig(original) != nil
+                    else {
+                        plan.notReplayable += 1
+                        continue
+                    }
+                    plan.letters.append((id, record, original))
+                    counts[original, default: [:]][errorClass, default: 0] += 1
+                }
+                return true
+            }
+        }
+        for topic in counts.keys.sorted() {
+            for (errorClass, count) in (counts[topic] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                plan.rows.append(Row(topic: topic, errorClass: errorClass, count: count))
+            }
+        }
+        return plan
+    }
+
+    /// How many letters the plan replays.
+    public var count: Int { letters.count }
+
+    /// Replays the planned letters and stores that they were; returns how many.
+    @discardableResult
+    public func execute(broker: Broker) throws -> Int {
+        guard !letters.isEmpty else { return 0 }
+        let name = Self.checkpointName(deadLetterTopic)
+        let producerId = SourceCheckpoint.producerId(for: name)
+        var replayed = try Self.replayedLetters(broker, deadLetterTopic)
+        let targets = Set(letters.map(\.topic)).sorted()
+        let stripped: Set<String> = [
+            SluiceHeader.errorClass, SluiceHeader.errorMessage, SluiceHeader.errorStage, SluiceHeader.connector,
+            SluiceHeader.failedAt, SluiceHeader.originalTopic, SluiceHeader.originalPartition,
+            SluiceHeader.originalOffset, SluiceHeader.replayedFrom,
+        ]
+        let now = Time.nowMillis()
+        for target in targets {
+            let producer = try Producer(broker: broker, topic: target, producerId: producerId)
+            var block = RecordBlock()
+            for letter in letters where letter.topic == target {
+                var record = letter.record
+                record.headers.removeAll { stripped.contains($0.name) }
+                record.headers.append(
+                    Header(
+                        SluiceHeader.replayedFrom,
+                        Array("\(deadLetterTopic):\(letter.id.partition):\(letter.id.offset)".utf8)))
+                record.offset = -1
+                record.timestamp = now
+                block.append(record)
+                replayed.insert(letter.id)
+            }
+            for result in try producer.send(block, now: now) {
+                try broker.flush(TopicPartition(target, result.partition))
+            }
+        }
+        try Self.store(broker, deadLetterTopic, replayed, producerId: producerId, topics: targets)
+        return letters.count
+    }
+
+    /// The letters of `topic` replayed so far: those the checkpoint lists, and those whose records were
+    /// stored after it (a replay killed before it stored its checkpoint).
+    static func replayedLetters(_ broker: Broker, _ topic: String) throws -> Set<LetterID> {
+        let name = checkpointName(topic)
+        var result = Set<LetterID>()
+        var ends: [String: [Int64]] = [:]
+        if let bytes = broker.sourceCheckpoint(name), let checkpoint = SourceCheckpoint(decoding: bytes) {
+            ends = checkpoint.partitionEnds
+            if let json = try? JSONValue.parse(checkpoint.connector), case .array(let ranges)? = json["replayed"] {
+                for range in ranges {
+                    guard case .array(let parts) = range, parts.count == 3,
+                        let partition = parts[0].integerValue, let first = parts[1].integerValue,
+                        let last = parts[2].integerValue, first <= last
+                    else { continue }
+                    for offset in first...last { result.insert(LetterID(partition: Int32(partition), offset: offset)) }
+                }
+            }
+        }
+        let producerId = SourceCheckpoint.producerId(for: name)
+        let topics = broker.topicNames().filter { !TopicName.isInternal($0) }.sorted()
+        for headers in try SourceCheckpoint.headers(storedBy: producerId, after: ends, in: topics, broker: broker) {
+            guard let value = headers.last(where: { $0.name == SluiceHeader.replayedFrom })?.value else { continue }
+            let parts = String(decoding: value, as: UTF8.self).split(separator: ":")
+            guard parts.count >= 3, parts.dropLast(2).joined(separator: ":") == topic,
+                let partition = Int32(parts[parts.count - 2]), let offset = Int64(parts[parts.count - 1])
+            else { continue }
+            result.insert(LetterID(partition: partition, offset: offset))
+        }
+        return result
+    }
+
+    /// Stores the replayed letters (as ranges) with the ends of every topic now.
+    private static func store(
+        _ broker: Broker, _ topic: String, _ replayed: Set<LetterID>, producerId: Int64, topics: [String]
+    ) throws {
+        var ranges: [JSONValue] = []
+        var open: (partition: Int32, first: Int64, last: Int64)?
+        for id in replayed.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
+            if let current = open, current.partition == id.partition, current.last + 1 == id.offset {
+                open?.last = id.offset
+                continue
+            }
+            if let current = open { ranges.append(range(current)) }
+            open = (id.partition, id.offset, id.offset)
+        }
+        if let current = open { ranges.append(range(current)) }
+        var ends: [String: [Int64]] = [:]
+        for name in broker.topicNames() where !TopicName.isInternal(name) {
+            ends[name] = try (0..<broker.partitionCount(name)).map { try broker.offsets(TopicPartition(name, $0)).end }
+        }
+        let connector = Array(JSONValue.object([("replayed", .array(ranges))]).serialized().utf8)
+        let checkpoint = SourceCheckpoint(producerId: producerId, connector: connector, partitionEnds: ends)
+        try broker.storeSourceCheckpoint(checkpointName(topic), checkpoint.encoded())
+    }
+
+    private static func text(_ record: Record, _ name: String) -> String? {
+        record.header(name).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private static func range(_ value: (partition: Int32, first: Int64, last: Int64)) -> JSONValue {
+        .array([.number(String(value.partition)), .number(String(value.first)), .number(String(value.last))])
+    }
+}

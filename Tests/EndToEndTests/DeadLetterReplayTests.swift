@@ -1,0 +1,53 @@
+import Foundation
+import SluiceCore
+import SluiceTestSupport
+import Testing
+
+/// `sluice dlq replay`, through the binary: a plan first, then the letters go back into their topic
+/// once, whatever the filters and however often it runs; the sink then loads them.
+@Suite(.enabled(if: PostgresServer.shouldRun)) struct DeadLetterReplayTests {
+    @Test func lettersAreReplayedOnceIntoTheTopicTheyCameFrom() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("replay")
+        try server.psql("CREATE TABLE t (id int PRIMARY KEY, v text, CHECK (id % 3 <> 0))", database: database)
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id,v\n" + (1...30).map { "\($0),v\($0)\n" }.joined(), to: "in.csv", in: dir.path)
+        try EndToEnd.write(
+            """
+            {"sources": {"s": {"type": "csv", "path": "in.csv", "key": ["id"], "columns": {"id": "int"}}},
+             "sinks": {"pg": {"type": "postgres", "topics": ["s"], "table": "t", "mode": "upsert", "key_columns": ["id"],
+                              "connection": "\(server.connectionString(database: database))"}}}
+            """, to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try server.psql("SELECT count(*) FROM t", database: database) == "20")
+
+        let plan = try EndToEnd.sluice(["dlq", "replay", "--topic", "pg.dlq"], in: dir.path)
+        #expect(plan.stdout.contains("postgres.23514  10"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("plan only"))
+        let none = try EndToEnd.sluice(
+            ["dlq", "replay", "--topic", "pg.dlq", "--error-class", "nothing", "--execute"], in: dir.path)
+        #expect(none.stdout.contains("Nothing to replay"), "\(none.stdout)")
+
+        try server.psql("ALTER TABLE t DROP CONSTRAINT t_id_check", database: database)
+        // The first four letters, then the rest: each once.
+        let first = try EndToEnd.sluice(
+            ["dlq", "replay", "--topic", "pg.dlq", "--to-offset", "3", "--execute"], in: dir.path)
+        #expect(first.stdout.contains("Replayed 4 records into s"), "\(first.stdout)")
+        let rest = try EndToEnd.sluice(["dlq", "replay", "--topic", "pg.dlq", "--execute"], in: dir.path)
+        #expect(rest.stdout.contains("Replayed 6 records into s"), "\(rest.stdout)")
+        #expect(rest.stdout.contains("4 already replayed"), "\(rest.stdout)")
+        let again = try EndToEnd.sluice(["dlq", "replay", "--topic", "pg.dlq", "--execute"], in: dir.path)
+        #expect(again.stdout.contains("Nothing to replay") && again.stdout.contains("10 already replayed"))
+
+        let replayed = try EndToEnd.records("s", dataDirectory: dir.file("data")).filter {
+            $0.record.headerText("sluice.replayed_from") != nil
+        }
+        #expect(replayed.count == 10)
+        #expect(replayed.allSatisfy { $0.record.headerText("sluice.error.class") == nil })
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try server.psql("SELECT count(*) FROM t", database: database) == "30")
+        let sources = try EndToEnd.sluice(["sources", "list"], in: dir.path)
+        #expect(!sources.stdout.contains("__replay"), "\(sources.stdout)")
+        try EndToEnd.sluice(["dlq", "replay", "--topic", "nope.dlq"], in: dir.path, expect: 2)
+    }
+}
