@@ -11,7 +11,7 @@ import SluiceRuntime
 /// neither side waits for the other. Nothing that changes state answers a GET.
 struct AdminServer: Sendable {
     let settings: AdminSettings
-    let token: String?
+    let tokens: AdminTokens
     let observer: PipelineObserver
     let reloads: Reloads
     /// How many times the daemon ran the pipeline again after it failed on a cause that may pass.
@@ -74,7 +74,7 @@ struct AdminServer: Sendable {
 
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: TokenMiddleware(token: token))
+        router.add(middleware: TokenMiddleware(tokens: tokens))
         let (observer, reloads, version) = (observer, reloads, version)
         router.get("livez") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
@@ -209,24 +209,46 @@ struct AdminServer: Sendable {
     }
 }
 
-/// With a token configured, every request but the health checks must bring it as
-/// `Authorization: Bearer TOKEN`.
+/// The admin API's tokens: the admin one may do everything, the read-only one may only GET.
+struct AdminTokens: Sendable {
+    var admin: String?
+    var read: String?
+}
+
+/// With a token configured, every request but the health checks must bring one as
+/// `Authorization: Bearer TOKEN`: the admin token, or for a GET the read-only one.
 struct TokenMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
-    let token: String?
+    let tokens: AdminTokens
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        guard let token, request.uri.path != "/livez", request.uri.path != "/readyz" else {
+        guard tokens.admin != nil || tokens.read != nil, request.uri.path != "/livez", request.uri.path != "/readyz"
+        else {
             return try await next(request, context)
         }
-        guard request.headers[.authorization] == "Bearer " + token else {
-            return AdminServer.error(
-                "this request needs the admin token: send the header Authorization: Bearer TOKEN", status: .unauthorized
-            )
+        let given = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        if let given, let admin = tokens.admin, Self.same(given, admin) { return try await next(request, context) }
+        if let given, let read = tokens.read, Self.same(given, read) {
+            guard request.method == .get || request.method == .head else {
+                return AdminServer.error(
+                    "this token may only read (GET); changing the daemon needs the admin token", status: .forbidden)
+            }
+            return try await next(request, context)
         }
-        return try await next(request, context)
+        return AdminServer.error(
+            "this request needs a token: send the header Authorization: Bearer TOKEN", status: .unauthorized)
+    }
+
+    /// Compares in time that does not depend on where the texts differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (Array(a.utf8), Array(b.utf8))
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for index in 0..<max(x.count, y.count) {
+            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
+        }
+        return difference == 0
     }
 }
 

@@ -53,7 +53,9 @@ public enum DaemonRunner {
             }
             admin.listen = listen
         }
-        let token = ProcessEnvironment.current()[admin.tokenEnvironment].flatMap { $0.isEmpty ? nil : $0 }
+        let token = try Self.token(admin.tokenEnvironment, file: admin.tokenFile, path: "admin.token_file")
+        let readToken = try Self.token(
+            admin.readTokenEnvironment, file: admin.readTokenFile, path: "admin.read_token_file")
         if !admin.isLocal && token == nil {
             throw ConfigError([
                 ConfigProblem(
@@ -69,7 +71,8 @@ public enum DaemonRunner {
         let reloads = Reloads(path: options.configPath, logger: logger)
         _ = DaemonMetrics.shared
         let server = AdminServer(
-            settings: admin, token: token, observer: observer, reloads: reloads, restarts: restarts, controls: controls,
+            settings: admin, tokens: AdminTokens(admin: token, read: readToken), observer: observer, reloads: reloads,
+            restarts: restarts, controls: controls,
             version: options.version,
             configPath: options.configPath, logger: logger)
         var serving: Task<Void, any Error>?
@@ -162,6 +165,21 @@ public enum DaemonRunner {
                 continue
             }
             return outcome
+        }
+    }
+
+    /// A token from the environment variable `variable`, else from `file` (its first line); nil when
+    /// neither holds one. A file that cannot be read is a config error at `path`.
+    static func token(_ variable: String, file: String?, path: String) throws -> String? {
+        if let value = ProcessEnvironment.current()[variable], !value.isEmpty { return value }
+        guard let file else { return nil }
+        do {
+            let text = String(decoding: try FileSystem.readFile(file), as: UTF8.self)
+            let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            guard !line.isEmpty else { throw AdminError("it is empty") }
+            return line
+        } catch {
+            throw ConfigError([ConfigProblem(path, "cannot read the token from \(file): \(error)")])
         }
     }
 

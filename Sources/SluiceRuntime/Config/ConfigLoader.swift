@@ -135,7 +135,7 @@ public struct ConfigLoader {
             problems.append(ConfigProblem("admin", "expected an object of admin settings"))
             return settings
         }
-        let names = ["listen", "token_env"]
+        let names = ["listen", "token_env", "token_file", "read_token_env", "read_token_file"]
         for (key, item) in members {
             let path = "admin." + key
             switch key {
@@ -148,12 +148,18 @@ public struct ConfigLoader {
                     continue
                 }
                 settings.listen = listen
-            case "token_env":
+            case "token_env", "read_token_env":
                 guard let text = item.stringValue, !text.isEmpty else {
                     problems.append(ConfigProblem(path, "expected the name of an environment variable"))
                     continue
                 }
-                settings.tokenEnvironment = text
+                if key == "token_env" { settings.tokenEnvironment = text } else { settings.readTokenEnvironment = text }
+            case "token_file", "read_token_file":
+                guard let text = item.stringValue, !text.isEmpty else {
+                    problems.append(ConfigProblem(path, "expected the path of a file that holds the token"))
+                    continue
+                }
+                if key == "token_file" { settings.tokenFile = text } else { settings.readTokenFile = text }
             default:
                 let hint = Suggestion.closest(to: key, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
                 problems.append(

@@ -50,8 +50,14 @@ public struct AdminSettings: Sendable, Equatable {
     }
 
     public var listen = Listen.tcp(host: "127.0.0.1", port: 8090)
-    /// The environment variable holding the token that requests must bring (`Authorization: Bearer`).
+    /// The environment variable holding the admin token that requests must bring (`Authorization:
+    /// Bearer`); `tokenFile`, a file holding it, is read when the variable is unset. Never the command
+    /// line, where other users of the machine see it.
     public var tokenEnvironment = "SLUICE_ADMIN_TOKEN"
+    public var tokenFile: String?
+    /// The same for a read-only token: it may GET (status, metrics, ledgers, offsets), not change.
+    public var readTokenEnvironment = "SLUICE_ADMIN_READ_TOKEN"
+    public var readTokenFile: String?
 
     public init() {}
 

@@ -28,9 +28,12 @@ struct Daemon: ParsableCommand, LoggingCommand {
 
             The admin HTTP API listens on the config's admin.listen (default 127.0.0.1:8090; a unix \
             socket path or "off" also work): GET /livez, /readyz, /metrics (Prometheus text) and \
-            /v1/status; POST /v1/reload and /v1/validate. `sluice status` and `sluice reload` are its \
-            clients. Listening beyond this machine needs a token in SLUICE_ADMIN_TOKEN (or the \
-            variable admin.token_env names), which requests send as Authorization: Bearer.
+            /v1/status, /v1/sources/NAME/files, /v1/groups/GROUP/offsets; POST /v1/reload, \
+            /v1/validate, /v1/sinks/NAME/pause|resume|restart and /v1/groups/GROUP/offsets. `sluice \
+            status`, `reload`, `pause` and `resume` are its clients. Listening beyond this machine \
+            needs a token, in SLUICE_ADMIN_TOKEN (or the variable admin.token_env names) or in the \
+            file admin.token_file, which requests send as Authorization: Bearer; a read-only token \
+            (SLUICE_ADMIN_READ_TOKEN, admin.read_token_env, admin.read_token_file) may only GET.
 
             The config's "daemon" section sets poll_interval_ms (default 1000) and \
             shutdown_timeout_ms (default 30000); the options below override them.
