@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "SluiceDaemon",
             dependencies: [
-                "SluiceRuntime", "SluiceKit", "SluiceCore",
+                "SluiceRuntime", "SluiceKit", "SluiceLog", "SluiceCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -97,8 +97,15 @@ struct AdminServer: Sendable {
                 status: ready ? .ok : .serviceUnavailable)
         }
         router.get("metrics") { _, _ -> Response in
-            let text = DaemonMetrics.shared.render(
-                status: observer.status(), phase: observer.phase, generation: reloads.generation, version: version)
+            // The status reads the logs and the ledgers stat the files: off the cooperative pool.
+            let (generation, version) = (reloads.generation, version)
+            let text = try await Self.offPool {
+                let status = observer.status()
+                var files: [String: [SourceFile]] = [:]
+                for source in status?.sources ?? [] { files[source.name] = observer.files(of: source.name) }
+                return DaemonMetrics.shared.render(
+                    status: status, files: files, phase: observer.phase, generation: generation, version: version)
+            }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -1,5 +1,6 @@
 import Metrics
 import Prometheus
+import SluiceLog
 import SluiceRuntime
 
 /// The daemon's metrics: the runtime counts per batch through swift-metrics, into this Prometheus
@@ -18,11 +19,14 @@ final class DaemonMetrics: Sendable {
             .seconds(10), .seconds(30),
         ]
         MetricsSystem.bootstrap(factory)
+        let fsync = Metrics.Timer(label: "sluice_log_fsync_duration_seconds")
+        SyncTiming.listen { fsync.recordNanoseconds(Int64($0)) }
     }
 
     /// The Prometheus text exposition, with the gauges set from `status`.
     func render(
-        status: PipelineStatus?, phase: PipelineObserver.Phase, generation: Int, version: String
+        status: PipelineStatus?, files: [String: [SourceFile]], phase: PipelineObserver.Phase, generation: Int,
+        version: String
     ) -> String {
         gauge("build", "info", "The running build; always 1", [("version", version)]).set(to: 1)
         gauge("config", "generation", "Raised by every applied reload").set(to: Double(generation))
@@ -32,6 +36,23 @@ final class DaemonMetrics: Sendable {
                 "sink_lag", "records", "Records of the sink's topics its group has not committed", [("sink", sink.name)]
             )
             .set(to: Double(sink.lagRecords))
+            gauge(
+                "sink_lag", "seconds", "How long ago the oldest record the sink's group has not committed was appended",
+                [("sink", sink.name)]
+            )
+            .set(to: sink.lagSeconds)
+        }
+        for (source, ledger) in files.sorted(by: { $0.key < $1.key }) {
+            for state in SourceFile.State.allCases {
+                gauge(
+                    "source_files", "",
+                    "Files of the source's ledger, by state (new, reading, waiting, done, gone, replaced)",
+                    [("source", source), ("state", state.rawValue)]
+                )
+                .set(to: Double(ledger.filter { $0.state == state }.count))
+            }
+            gauge("source_unread", "bytes", "Bytes of the source's files not read yet", [("source", source)])
+                .set(to: Double(ledger.reduce(Int64(0)) { $0 + ($1.unreadBytes ?? 0) }))
         }
         return registry.emitToString()
     }

@@ -88,6 +88,12 @@ import Testing
         #expect(metrics["sluice_config_generation"]?.doubleValue == 1)
         #expect(metrics["sluice_ready"]?.doubleValue == 1)
         #expect((metrics["sluice_sink_commit_duration_seconds_count|sink=out"]?.doubleValue ?? 0) >= 1)
+        #expect(metrics["sluice_sink_lag_seconds|sink=out"]?.doubleValue == 0)
+        #expect(metrics["sluice_source_files|source=live|state=done"]?.doubleValue == 1)
+        #expect(metrics["sluice_source_files|source=live|state=new"]?.doubleValue == 0)
+        #expect(metrics["sluice_source_unread_bytes|source=live"]?.doubleValue == 0)
+        #expect((metrics["sluice_log_fsync_duration_seconds_count"]?.doubleValue ?? 0) >= 1, "\(metrics)")
+        #expect(sink["lag_seconds"]?.doubleValue == 0)
 
         let shown = try EndToEnd.sluice(["status", "--config", "config.json"], in: dir.path)
         #expect(shown.stdout.contains("out: running, 50 written, 0 dead-lettered"))

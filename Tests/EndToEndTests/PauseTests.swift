@@ -13,10 +13,15 @@ import Testing
             + #""other": {"type": "file", "topics": ["live"], "path": "other"}"#)
 
     static func sinkState(_ dir: TemporaryDirectory, _ name: String) -> String? {
+        sink(dir, name)?["state"]?.stringValue
+    }
+
+    /// The sink as `GET /v1/status` shows it.
+    static func sink(_ dir: TemporaryDirectory, _ name: String) -> JSONValue? {
         guard let result = try? SluiceBinary.run(["status", "--json"], in: dir.path), result.status == 0,
             let status = try? JSONValue.parse(Array(result.stdout.utf8))
         else { return nil }
-        return status["sinks"]?.arrayValue?.first { $0["name"]?.stringValue == name }?["state"]?.stringValue
+        return status["sinks"]?.arrayValue?.first { $0["name"]?.stringValue == name }
     }
 
     @Test func aPausedSinkStaysPausedThroughARestartAndResumesWithoutLoss() throws {
@@ -30,6 +35,9 @@ import Testing
         #expect(try DaemonTests.waitUntil { try DaemonTests.delivered(dir.file("other")).count == 20 })
         Time.sleep(millis: 300)
         #expect(try DaemonTests.delivered(dir.file("out")).count == 10, "a paused sink wrote")
+        let waiting = Self.sink(dir, "out")
+        #expect(waiting?["lag_records"]?.integerValue == 10)
+        #expect((waiting?["lag_seconds"]?.doubleValue ?? 0) > 0, "\(waiting?.serialized() ?? "")")
         var (status, _, stderr) = daemon.stop()
         #expect(status == 0, "\(stderr)")
 

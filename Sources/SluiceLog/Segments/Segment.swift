@@ -260,7 +260,9 @@ final class Segment: @unchecked Sendable {
 
     /// Makes everything written so far durable.
     func sync() throws {
+        let started = Time.monotonicNanos()
         try file.syncData()
+        SyncTiming.record(Time.monotonicNanos() - started)
     }
 
     /// Stops taking appends: flushes index files and drops their descriptors.

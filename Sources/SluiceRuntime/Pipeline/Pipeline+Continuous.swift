@@ -1,5 +1,6 @@
 import SluiceBroker
 import SluiceCore
+import SluiceLog
 
 extension Pipeline {
     /// How a continuous run (`sluice daemon`) goes on and how it ends.
@@ -58,17 +59,30 @@ extension Pipeline {
 
     /// Per sink, the records its group has not committed.
     func uncommitted(_ broker: Broker) throws -> [(sink: String, records: Int64)] {
+        try lag(broker, timestamps: false).map { ($0.sink, $0.records) }
+    }
+
+    /// Per sink, the records of its topics its group has not committed and, with `timestamps`, the
+    /// timestamp of the oldest of them (of its batch: one read per partition that lags).
+    func lag(_ broker: Broker, timestamps: Bool) throws -> [(sink: String, records: Int64, oldestMillis: Int64?)] {
         try config.sinks.map { sink in
             let committed = broker.committedOffsets(sink.group)
             var records: Int64 = 0
+            var oldest: Int64?
             for topic in sink.topics {
                 for partition in 0..<(try broker.partitionCount(topic)) {
                     let tp = TopicPartition(topic, partition)
                     let (start, end) = try broker.offsets(tp)
-                    records += max(0, end - max(committed[tp] ?? start, start))
+                    let from = max(committed[tp] ?? start, start)
+                    records += max(0, end - from)
+                    guard timestamps, from < end else { continue }
+                    let bytes = try broker.read(tp, from: from, maxBytes: RecordBatchHeader.size)
+                    guard bytes.count >= RecordBatchHeader.size else { continue }
+                    let header = bytes.withUnsafeBytes { RecordBatchHeader($0, at: 0) }
+                    oldest = min(oldest ?? header.baseTimestamp, header.baseTimestamp)
                 }
             }
-            return (sink.name, records)
+            return (sink.name, records, oldest)
         }
     }
 }

@@ -100,6 +100,8 @@ public struct PipelineStatus: Sendable {
         public var commits: Int
         /// Records of its topics its group has not committed.
         public var lagRecords: Int64
+        /// How long ago the oldest of them was appended, in seconds (0 without lag).
+        public var lagSeconds: Double = 0
         public var error: String?
     }
 
@@ -124,6 +126,7 @@ public struct PipelineStatus: Sendable {
                 ("written", .number(String(sink.written))), ("dead_lettered", .number(String(sink.deadLettered))),
                 ("retries", .number(String(sink.retries))), ("commits", .number(String(sink.commits))),
                 ("lag_records", .number(String(sink.lagRecords))),
+                ("lag_seconds", .number(String((sink.lagSeconds * 1000).rounded() / 1000))),
                 ("error", sink.error.map(JSONValue.string) ?? .null),
             ])
         }
@@ -147,7 +150,8 @@ extension Pipeline {
                 rowsRead: report.progress.rowsRead, records: report.records, deadLettered: report.deadLetters,
                 bytesRead: report.progress.bytesRead, filesHeldBack: report.progress.filesHeldBack)
         }
-        let lag = (try? uncommitted(broker)) ?? []
+        let lag = (try? self.lag(broker, timestamps: true)) ?? []
+        let now = Time.nowMillis()
         let sinkStates = config.sinks.map { definition -> PipelineStatus.Sink in
             let tasks = sinks.filter { $0.definition.name == definition.name }
             let counters = tasks.map { $0.counters.withLock { $0 } }
@@ -163,7 +167,12 @@ extension Pipeline {
                 consumed: counters.reduce(0) { $0 + $1.consumed }, written: counters.reduce(0) { $0 + $1.written },
                 deadLettered: counters.reduce(0) { $0 + $1.deadLettered },
                 retries: counters.reduce(0) { $0 + $1.retries }, commits: counters.reduce(0) { $0 + $1.commits },
-                lagRecords: lag.first { $0.sink == definition.name }?.records ?? 0, error: retrying?.reason)
+                lagRecords: lag.first { $0.sink == definition.name }?.records ?? 0,
+                lagSeconds: lag.first { $0.sink == definition.name }?.oldestMillis.map {
+                    max(0, Double(now - $0) / 1000)
+                }
+                    ?? 0,
+                error: retrying?.reason)
         }
         return PipelineStatus(sources: sourceStates, sinks: sinkStates)
     }

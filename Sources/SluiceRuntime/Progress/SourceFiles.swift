@@ -3,7 +3,7 @@ import SluiceCore
 
 /// One file of a file source's ledger, and where reading it stands.
 public struct SourceFile: Sendable, Equatable {
-    public enum State: String, Sendable {
+    public enum State: String, Sendable, CaseIterable {
         /// Its path matches the source's and it was not read yet.
         case new
         /// Read in part: more of it is there to read.
