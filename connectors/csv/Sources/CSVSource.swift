@@ -198,7 +198,16 @@ public final class CSVSource: Source {
         var sameFile = input.identity == stored.identity && input.size >= Int64(stored.fingerprintBytes)
         if sameFile { sameFile = try input.fingerprint(count: stored.fingerprintBytes) == stored.fingerprint }
         guard sameFile else {
-            logger.info("a different file now has this name; reading it from the start", metadata: ["file": "\(path)"])
+            if input.identity == stored.identity {
+                // The same inode with other contents: truncated and written again in place (copytruncate
+                // rotation), or a deleted file's inode taken by a new one.
+                logger.warning(
+                    "the file was truncated or rewritten in place since it was read; reading it again from the start",
+                    metadata: ["file": "\(path)"])
+            } else {
+                logger.info(
+                    "a different file now has this name; reading it from the start", metadata: ["file": "\(path)"])
+            }
             state.files[path] = nil
             return (nil, input.size)
         }
