@@ -12,6 +12,7 @@ enum GroupOffsetsAPI {
     static func describe(_ group: String, _ observer: PipelineObserver) -> Response {
         let answer = observer.withBroker(group: group) { broker, use -> Response in
             do {
+                guard use.sink != nil || broker.groupNames().contains(group) else { return unknown(group) }
                 let description = try broker.describeGroup(group, topics: use.topics)
                 let partitions = description.partitions.map { partition -> JSONValue in
                     .object([
@@ -47,6 +48,7 @@ enum GroupOffsetsAPI {
         }
         let answer = observer.withBroker(group: group) { broker, use -> Response in
             do {
+                guard use.sink != nil || broker.groupNames().contains(group) else { return unknown(group) }
                 let members = try broker.describeGroup(group).members
                 if let sink = use.sink, !use.paused {
                     return AdminServer.error(
@@ -58,12 +60,13 @@ enum GroupOffsetsAPI {
                         "group \(group) has live members (\(members.joined(separator: ", "))); stop them first",
                         status: .conflict)
                 }
-                let topics =
-                    request.topics
-                    ?? (use.topics.isEmpty
-                        ? Set(broker.committedOffsets(group).keys.map(\.topic)).sorted() : use.topics)
-                for topic in topics where broker.topicConfig(topic) == nil {
-                    return AdminServer.error("no topic \"\(topic)\"", status: .notFound)
+                let own =
+                    use.topics.isEmpty ? Set(broker.committedOffsets(group).keys.map(\.topic)).sorted() : use.topics
+                let topics = request.topics ?? own
+                for topic in topics where broker.topicConfig(topic) == nil || !own.contains(topic) {
+                    return AdminServer.error(
+                        "group \(group) does not read topic \"\(topic)\" (it reads \(own.joined(separator: ", ")))",
+                        status: .notFound)
                 }
                 let plan = try OffsetResetPlan.make(
                     broker: broker, group: group, targets: topics.map { OffsetResetTarget(topic: $0) },
@@ -89,6 +92,12 @@ enum GroupOffsetsAPI {
         return answer ?? notRunning
     }
 
+    private static func unknown(_ group: String) -> Response {
+        AdminServer.error(
+            "no group \"\(group)\": no sink of the running config reads in it and it has committed nothing",
+            status: .notFound)
+    }
+
     private static let notRunning = AdminServer.error(
         "the pipeline is not running (it is starting, draining or waiting to restart); try again",
         status: .serviceUnavailable)
@@ -101,7 +110,12 @@ enum GroupOffsetsAPI {
     /// `"topics": [...]` to limit the change and `"dry_run": true` for the plan only.
     private static func parse(_ body: [UInt8]) throws -> (spec: OffsetResetSpec, topics: [String]?, dryRun: Bool) {
         let json = try JSONValue.parse(body)
-        guard case .object = json else { throw Problem(message: "the body must be a JSON object") }
+        guard case .object(let members) = json else { throw Problem(message: "the body must be a JSON object") }
+        let known = ["to", "offset", "shift_by", "datetime", "topics", "dry_run"]
+        for (key, _) in members where !known.contains(key) {
+            let hint = Suggestion.closest(to: key, in: known).map { "; did you mean \"\($0)\"?" } ?? ""
+            throw Problem(message: "unknown member \"\(key)\"\(hint) (allowed: \(known.joined(separator: ", ")))")
+        }
         var specs: [OffsetResetSpec] = []
         if let to = json["to"] {
             switch to.stringValue {
@@ -111,7 +125,9 @@ enum GroupOffsetsAPI {
             }
         }
         if let offset = json["offset"] {
-            guard let value = offset.integerValue else { throw Problem(message: "\"offset\" must be an integer") }
+            guard let value = offset.integerValue, value >= 0 else {
+                throw Problem(message: "\"offset\" must be an offset: an integer, 0 or more")
+            }
             specs.append(.toOffset(value))
         }
         if let shift = json["shift_by"] {

@@ -47,6 +47,19 @@ import Testing
         #expect(try DaemonTests.delivered(dir.file("out")).count == 7)
     }
 
+    /// Once after_read took every file a glob matched, the next run finds nothing, and that is no error.
+    @Test func aGlobEmptiedByAfterReadIsNoErrorNextTime() throws {
+        let dir = try DaemonTests.prepare(
+            DaemonTests.rows(1...2),
+            config: Self.config(#""after_read": "delete", "min_file_age_ms": 0"#).replacingOccurrences(
+                of: #""path": "in""#, with: #""path": "in/*.csv""#))
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try Self.names(dir.file("in")).isEmpty)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        try EndToEnd.sluice(["validate", "config.json"], in: dir.path)
+        #expect(try DaemonTests.delivered(dir.file("out")).count == 2)
+    }
+
     @Test func aDoneMarkerFinishesAFileAndGoesWithIt() throws {
         let dir = try DaemonTests.prepare(
             "id,name,amount\n1,name 1,1.5\n2,name 2,2.5",

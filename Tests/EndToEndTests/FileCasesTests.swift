@@ -46,6 +46,33 @@ import Testing
         #expect(stderr.contains("reading it again from the start") || stderr.contains("shorter than"), "\(stderr)")
     }
 
+    /// A file whose header does not fit the source (no key column) is set aside as failed, with the
+    /// reason in the ledger; the daemon goes on, starts again with it there, and reads it once it is fixed.
+    @Test func aFileThatCannotBeReadIsSetAsideAndTheDaemonGoesOn() throws {
+        let dir = try DaemonTests.prepare(
+            DaemonTests.rows(1...2),
+            config: DaemonTests.config().replacingOccurrences(
+                of: #""path": "in","#, with: #""path": "in", "key": ["id"],"#))
+        var daemon = try DaemonTests.Running(in: dir.path)
+        #expect(try DaemonTests.waitUntil { try DaemonTests.delivered(dir.file("out")).count == 2 })
+        try EndToEnd.write("foo,bar\n1,2\n", to: "in/bad.csv", in: dir.path)
+        try EndToEnd.write(DaemonTests.rows(3...4), to: "in/c.csv", in: dir.path)
+        #expect(try DaemonTests.waitUntil { try DaemonTests.delivered(dir.file("out")) == Self.ids(1...4) })
+        let listed = try EndToEnd.sluice(["sources", "files", "live", "--json"], in: dir.path)
+        let files = try #require(try JSONValue.parse(Array(listed.stdout.utf8))["files"]?.arrayValue)
+        let bad = try #require(files.first { $0["path"]?.stringValue?.hasSuffix("/bad.csv") == true })
+        #expect(bad["state"]?.stringValue == "failed", "\(listed.stdout)")
+        #expect(bad["reason"]?.stringValue?.contains("key column \"id\"") == true, "\(listed.stdout)")
+        var (status, _, stderr) = daemon.stop()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("set aside"), "\(stderr)")
+        daemon = try DaemonTests.Running(in: dir.path)
+        try EndToEnd.write(DaemonTests.rows(5...5), to: "in/bad.csv", in: dir.path)
+        #expect(try DaemonTests.waitUntil { try DaemonTests.delivered(dir.file("out")) == Self.ids(1...5) })
+        (status, _, stderr) = daemon.stop()
+        #expect(status == 0, "\(stderr)")
+    }
+
     @Test func aFileMovedInByRenameIsReadOnce() throws {
         let dir = try DaemonTests.prepare(DaemonTests.rows(1...2))
         let daemon = try DaemonTests.Running(in: dir.path)

@@ -75,6 +75,10 @@ import Testing
         #expect(try DaemonTests.delivered(dir.file("out")).count == 5)
         let unknown = try EndToEnd.sluice(["pause", "nope"], in: dir.path, expect: 2)
         #expect(unknown.stderr.contains("no sink \"nope\""), "\(unknown.stderr)")
+        // A damaged list of paused sinks stops a run rather than start a sink that was paused.
+        try EndToEnd.write("{bad", to: "data/paused-sinks.json", in: dir.path)
+        let damaged = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 1)
+        #expect(damaged.stderr.contains("paused-sinks.json cannot be read"), "\(damaged.stderr)")
     }
 
     /// `GET /v1/groups/GROUP/offsets`, and changing them: refused while the group's sink runs, a plan
@@ -117,6 +121,10 @@ import Testing
         #expect(plan.status == 200 && plan.body["applied"]?.boolValue == false, "\(plan.body.serialized())")
         #expect(first(try call("get").body)?["offset"]?.integerValue == 6, "a dry run changed them")
         #expect(try call(#"{"to": "sideways"}"#).status == 400)
+        let typo = try call(#"{"to": "latest", "dryrun": true}"#)
+        #expect(typo.status == 400 && typo.body["error"]?.stringValue?.contains("dry_run") == true)
+        #expect(try call(#"{"to": "earliest", "topics": ["out.dlq"]}"#).status == 404)
+        #expect(try call(#"{"offset": -5}"#).status == 400)
         let applied = try call(#"{"offset": 2}"#)
         #expect(applied.status == 200 && first(applied.body)?["new"]?.integerValue == 2)
         #expect(first(try call("get").body)?["offset"]?.integerValue == 2)

@@ -7,8 +7,22 @@ import SluiceCore
 public enum PausedSinks {
     public static let fileName = "paused-sinks.json"
 
-    /// The paused sinks' names; none when the file is missing or unreadable (a damaged file must not
-    /// stop a pipeline: pausing again writes it anew).
+    /// Throws when the file is there but not one this code wrote: read as "nothing paused", a damaged
+    /// file would start a sink that was paused.
+    public static func check(_ dataDirectory: String) throws {
+        let path = dataDirectory + "/" + fileName
+        guard FileSystem.exists(path) else { return }
+        guard let bytes = try? FileSystem.readFile(path),
+            case .array(let names)? = (try? JSONValue.parse(bytes))?["paused"],
+            names.allSatisfy({ $0.stringValue != nil })
+        else {
+            throw RuntimeError(
+                "\(path) cannot be read as the list of paused sinks ({\"paused\": [\"NAME\", …]}); fix it, or delete "
+                    + "it to resume every sink")
+        }
+    }
+
+    /// The paused sinks' names; none when the file is missing (`check` refuses a damaged one).
     public static func load(_ dataDirectory: String) -> Set<String> {
         guard let bytes = try? FileSystem.readFile(dataDirectory + "/" + fileName),
             case .array(let names)? = (try? JSONValue.parse(bytes))?["paused"]
@@ -20,6 +34,7 @@ public enum PausedSinks {
     /// atomically and synced.
     @discardableResult
     public static func set(_ sink: String, paused: Bool, in dataDirectory: String) throws -> Bool {
+        try check(dataDirectory)
         var names = load(dataDirectory)
         let changed = paused ? names.insert(sink).inserted : names.remove(sink) != nil
         guard changed else { return false }

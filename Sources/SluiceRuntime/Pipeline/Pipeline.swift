@@ -37,6 +37,7 @@ public struct Pipeline: Sendable {
     private func execute(
         _ continuous: Continuous?, progressIntervalMillis: Int, progress: (@Sendable (String) -> Void)?
     ) throws -> ContinuousOutcome {
+        try PausedSinks.check(config.dataDirectory)
         let broker = try Broker(dataDirectory: config.dataDirectory, logger: logger)
         defer { try? broker.close() }
         try prepareTopics(broker)

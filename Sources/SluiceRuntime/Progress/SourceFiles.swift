@@ -16,6 +16,8 @@ public struct SourceFile: Sendable, Equatable {
         case gone
         /// Another file has its name now: it is read from its start.
         case replaced
+        /// Set aside unread by the daemon (`reason` says why); tried again once it changes.
+        case failed
     }
 
     /// Its canonical path.
@@ -27,6 +29,8 @@ public struct SourceFile: Sendable, Equatable {
     public var line: Int64
     /// Its size on disk now; nil when it is gone.
     public var size: Int64?
+    /// Why it failed, for a failed file.
+    public var reason: String?
 
     /// Bytes on disk not read yet, where that can be told (not inside a gzip file).
     public var unreadBytes: Int64? {
@@ -34,7 +38,7 @@ public struct SourceFile: Sendable, Equatable {
         switch state {
         case .new, .replaced: return size
         case .reading, .waiting: return offset <= size ? size - offset : nil
-        case .done, .gone: return 0
+        case .done, .gone, .failed: return 0
         }
     }
 
@@ -45,6 +49,7 @@ public struct SourceFile: Sendable, Equatable {
         ]
         members.append(("size", size.map { .number(String($0)) } ?? .null))
         members.append(("unread_bytes", unreadBytes.map { .number(String($0)) } ?? .null))
+        if let reason { members.append(("reason", .string(reason))) }
         return .object(members)
     }
 }
@@ -59,6 +64,7 @@ public struct StoredSourcePosition: Sendable {
         var offset: Int64
         var line: Int64
         var complete: Bool
+        var failed: String?
     }
 
     public var topics: [String] = []
@@ -79,7 +85,8 @@ public struct StoredSourcePosition: Sendable {
             files.append(
                 File(
                     path: path, identity: identity, offset: item["offset"]?.integerValue ?? 0,
-                    line: item["line"]?.integerValue ?? 1, complete: item["complete"]?.boolValue ?? false))
+                    line: item["line"]?.integerValue ?? 1, complete: item["complete"]?.boolValue ?? false,
+                    failed: item["failed"]?.stringValue))
         }
     }
 
@@ -106,13 +113,21 @@ public struct StoredSourcePosition: Sendable {
                 state = .gone
             } else if let identity = file.identity, FileSystem.identity(file.path) != identity {
                 state = .replaced
+            } else if file.failed != nil, size == file.offset {
+                state = .failed
+            } else if let size, size < file.offset, !Self.isGzip(file.path) {
+                // Shorter than what was read: cut and written again in place; read again from the start.
+                state = .replaced
             } else if let size, !Self.isGzip(file.path), size > file.offset {
                 // What is left without a line break is a row still being written.
                 state = Self.hasLineBreak(file.path, from: file.offset) ? .reading : .waiting
             } else {
                 state = file.complete ? .done : .waiting
             }
-            result.append(SourceFile(path: file.path, state: state, offset: file.offset, line: file.line, size: size))
+            result.append(
+                SourceFile(
+                    path: file.path, state: state, offset: state == .failed ? 0 : file.offset, line: file.line,
+                    size: size, reason: state == .failed ? file.failed : nil))
         }
         if let pattern, let matching = try? FileSystem.files(matching: pattern) {
             for path in matching where !known.contains(path) {

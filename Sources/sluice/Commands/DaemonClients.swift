@@ -182,9 +182,10 @@ struct Reload: ParsableCommand, LoggingCommand {
 /// `sluice pause SINK`
 struct Pause: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Pause a sink of a running daemon: it commits the batch in hand and stops, until resumed.",
+        abstract: "Pause a sink: it commits the batch in hand and stops, until resumed.",
         discussion: """
-            Asks the daemon's admin API (POST /v1/sinks/SINK/pause). The pause is kept in the data \
+            Asks the daemon's admin API (POST /v1/sinks/SINK/pause); with no daemon running on the \
+            data directory, it records the pause there for the next start and `sluice run`. The pause is kept in the data \
             directory (paused-sinks.json): the sink stays paused when the daemon restarts, and \
             `sluice run` on the same data directory leaves it out too. Its records wait in its topics, \
             and its group's offsets can be changed meanwhile: POST /v1/groups/GROUP/offsets while the \
@@ -207,10 +208,10 @@ struct Pause: ParsableCommand, LoggingCommand {
 /// `sluice resume SINK`
 struct Resume: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Resume a paused sink of a running daemon: it goes on from its group's committed offsets.",
+        abstract: "Resume a paused sink: it goes on from its group's committed offsets.",
         discussion: """
-            Asks the daemon's admin API (POST /v1/sinks/SINK/resume), and removes the sink from the \
-            paused ones kept in the data directory.
+            Asks the daemon's admin API (POST /v1/sinks/SINK/resume), or with no daemon running \
+            changes the data directory directly: the sink leaves the paused ones kept there.
 
             Examples:
               sluice resume pg

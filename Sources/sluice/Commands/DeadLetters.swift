@@ -20,11 +20,11 @@ struct DeadLetters: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Produce dead-lettered records again into the topics they came from, once the cause is fixed.",
             discussion: """
-                Prints the plan: how many letters of the dead-letter topic go back to which topic, by \\
-                error class. With --execute it produces them, without the headers that say what failed \\
-                and with sluice.replayed_from (DLQ:PARTITION:OFFSET); every sink that reads the topic \\
-                gets them again. Each letter is replayed once: what was replayed is stored, so running \\
-                it again (or after a kill) replays only letters not replayed yet. A source's dead \\
+                Prints the plan: how many letters of the dead-letter topic go back to which topic, by \
+                error class. With --execute it produces them, without the headers that say what failed \
+                and with sluice.replayed_from (DLQ:PARTITION:OFFSET); every sink that reads the topic \
+                gets them again. Each letter is replayed once: what was replayed is stored, so running \
+                it again (or after a kill) replays only letters not replayed yet. A source's dead \
                 letters (rows that could not be read) are not replayable: fix the row in its file.
 
                 Examples:

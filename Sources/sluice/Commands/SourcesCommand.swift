@@ -84,10 +84,11 @@ struct SourcesCommand: ParsableCommand {
                     JSONValue.object([("source", .string(source)), ("files", .array(files.map(\.json)))]).serialized())
                 return
             }
-            var table = Table(["PATH", "STATE", "READ", "LINE", "SIZE"])
+            var table = Table(["PATH", "STATE", "READ", "LINE", "SIZE", "NOTE"])
             for file in files {
                 table.add([
                     file.path, file.state.rawValue, "\(file.offset)", "\(file.line)", file.size.map { "\($0)" } ?? "-",
+                    file.reason ?? "",
                 ])
             }
             print(table.render())

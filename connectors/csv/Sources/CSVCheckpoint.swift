@@ -16,6 +16,9 @@ struct CSVCheckpoint: Equatable {
         var line: Int64
         /// Whether the file was read to its end.
         var complete: Bool
+        /// Why the daemon set the file aside unread (its header does not fit, it cannot be read); nil
+        /// for a file read as usual. Such a file is tried again once it changes.
+        var failed: String? = nil
     }
 
     var files: [String: FileState] = [:]
@@ -27,13 +30,15 @@ struct CSVCheckpoint: Equatable {
 
     func encoded() -> [UInt8] {
         let list = files.keys.sorted().compactMap { files[$0] }.map { state -> JSONValue in
-            .object([
-                ("path", .string(state.path)), ("device", .number(String(state.identity.device))),
-                ("inode", .number(String(state.identity.inode))), ("fingerprint", .number(String(state.fingerprint))),
-                ("fingerprint_bytes", .number(String(state.fingerprintBytes))),
-                ("offset", .number(String(state.offset))),
-                ("line", .number(String(state.line))), ("complete", .bool(state.complete)),
-            ])
+            .object(
+                [
+                    ("path", .string(state.path)), ("device", .number(String(state.identity.device))),
+                    ("inode", .number(String(state.identity.inode))),
+                    ("fingerprint", .number(String(state.fingerprint))),
+                    ("fingerprint_bytes", .number(String(state.fingerprintBytes))),
+                    ("offset", .number(String(state.offset))),
+                    ("line", .number(String(state.line))), ("complete", .bool(state.complete)),
+                ] + (state.failed.map { [("failed", JSONValue.string($0))] } ?? []))
         }
         var members: [(String, JSONValue)] = [("version", .number("1"))]
         if let folder { members.append(("folder", .string(folder))) }
@@ -73,7 +78,8 @@ struct CSVCheckpoint: Equatable {
                 fingerprintBytes: Int(fingerprintBytes),
                 offset: offset,
                 line: line,
-                complete: complete
+                complete: complete,
+                failed: item["failed"]?.stringValue
             )
         }
     }

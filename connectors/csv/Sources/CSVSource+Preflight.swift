@@ -23,6 +23,9 @@ extension CSVSource {
             } else if context.continuous {
                 result.note(
                     "source \(context.name): \(Self.noMatch(settings.pattern)) yet; the daemon reads it once it does")
+            } else if settings.afterRead != .keep && context.checkpoint != nil {
+                // Its files were read and moved or deleted away: nothing new is no error.
+                result.note("source \(context.name): \(Self.noMatch(settings.pattern)) (after_read took them away)")
             } else {
                 result.problem(pathOption, Self.noMatch(settings.pattern))
             }
@@ -57,11 +60,29 @@ extension CSVSource {
                     headers.append((names, [file]))
                 }
             } catch {
-                result.problem(pathOption, "cannot read \(file): \(error)")
+                if context.continuous {
+                    result.note(
+                        "source \(context.name): cannot read \(file) (\(error)); the daemon sets it aside as failed")
+                } else {
+                    result.problem(pathOption, "cannot read \(file): \(error)")
+                }
             }
         }
-        for (names, files) in headers {
-            result.problems += headerProblems(names, files: files, settings: settings, options: options)
+        let problems = headers.map { headerProblems($0.names, files: $0.files, settings: settings, options: options) }
+        // In the daemon, files whose header does not fit while others' does are data, not a config
+        // mistake: they are set aside as failed (the ledger says why) and the rest is read.
+        let someFit =
+            problems.contains(where: \.isEmpty)
+            || stored?.files.values.contains { $0.complete && $0.failed == nil } == true
+        for found in problems {
+            if context.continuous && someFit {
+                for problem in found {
+                    result.note(
+                        "source \(context.name): \(problem.message); the daemon sets those files aside as failed")
+                }
+            } else {
+                result.problems += found
+            }
         }
         return result
     }

@@ -81,6 +81,8 @@ public final class CSVSource: Source {
     let name: String
     let settings: Settings
     let logger: Logger
+    /// In the daemon: a file that cannot be read is set aside (`setAside`) instead of stopping it.
+    private let continuous: Bool
     private var pending: [(path: String, resume: CSVCheckpoint.FileState?)] = []
     private var state: CSVCheckpoint
     private let skip: [String: StoredRows]
@@ -98,6 +100,7 @@ public final class CSVSource: Source {
         name = context.name
         settings = Settings(context.options)
         logger = context.logger
+        continuous = context.continuous
         do {
             state = try context.checkpoint.map(CSVCheckpoint.init(decoding:)) ?? CSVCheckpoint()
         } catch {
@@ -130,7 +133,9 @@ public final class CSVSource: Source {
         } catch {
             throw ConnectorError.fatal("csv.path", "\(context.options.path(of: "path")): \(error)")
         }
-        if paths.isEmpty && !FileSystem.isDirectory(settings.pattern) && !context.continuous {
+        if paths.isEmpty && !FileSystem.isDirectory(settings.pattern) && !context.continuous
+            && !(settings.afterRead != .keep && context.checkpoint != nil)
+        {
             throw ConnectorError.fatal(
                 "csv.path", "\(context.options.path(of: "path")): \"\(settings.pattern)\" matches no file")
         }
@@ -184,7 +189,7 @@ public final class CSVSource: Source {
                 CSVCheckpoint.FileState(
                     path: path, identity: stored.identity, fingerprint: stored.fingerprint,
                     fingerprintBytes: stored.fingerprintBytes, offset: stored.offset, line: stored.line,
-                    complete: stored.complete))
+                    complete: stored.complete, failed: stored.failed))
             state.files[stored.path] = nil
         }
         for file in moved { state.files[file.path] = file }
@@ -208,6 +213,12 @@ public final class CSVSource: Source {
                 logger.info(
                     "a different file now has this name; reading it from the start", metadata: ["file": "\(path)"])
             }
+            state.files[path] = nil
+            return (nil, input.size)
+        }
+        if stored.failed != nil {
+            // Set aside: tried again once it changes.
+            if input.size == stored.offset { return nil }
             state.files[path] = nil
             return (nil, input.size)
         }
@@ -282,6 +293,21 @@ public final class CSVSource: Source {
         reader = nil
     }
 
+    /// Records in the checkpoint that `path` cannot be read and why, so that the daemon goes on with
+    /// the other files and the ledger shows it failed; it is tried again once it changes. Throws
+    /// `error` when the file itself cannot be looked at.
+    private func setAside(_ path: String, _ error: any Error) throws {
+        guard let input = try? InputFile(path: path) else { throw error }
+        let reason = (error as? ConnectorError)?.message ?? "\(error)"
+        let bytes = Int(min(Int64(CSVCheckpoint.fingerprintLength), input.size))
+        state.files[path] = CSVCheckpoint.FileState(
+            path: path, identity: input.identity, fingerprint: try input.fingerprint(count: bytes),
+            fingerprintBytes: bytes, offset: input.size, line: 1, complete: false, failed: reason)
+        logger.warning(
+            "the file cannot be read; it is set aside until it changes",
+            metadata: ["source": "\(name)", "file": "\(path)", "error": "\(reason)"])
+    }
+
     public func nextBatch(_ batch: inout SourceBatch) throws -> Bool {
         if let failure = openFailure { throw failure }
         while true {
@@ -296,7 +322,12 @@ public final class CSVSource: Source {
                         path: next.path, name: PathExpansion.name(of: next.path, in: folder), resume: next.resume,
                         settings: settings, skip: skip[next.path] ?? StoredRows(),
                         source: name, logger: logger)
-                } catch  where !batch.isEmpty {
+                } catch {
+                    if continuous {
+                        try setAside(next.path, error)
+                        continue
+                    }
+                    guard !batch.isEmpty else { throw error }
                     // The rows of the files before it are stored first; the failure ends the next call.
                     openFailure = error
                     return true
@@ -304,7 +335,20 @@ public final class CSVSource: Source {
             }
             guard let reader else { return false }
             let before = reader.input.bytesReadThisRun
-            let stats = try reader.fill(&batch, now: Time.nowMillis())
+            let stats: FileReader.Stats
+            let (records, letters) = (batch.records.count, batch.deadLetters.count)
+            do {
+                stats = try reader.fill(&batch, now: Time.nowMillis())
+            } catch {
+                // Only a file that gave nothing yet (its header does not fit, it cannot be inflated) is
+                // set aside; one that failed part-way stops the source, as in a run.
+                guard continuous, state.files[reader.path] == nil, batch.records.count == records,
+                    batch.deadLetters.count == letters
+                else { throw error }
+                self.reader = nil
+                try setAside(reader.path, error)
+                continue
+            }
             let fingerprintBytes = Int(min(Int64(CSVCheckpoint.fingerprintLength), reader.input.size))
             state.files[reader.path] = CSVCheckpoint.FileState(
                 path: reader.path,
