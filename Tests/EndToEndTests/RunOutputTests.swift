@@ -50,6 +50,12 @@ import Testing
         }
         #expect(created?["topic"]?.stringValue == "t", "\(run.stderr)")
         try EndToEnd.sluice(["run", "--log-format", "xml"], in: dir.path, expect: 2)
+        // The command's own failure too.
+        try EndToEnd.write(#"{"sources": 5}"#, to: "bad.json", in: dir.path)
+        let failed = try EndToEnd.sluice(["run", "bad.json", "--log-format", "json"], in: dir.path, expect: 2)
+        let error = try JSONValue.parse(Array(failed.stderr.utf8))
+        #expect(error["event"]?.stringValue == "command_failed" && error["level"]?.stringValue == "error")
+        #expect(error["message"]?.stringValue?.contains("sources") == true, "\(failed.stderr)")
     }
 
     @Test func theJSONSummaryIsOneObject() throws {

@@ -255,12 +255,15 @@ final class SourceTask: @unchecked Sendable {
             do {
                 guard try action.run() else { continue }
                 failedActions.remove(action.description)
-                logger.info("\(action.description)", metadata: ["source": "\(definition.name)"])
+                logger.info(
+                    "after_read", metadata: ["source": "\(definition.name)", "action": "\(action.description)"])
             } catch {
                 guard failedActions.insert(action.description).inserted else { continue }
                 logger.warning(
-                    "could not \(action.description); it is tried again on the next pass",
-                    metadata: ["source": "\(definition.name)", "error": "\(error)"])
+                    "after_read failed; it is tried again on the next pass",
+                    metadata: [
+                        "source": "\(definition.name)", "action": "\(action.description)", "error": "\(error)",
+                    ])
             }
         }
     }

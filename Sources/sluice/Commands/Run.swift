@@ -78,9 +78,13 @@ struct Run: ParsableCommand, LoggingCommand {
         defer { StatusLine.clear() }
         let result: RunSummary
         do {
-            result = try pipeline.run(progressIntervalMillis: terminal ? 500 : 5000) { line in
+            let json = log.format == .json
+            result = try pipeline.run(progressIntervalMillis: terminal && !json ? 500 : 5000) { line in
                 guard showProgress else { return }
-                if terminal {
+                if json {
+                    printToStandardError(
+                        ConsoleLogHandler.jsonLine(level: "notice", message: "progress", metadata: ["progress": line]))
+                } else if terminal {
                     StatusLine.show(line)
                 } else {
                     printToStandardError(line)

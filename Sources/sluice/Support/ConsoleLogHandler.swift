@@ -27,16 +27,10 @@ struct ConsoleLogHandler: LogHandler {
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         if json {
-            var members: [(String, JSONValue)] = [
-                ("time", .string(Self.timestamp(Time.nowMillis()))), ("level", .string(event.level.rawValue)),
-                ("event", .string(Self.eventName(event.message.description))),
-                ("message", .string(event.message.description)),
-            ]
-            let reserved: Set<String> = ["time", "level", "event", "message"]
-            for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-                members.append((reserved.contains(key) ? "meta_" + key : key, .string("\(value)")))
-            }
-            printToStandardError(JSONValue.object(members).serialized())
+            printToStandardError(
+                Self.jsonLine(
+                    level: event.level.rawValue, message: event.message.description,
+                    metadata: merged.mapValues { "\($0)" }))
             return
         }
         var text = Self.timestamp(Time.nowMillis()) + " " + event.level.rawValue + " " + event.message.description
@@ -45,6 +39,20 @@ struct ConsoleLogHandler: LogHandler {
             text += " \(key)=" + (rendered.contains(" ") ? "\"\(rendered)\"" : rendered)
         }
         printToStandardError(text)
+    }
+
+    /// One log line as a JSON object: time, level, event (named from the message unless given),
+    /// message, then the metadata.
+    static func jsonLine(level: String, message: String, event: String? = nil, metadata: [String: String]) -> String {
+        var members: [(String, JSONValue)] = [
+            ("time", .string(timestamp(Time.nowMillis()))), ("level", .string(level)),
+            ("event", .string(event ?? eventName(message))), ("message", .string(message)),
+        ]
+        let reserved: Set<String> = ["time", "level", "event", "message"]
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            members.append((reserved.contains(key) ? "meta_" + key : key, .string(value)))
+        }
+        return JSONValue.object(members).serialized()
     }
 
     /// A message's stable name: its words up to the first `;`, `:` or `(`, at most eight, lowercased and

@@ -22,6 +22,7 @@ enum SluiceMain {
         }
         let level = (command as? any LoggingCommand)?.logLevel ?? .warning
         let json = (command as? any LoggingCommand)?.logFormat == .json
+        jsonLogs.withLock { $0 = json }
         LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level, json: json) }
         if let location = (command as? any DataDirectoryCommand)?.location, let server = location.bootstrapServer {
             printToStandardError(
@@ -99,7 +100,16 @@ enum SluiceMain {
         exit(2)
     }
 
+    /// Whether log lines, and so the final error, are JSON objects (`--log-format json`).
+    static let jsonLogs = Locked(false)
+
     static func printError(_ message: String) {
+        if jsonLogs.withLock({ $0 }) {
+            // The command's failure: its own text varies, so the event is fixed.
+            printToStandardError(
+                ConsoleLogHandler.jsonLine(level: "error", message: message, event: "command_failed", metadata: [:]))
+            return
+        }
         let text = message.hasPrefix("Error:") || message.hasPrefix("error:") ? message : "error: " + message
         printToStandardError(text)
     }
