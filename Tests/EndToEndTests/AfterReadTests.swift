@@ -127,6 +127,16 @@ import Testing
         try EndToEnd.write(Self.config(#""after_read": "move:./in/""#), to: "config.json", in: dir.path)
         let into = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
         #expect(into.stderr.contains("read again"), "\(into.stderr)")
+        try EndToEnd.write("", to: "afile", in: dir.path)
+        try EndToEnd.write(Self.config(#""after_read": "move:afile""#), to: "config.json", in: dir.path)
+        let file = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
+        #expect(file.stderr.contains("afile is a file"), "\(file.stderr)")
+        try EndToEnd.write(
+            Self.config(#""done_marker": ".csv""#).replacingOccurrences(
+                of: #""path": "in""#, with: #""path": "in/*.csv""#),
+            to: "config.json", in: dir.path)
+        let everyFile = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
+        #expect(everyFile.stderr.contains("none would be read"), "\(everyFile.stderr)")
         try EndToEnd.write(Self.config(#""done_marker": "x/y""#), to: "config.json", in: dir.path)
         let marker = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
         #expect(marker.stderr.contains("sources.s.done_marker"), "\(marker.stderr)")

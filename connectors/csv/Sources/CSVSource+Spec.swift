@@ -131,9 +131,17 @@ extension CSVSource {
     /// to that the source would read again.
     static func afterReadProblems(_ options: ConnectorOptions) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
-        if let marker = options.string("done_marker"), marker.isEmpty || marker.contains("/") {
-            problems.append(
-                ConfigProblem(options.path(of: "done_marker"), "must be a file name suffix, such as \".done\""))
+        if let marker = options.string("done_marker") {
+            if marker.isEmpty || marker.contains("/") {
+                problems.append(
+                    ConfigProblem(options.path(of: "done_marker"), "must be a file name suffix, such as \".done\""))
+            } else if let pattern = options.string("path"), pattern.hasSuffix(marker) {
+                problems.append(
+                    ConfigProblem(
+                        options.path(of: "done_marker"),
+                        "every file path \"\(pattern)\" matches ends with \"\(marker)\", so none would be read; markers "
+                            + "need a suffix of their own, such as \".done\""))
+            }
         }
         guard let text = options.string("after_read") else { return problems }
         guard let afterRead = AfterRead(text) else {
@@ -141,6 +149,10 @@ extension CSVSource {
                 ConfigProblem(
                     options.path(of: "after_read"), "\"\(text)\" is not keep, delete or move:FOLDER (move:done/, say)"))
             return problems
+        }
+        if case .move(let folder) = afterRead, FileSystem.exists(folder), !FileSystem.isDirectory(folder) {
+            problems.append(
+                ConfigProblem(options.path(of: "after_read"), "\(folder) is a file, not a folder to move files into"))
         }
         if case .move(let folder) = afterRead, let pattern = options.string("path"), !pattern.isEmpty {
             let source = FileSystem.normalized(FileSystem.absolute(FileSystem.patternFolder(pattern)))
