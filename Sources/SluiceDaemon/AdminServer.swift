@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import SluiceCore
 import SluiceKit
 import SluiceRuntime
@@ -24,7 +25,7 @@ struct AdminServer: Sendable {
 
     /// Starts listening; returns the address it listens on (a port 0 is chosen by the system) and the
     /// task that serves until cancelled. Throws when the address cannot be bound.
-    func start() async throws -> (address: String, task: Task<Void, any Error>) {
+    func start() async throws -> (address: String, serving: Serving) {
         let address: BindAddress
         switch settings.listen {
         case .tcp(let host, let port): address = .hostname(host, port: port)
@@ -52,9 +53,11 @@ struct AdminServer: Sendable {
             },
             logger: quiet
         )
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [], logger: quiet))
         let task = Task {
             do {
-                try await app.runService(gracefulShutdownSignals: [])
+                try await group.run()
             } catch {
                 bound.withLock { if $0 == nil { $0 = .failure(error) } }
                 throw error
@@ -64,11 +67,23 @@ struct AdminServer: Sendable {
         while true {
             if let result = bound.withLock({ $0 }) {
                 switch result {
-                case .success(let text): return (text, task)
+                case .success(let text): return (text, Serving(group: group, task: task))
                 case .failure(let error): throw error
                 }
             }
             try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// The server while it runs.
+    struct Serving: Sendable {
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+
+        /// Stops the server gracefully (open requests are answered, listeners close) and waits for it.
+        func stop() async {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
         }
     }
 
@@ -147,7 +162,7 @@ struct AdminServer: Sendable {
                 return Self.error("no sink \"\(name)\" runs here (sinks: \(names))", status: .notFound)
             }
             if action == "restart" {
-                controls.restart()
+                controls.restart(name)
                 return Self.json(.object([("sink", .string(name)), ("result", .string("restarting"))]))
             }
             let changed = try await Self.offPool { try controls.set(name, paused: action == "pause") }

@@ -75,7 +75,7 @@ public enum DaemonRunner {
             restarts: restarts, controls: controls,
             version: options.version,
             configPath: options.configPath, logger: logger)
-        var serving: Task<Void, any Error>?
+        var serving: AdminServer.Serving?
         var address = "off"
         if admin.listen != .off {
             do {
@@ -88,15 +88,21 @@ public enum DaemonRunner {
                 ])
             }
         }
-        defer { serving?.cancel() }
+        defer {
+            if let serving { _ = try? waitFor { await serving.stop() } }
+        }
         let addressPath = plan.config.dataDirectory + "/" + addressFile
         try? FileSystem.createDirectory(plan.config.dataDirectory)
         let record = JSONValue.object([("pid", .number(String(getpid()))), ("admin", .string(address))])
         try? FileSystem.writeAtomically(addressPath, Array(record.serialized().utf8), sync: false)
         defer { try? FileSystem.removeFile(addressPath) }
 
+        // The config that runs, and the file's bytes it came from; a reload made while the pipeline runs
+        // replaces it there.
+        let current = Locked(Running(plan: plan, bytes: fileBytes))
         var failedInARow = 0
         while true {
+            (plan, fileBytes) = current.withLock { ($0.plan, $0.bytes) }
             controls.dataDirectory = plan.config.dataDirectory
             var settings = plan.config.daemon
             if let value = options.pollIntervalMillis { settings.pollIntervalMillis = value }
@@ -109,12 +115,15 @@ public enum DaemonRunner {
                     "sinks": "\(plan.config.sinks.map(\.name).joined(separator: ","))",
                     "poll_interval_ms": "\(settings.pollIntervalMillis)",
                 ])
-            let running = fileBytes
+            // Set when a change needs the pipeline to drain and start again.
+            let startAgain = Locked(false)
             let continuous = Pipeline.Continuous(
                 pollIntervalMillis: settings.pollIntervalMillis, shutdownTimeoutMillis: settings.shutdownTimeoutMillis,
                 observer: observer,
-                shouldDrain: {
-                    StopRequest.count > 0 || reloads.check(running: running) || controls.restartRequested
+                shouldDrain: { StopRequest.count > 0 || startAgain.withLock { $0 } },
+                nextChange: {
+                    Self.nextChange(
+                        current: current, reloads: reloads, controls: controls, startAgain: startAgain, logger: logger)
                 })
             let outcome: Pipeline.ContinuousOutcome
             do {
@@ -134,38 +143,78 @@ public enum DaemonRunner {
                         "restarts": "\(restarts.withLock { $0 })",
                     ])
                 var waited = 0
-                while waited < delay && StopRequest.count == 0 && !reloads.check(running: fileBytes) {
+                let running = current.withLock { $0.bytes }
+                while waited < delay && StopRequest.count == 0 && !reloads.check(running: running) {
                     Time.sleep(millis: 50)
                     waited += 50
                 }
                 if StopRequest.count > 0 { throw error }
-                if let next = reloads.takePending() {
-                    (plan, fileBytes) = (next.plan, next.bytes)
-                    let generation = reloads.applied(next.sequence)
-                    logger.notice("config reloaded", metadata: ["generation": "\(generation)"])
-                }
+                apply(reloads.takePending(), to: current, reloads: reloads, logger: logger)
                 continue
             }
             if StopRequest.count == 0 && !outcome.stoppedAtOnce, let next = reloads.takePending() {
-                if next.plan.config.admin != plan.config.admin {
-                    logger.warning("the admin section changed; it takes effect when the daemon restarts")
-                }
-                (plan, fileBytes) = (next.plan, next.bytes)
-                let generation = reloads.applied(next.sequence)
-                logger.notice("config reloaded", metadata: ["generation": "\(generation)"])
+                apply(next, to: current, reloads: reloads, logger: logger)
                 _ = controls.takeRestart()
                 continue
             }
-            if StopRequest.count == 0 && !outcome.stoppedAtOnce && controls.takeRestart() {
-                logger.notice(
-                    "the pipeline starts again for a sink paused, resumed or restarted",
-                    metadata: [
-                        "paused": "\(PausedSinks.load(plan.config.dataDirectory).sorted().joined(separator: ","))"
-                    ])
+            if StopRequest.count == 0 && !outcome.stoppedAtOnce
+                && (controls.takeRestart() != nil || startAgain.withLock { $0 })
+            {
+                logger.notice("the pipeline starts again")
                 continue
             }
             return outcome
         }
+    }
+
+    struct Running: Sendable {
+        var plan: PipelinePlan
+        var bytes: [UInt8]
+    }
+
+    /// The change a reload or a sink control asks of the running pipeline, if any. A reload that
+    /// changes the daemon's own settings (poll interval, shutdown timeout) drains the pipeline and
+    /// starts it again instead.
+    static func nextChange(
+        current: Locked<Running>, reloads: Reloads, controls: SinkControls, startAgain: Locked<Bool>, logger: Logger
+    ) -> Pipeline.Change? {
+        let running = current.withLock { $0 }
+        if reloads.check(running: running.bytes), let next = reloads.peekPending() {
+            if next.plan.config.daemon != running.plan.config.daemon {
+                startAgain.withLock { $0 = true }
+                return nil
+            }
+            return Pipeline.Change(config: next.plan.config) { whileRunning in
+                guard whileRunning else {
+                    startAgain.withLock { $0 = true }
+                    return
+                }
+                apply(reloads.takePending(), to: current, reloads: reloads, logger: logger)
+            }
+        }
+        if let sinks = controls.takeRestart() {
+            return Pipeline.Change(config: running.plan.config, restartSinks: sinks) { whileRunning in
+                if !whileRunning { startAgain.withLock { $0 = true } }
+            }
+        }
+        return nil
+    }
+
+    /// Makes a reloaded config the current one and answers the reload.
+    static func apply(
+        _ next: (plan: PipelinePlan, bytes: [UInt8], sequence: Int)?, to current: Locked<Running>, reloads: Reloads,
+        logger: Logger
+    ) {
+        guard let next else { return }
+        let before = current.withLock { state in
+            defer { state = Running(plan: next.plan, bytes: next.bytes) }
+            return state.plan.config
+        }
+        if next.plan.config.admin != before.admin {
+            logger.warning("the admin section changed; it takes effect when the daemon restarts")
+        }
+        let generation = reloads.applied(next.sequence)
+        logger.notice("config reloaded", metadata: ["generation": "\(generation)"])
     }
 
     /// A token from the environment variable `variable`, else from `file` (its first line); nil when

@@ -96,7 +96,7 @@ final class Reloads: Sendable {
             ).check(
                 path: path)
             state.withLock { $0.pending = (plan, bytes, sequence) }
-            logger.notice("reload: the new config is valid; draining the running pipeline to apply it")
+            logger.notice("reload: the new config is valid; applying it")
             return true
         } catch let error as ConfigError {
             refuse(sequence, error.problems.map { ($0.path.isEmpty ? "" : $0.path + ": ") + $0.message })
@@ -114,6 +114,11 @@ final class Reloads: Sendable {
             state.last = Outcome(
                 sequence: sequence, result: "refused", problems: problems, generation: state.generation)
         }
+    }
+
+    /// The config a reload asks for, left pending.
+    func peekPending() -> (plan: PipelinePlan, bytes: [UInt8], sequence: Int)? {
+        state.withLock { $0.pending }
     }
 
     /// The config a drained pipeline is to be replaced with, if a reload asked for one.

@@ -153,6 +153,80 @@ import Testing
         #expect(output.count == 20 && output.values.allSatisfy { $0 == 1 })
     }
 
+    /// The daemon's status (`sluice status --json`), nil while it does not answer.
+    static func status(in dir: String) -> JSONValue? {
+        guard let result = try? SluiceBinary.run(["status", "--json"], in: dir), result.status == 0 else { return nil }
+        return try? JSONValue.parse(Array(result.stdout.utf8))
+    }
+
+    static func sourceRecords(_ status: JSONValue?, _ name: String) -> Int64? {
+        guard case .array(let sources)? = status?["sources"] else { return nil }
+        return sources.first { $0["name"]?.stringValue == name }?["records"]?.integerValue
+    }
+
+    @Test func aReloadRestartsTheChangedSinkWhileTheUnchangedSourceKeepsItsPlace() throws {
+        let dir = try Self.prepare(Self.rows(1...100))
+        let daemon = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 100 })
+        #expect(Self.waitUntil { Self.sourceRecords(Self.status(in: dir.path), "live") == 100 })
+
+        // "out" changes, "copy" is new; the source and its topic are as they were.
+        try EndToEnd.write(
+            Self.config(
+                sinks: #""out": {"type": "file", "topics": ["live"], "path": "out", "max_batch_records": 7}, "#
+                    + #""copy": {"type": "file", "topics": ["live"], "path": "copy"}"#),
+            to: "config.json", in: dir.path)
+        let reload = try SluiceBinary.run(["reload"], in: dir.path)
+        #expect(reload.status == 0, "\(reload.stdout)\(reload.stderr)")
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("copy")).count == 100 }, "the new sink starts")
+        let status = Self.status(in: dir.path)
+        #expect(status?["generation"]?.integerValue == 2, "\(String(describing: status))")
+        #expect(Self.sourceRecords(status, "live") == 100, "the source went on, not started again")
+
+        try Self.append(Self.rows(101...120, header: false), to: dir.file("in/a.csv"))
+        #expect(
+            try Self.waitUntil {
+                try Self.delivered(dir.file("out")).count == 120 && Self.delivered(dir.file("copy")).count == 120
+            })
+        let sinks =
+            #""out": {"type": "file", "topics": ["live"], "path": "out"}, "#
+            + #""copy": {"type": "file", "topics": ["live"], "path": "copy"}"#
+
+        // A changed source stops at a batch boundary and starts again from where it was.
+        try EndToEnd.write(
+            Self.config(sinks: sinks).replacingOccurrences(
+                of: #""path": "in","#, with: #""path": "in", "quote": "'","#),
+            to: "config.json", in: dir.path)
+        #expect(try SluiceBinary.run(["reload"], in: dir.path).status == 0)
+        try Self.append(Self.rows(121...130, header: false), to: dir.file("in/a.csv"))
+        #expect(
+            try Self.waitUntil {
+                try Self.delivered(dir.file("out")).count == 130 && Self.delivered(dir.file("copy")).count == 130
+            })
+
+        // A change to the topics drains the whole pipeline and starts it again.
+        try EndToEnd.write(
+            Self.config(sinks: sinks).replacingOccurrences(
+                of: #""sources":"#, with: #""topics": {"live": {"partitions": 2}}, "sources":"#),
+            to: "config.json", in: dir.path)
+        #expect(try SluiceBinary.run(["reload"], in: dir.path).status == 0)
+        try Self.append(Self.rows(131...140, header: false), to: dir.file("in/a.csv"))
+        #expect(
+            try Self.waitUntil {
+                try Self.delivered(dir.file("out")).count == 140 && Self.delivered(dir.file("copy")).count == 140
+            })
+        let (code, stdout, stderr) = daemon.stop()
+        #expect(code == 0, "stdout: \(stdout)\nstderr: \(stderr)")
+        #expect(stderr.contains("changing the running pipeline"), "\(stderr)")
+        #expect(stderr.contains("stopping_sources=live"), "\(stderr)")
+        // Only the change to the topics started the whole pipeline again.
+        #expect(stderr.components(separatedBy: "daemon running").count == 3, "\(stderr)")
+        for sink in ["out", "copy"] {
+            let output = try Self.delivered(dir.file(sink))
+            #expect(output.count == 140 && output.values.allSatisfy { $0 == 1 }, "\(sink): every row once")
+        }
+    }
+
     @Test func aReloadAndADrainUnderLoadLoseAndRepeatNothing() throws {
         let rows = 100_000
         let dir = try Self.prepare(Self.rows(1...rows))

@@ -38,8 +38,11 @@ import Testing
         let waiting = Self.sink(dir, "out")
         #expect(waiting?["lag_records"]?.integerValue == 10)
         #expect((waiting?["lag_seconds"]?.doubleValue ?? 0) > 0, "\(waiting?.serialized() ?? "")")
+        // The pause stopped the sink's tasks alone: the source kept its place and its counts.
+        #expect(DaemonTests.sourceRecords(DaemonTests.status(in: dir.path), "live") == 20)
         var (status, _, stderr) = daemon.stop()
         #expect(status == 0, "\(stderr)")
+        #expect(!stderr.contains("the pipeline starts again"), "\(stderr)")
 
         // Paused through a restart of the daemon, and in `sluice run`.
         daemon = try DaemonTests.Running(in: dir.path)

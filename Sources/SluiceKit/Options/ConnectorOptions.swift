@@ -13,6 +13,9 @@ public struct ConnectorOptions: Sendable {
         self.values = values
     }
 
+    /// Whether `other` holds the same values (wherever it is in the file).
+    public func sameValues(as other: ConnectorOptions) -> Bool { values == other.values }
+
     /// The raw value, nil when the option is unset and has no default.
     public subscript(name: String) -> JSONValue? { values[name] }
 

@@ -19,6 +19,11 @@ public struct PipelineConfig: Sendable {
     public var admin = AdminSettings()
 
     /// Every topic the pipeline writes or reads, declared or not, in a stable order.
+    /// The groups of the sinks that read `topic`.
+    func readers(of topic: String) -> [String] {
+        sinks.filter { $0.topics.contains(topic) }.map(\.group)
+    }
+
     public var allTopics: [String] {
         var names = topics.map(\.name)
         for source in sources {

@@ -15,17 +15,21 @@ extension Pipeline {
         public var pollIntervalMillis: Int
         public var shutdownTimeoutMillis: Int
         public var shouldDrain: @Sendable () -> Bool
+        /// Asked every 100 ms on the calling thread, after `shouldDrain`: a change to make while the run
+        /// goes on (a reload, a sink paused, resumed or restarted), if there is one.
+        public var nextChange: @Sendable () -> Change?
         /// Attached while the run goes on, for status, readiness and metrics.
         public var observer: PipelineObserver?
 
         public init(
             pollIntervalMillis: Int, shutdownTimeoutMillis: Int, observer: PipelineObserver? = nil,
-            shouldDrain: @escaping @Sendable () -> Bool
+            shouldDrain: @escaping @Sendable () -> Bool, nextChange: @escaping @Sendable () -> Change? = { nil }
         ) {
             self.pollIntervalMillis = pollIntervalMillis
             self.shutdownTimeoutMillis = shutdownTimeoutMillis
             self.observer = observer
             self.shouldDrain = shouldDrain
+            self.nextChange = nextChange
         }
     }
 

@@ -47,68 +47,24 @@ public struct Pipeline: Sendable {
         let started = Time.monotonicNanos()
 
         let stop = RunStop(requestsToStop: continuous == nil ? 1 : 2)
-        let draining = Locked(false)
-        let sourceTasks = makeSourceTasks(broker, stop)
+        let tasks = PipelineTasks(self, broker: broker, stop: stop, continuous: continuous)
+        let sourceTasks = makeSourceTasks(broker, stop, config.sources)
         // What can stop a run before it starts stops it before any sink touches its output.
         for task in sourceTasks {
             do {
-                try task.prepare()
+                _ = try task.prepare()
             } catch {
                 throw RuntimeError("source \"\(task.definition.name)\": \(Self.describe(error))")
             }
         }
-        let sinkTasks = try makeSinkTasks(broker, stop)
-        if continuous != nil {
-            // Sinks wait for a batch to fill only while some source reads: a row appended to an idle
-            // pipeline goes out at once.
-            let reading = Locked(0)
-            for sink in sinkTasks { sink.continuous = true }
-            for task in sourceTasks {
-                task.onReading = { started in
-                    let idle = reading.withLock { count in
-                        count += started ? 1 : -1
-                        return count == 0
-                    }
-                    for sink in sinkTasks { sink.inputFinished.withLock { $0 = idle } }
-                    if idle { broker.appended.notify() }
-                }
-            }
-        }
-        let sinkThreads = sinkTasks.map { task in
-            WorkerThread(name: "sink-\(task.memberId)") { try task.run() }
-        }
-        let sourceThreads = sourceTasks.map { task in
-            WorkerThread(name: "source-\(task.definition.name)") {
-                if let continuous {
-                    try task.runContinuously(
-                        pollIntervalMillis: continuous.pollIntervalMillis, draining: { draining.withLock { $0 } })
-                } else {
-                    try task.run()
-                }
-            }
-        }
-        if let observer = continuous?.observer {
-            let threads = sourceThreads + sinkThreads
-            let patterns = Dictionary(
-                config.sources.map { ($0.name, $0.options.string("path")) }, uniquingKeysWith: { first, _ in first })
-            observer.attach(
-                PipelineObserver.Attachment(
-                    status: {
-                        self.status(broker, sourceTasks, sinkTasks) { Set(threads.filter(\.isFinished).map(\.name)) }
-                    },
-                    files: { name in
-                        guard let pattern = patterns[name] else { return nil }
-                        return StoredSourcePosition(broker.sourceCheckpoint(name)).ledger(pattern: pattern)
-                    }, broker: broker,
-                    sinkGroups: Dictionary(
-                        config.sinks.map { ($0.group, (sink: $0.name, topics: $0.topics)) },
-                        uniquingKeysWith: { first, _ in first }),
-                    paused: paused))
-            observer.set(.running)
-        }
+        for task in try makeSinkTasks(broker, stop, config.sinks) { tasks.launch(task) }
+        for task in sourceTasks { tasks.launch(task) }
+        let observer = continuous?.observer
+        observer?.attach(tasks.attachment())
+        observer?.set(.running)
         defer {
-            continuous?.observer?.attach(nil)
-            continuous?.observer?.set(.stopped)
+            observer?.attach(nil)
+            observer?.set(.stopped)
         }
         let maintenance = Maintenance(broker: broker, logger: logger)
         let finished = ChangeSignal()
@@ -121,14 +77,15 @@ public struct Pipeline: Sendable {
                 if now != seen { return }
                 seen = now
             }
-            for task in sinkTasks { task.interrupt() }
+            for task in tasks.sinks { task.interrupt() }
             broker.appended.notify()
         }
         let reporter = progress.map { emit in
             ProgressReporter(intervalMillis: progressIntervalMillis) {
                 emit(
                     ProgressLine.render(
-                        sourceTasks.map { ($0.definition.name, $0.report) }, sinks: self.lagLine(broker, sinkTasks)))
+                        tasks.sources.map { ($0.definition.name, $0.report) }, sinks: self.lagLine(broker, tasks.sinks))
+                )
             }
         }
         defer {
@@ -139,24 +96,35 @@ public struct Pipeline: Sendable {
         }
 
         var shutdown: ShutdownWatch?
-        if let continuous {
-            // Until asked to drain, or a task ends (it failed: a continuous source never ends by itself).
-            while !stop.isRequested && !continuous.shouldDrain()
-                && !(sourceThreads + sinkThreads).contains(where: \.isFinished)
-            {
-                Time.sleep(millis: 100)
-            }
-            draining.withLock { $0 = true }
-            continuous.observer?.set(.draining)
-            broker.appended.notify()
-            shutdown = ShutdownWatch(
-                timeoutMillis: continuous.shutdownTimeoutMillis, threads: sourceThreads + sinkThreads, stop: stop,
-                broker: broker)
-        }
         var failures: [String] = []
         // Whether every failure is one whose cause may pass (`RuntimeError.isTransient`).
         var transient = true
-        for (task, thread) in zip(sourceTasks, sourceThreads) {
+        if let continuous {
+            // Until asked to drain, or a task ends (it failed: a continuous source never ends by itself).
+            while !stop.isRequested && !continuous.shouldDrain() && !tasks.threads.contains(where: \.isFinished) {
+                if let change = continuous.nextChange() {
+                    do {
+                        let applied = try tasks.apply(change)
+                        change.finished(applied)
+                        if !applied { break }
+                        observer?.attach(tasks.attachment())
+                    } catch {
+                        change.finished(true)
+                        transient = (error as? RuntimeError)?.isTransient == true
+                        failures.append(Self.describe(error))
+                        stop.request()
+                        break
+                    }
+                }
+                Time.sleep(millis: 100)
+            }
+            tasks.draining.withLock { $0 = true }
+            observer?.set(.draining)
+            broker.appended.notify()
+            shutdown = ShutdownWatch(
+                timeoutMillis: continuous.shutdownTimeoutMillis, threads: tasks.threads, stop: stop, broker: broker)
+        }
+        for (task, thread) in tasks.sourceThreads {
             if let error = thread.join() {
                 stop.request()
                 if (error as? RuntimeError)?.isInterruption == true { continue }
@@ -164,6 +132,8 @@ public struct Pipeline: Sendable {
                 failures.append("source \"\(task.definition.name)\": \(Self.describe(error))")
             }
         }
+        let pipeline = tasks.pipeline
+        let sinkTasks = tasks.sinks
         for task in sinkTasks { task.inputFinished.withLock { $0 = true } }
         broker.appended.notify()
         if failures.isEmpty && continuous == nil {
@@ -171,13 +141,16 @@ public struct Pipeline: Sendable {
         }
         for task in sinkTasks { task.stopRequested.withLock { $0 = true } }
         broker.appended.notify()
-        for (task, thread) in zip(sinkTasks, sinkThreads) {
+        for (task, thread) in tasks.sinkThreads {
             if let error = thread.join() {
                 if (error as? RuntimeError)?.isInterruption == true { continue }
                 transient = transient && (error as? RuntimeError)?.isTransient == true
                 failures.append(
                     Self.describe(error) + (error is RuntimeError ? "" : " (sink \"\(task.definition.name)\")"))
             }
+        }
+        let summarize = {
+            try pipeline.summary(broker, tasks.allSources, tasks.allSinks, startEnds, startCommitted, started)
         }
         if let shutdown {
             let timedOut = shutdown.finish()
@@ -188,40 +161,37 @@ public struct Pipeline: Sendable {
                 throw RuntimeError(failures.joined(separator: "\n"), transient: transient)
             }
             return ContinuousOutcome(
-                summary: try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started),
-                stoppedAtOnce: atOnce, timedOut: timedOut, uncommitted: try uncommitted(broker))
+                summary: try summarize(), stoppedAtOnce: atOnce, timedOut: timedOut,
+                uncommitted: try pipeline.uncommitted(broker))
         }
         if StopRequest.isRequested {
             // What failed because of the stop (a statement cancelled) is not a failure of its own.
             for failure in failures { logger.info("while stopping", metadata: ["error": "\(failure)"]) }
             var interrupted = RuntimeError.interrupted
-            interrupted.partialSummary = try? summary(
-                broker, sourceTasks, sinkTasks, startEnds, startCommitted, started)
+            interrupted.partialSummary = try? summarize()
             throw interrupted
         }
         guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n"), transient: transient) }
         try broker.applyRetention()
-        return ContinuousOutcome(
-            summary: try summary(broker, sourceTasks, sinkTasks, startEnds, startCommitted, started),
-            stoppedAtOnce: false, timedOut: false, uncommitted: [])
+        return ContinuousOutcome(summary: try summarize(), stoppedAtOnce: false, timedOut: false, uncommitted: [])
     }
 
-    private func makeSourceTasks(_ broker: Broker, _ stop: RunStop) -> [SourceTask] {
-        config.sources.map { definition in
+    func makeSourceTasks(_ broker: Broker, _ stop: RunStop, _ definitions: [SourceDefinition]) -> [SourceTask] {
+        definitions.map { definition in
             let unknown: SourceFactory = { _ in
                 throw ConnectorError.fatal("config", "unknown source type \(definition.type)")
             }
             let factory = registry.sources[definition.type]?.make ?? unknown
             let task = SourceTask(definition: definition, broker: broker, factory: factory, stop: stop, logger: logger)
-            task.sinkGroups = config.sinks.filter { $0.topics.contains(definition.topic) }.map(\.group)
+            task.sinkGroups.withLock { $0 = config.readers(of: definition.topic) }
             return task
         }
     }
 
-    /// The tasks of the sinks that are not paused (`PausedSinks`).
-    private func makeSinkTasks(_ broker: Broker, _ stop: RunStop) throws -> [SinkTask] {
+    /// The tasks of the sinks of `definitions` that are not paused (`PausedSinks`).
+    func makeSinkTasks(_ broker: Broker, _ stop: RunStop, _ definitions: [SinkDefinition]) throws -> [SinkTask] {
         var tasks: [SinkTask] = []
-        for definition in config.sinks {
+        for definition in definitions {
             if paused.contains(definition.name) {
                 logger.notice(
                     "the sink is paused; its records wait in its topics until `sluice resume` resumes it",
@@ -279,7 +249,7 @@ public struct Pipeline: Sendable {
 
     /// Creates the topics the file declares or uses, raises partition counts, applies settings, and
     /// stores what sources declare about their topics.
-    private func prepareTopics(_ broker: Broker) throws {
+    func prepareTopics(_ broker: Broker) throws {
         for (name, declared) in config.topics {
             if let existing = broker.topicConfig(name) {
                 if declared.partitions > existing.partitions {
@@ -347,7 +317,7 @@ public struct Pipeline: Sendable {
         }.joined(separator: " | ")
     }
 
-    private func summary(
+    func summary(
         _ broker: Broker,
         _ sources: [SourceTask],
         _ sinks: [SinkTask],

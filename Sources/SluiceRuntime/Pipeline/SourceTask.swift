@@ -30,8 +30,8 @@ final class SourceTask: @unchecked Sendable {
     let factory: SourceFactory
     let producerId: Int64
     let metrics: SourceMetrics
-    /// The sink groups that read the source's topic in this pipeline.
-    var sinkGroups: [String] = []
+    /// The sink groups that read the source's topic in this pipeline (a reload may change them).
+    let sinkGroups = Locked<[String]>([])
     /// The connector instance of the pass under way, and what the passes before it did.
     private let source = Locked<(current: (any Source)?, earlier: SourceProgress)>((nil, SourceProgress()))
     private let counts = Locked((records: 0, deadLetters: 0))
@@ -50,6 +50,8 @@ final class SourceTask: @unchecked Sendable {
     /// Told when a pass starts (true) and ends (false), so that sinks stop waiting for a batch to fill
     /// while no source reads.
     var onReading: (@Sendable (Bool) -> Void)?
+    /// Set when this source alone is to stop (a reload changed it): it ends as at a drain.
+    let stopping = Locked(false)
     /// Whether a pass is under way, for the status.
     let reading = Locked(false)
 
@@ -272,6 +274,7 @@ final class SourceTask: @unchecked Sendable {
     /// not consumed, waits while the slowest sink group lags by more than the threshold. Otherwise the
     /// broker keeps everything on disk and the source never waits for a sink.
     private func waitForSinks() throws {
+        let sinkGroups = sinkGroups.withLock { $0 }
         guard !sinkGroups.isEmpty, let config = broker.topicConfig(definition.topic),
             let threshold = definition.pauseThreshold(config)
         else { return }
