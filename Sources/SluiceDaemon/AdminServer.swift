@@ -90,6 +90,7 @@ struct AdminServer: Sendable {
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: TokenMiddleware(tokens: tokens))
+        router.add(middleware: MethodMiddleware())
         let (observer, reloads, version) = (observer, reloads, version)
         router.get("livez") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
@@ -195,6 +196,10 @@ struct AdminServer: Sendable {
             }
             return Self.error("the reload did not finish within 120 s; see the daemon's log", status: .gatewayTimeout)
         }
+        router.post("v1/dlq/replay") { request, _ -> Response in
+            let body = Array(buffer: try await request.body.collect(upTo: 1 << 20))
+            return try await Self.offPool { DeadLetterReplayAPI.replay(body, observer) }
+        }
         router.post("v1/validate") { request, context -> Response in
             let body = try await request.body.collect(upTo: 16 << 20)
             let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
@@ -271,6 +276,44 @@ struct TokenMiddleware: RouterMiddleware {
             difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
         }
         return difference == 0
+    }
+}
+
+/// Answers a request for a known path with a method it does not take with 405 and the methods it does
+/// take (`Allow`), where the router alone would answer 404.
+struct MethodMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    /// Every path of the API (`*`: any one segment) and its methods.
+    static let routes: [(path: [String], methods: [HTTPRequest.Method])] = [
+        (["livez"], [.get]), (["readyz"], [.get]), (["metrics"], [.get]), (["v1", "status"], [.get]),
+        (["v1", "sources", "*", "files"], [.get]), (["v1", "sinks", "*", "*"], [.post]),
+        (["v1", "groups", "*", "offsets"], [.get, .post]), (["v1", "reload"], [.post]), (["v1", "validate"], [.post]),
+        (["v1", "dlq", "replay"], [.post]),
+    ]
+
+    static func methods(of path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/").map(String.init)
+        return routes.first { route in
+            route.path.count == segments.count && zip(route.path, segments).allSatisfy { $0 == "*" || $0 == $1 }
+        }?.methods ?? []
+    }
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = Self.methods(of: request.uri.path)
+            guard !allowed.isEmpty, !allowed.contains(request.method) else { throw error }
+            let names = allowed.map(\.rawValue).joined(separator: ", ")
+            var response = AdminServer.error(
+                "\(request.uri.path) does not take \(request.method.rawValue); it takes \(names)",
+                status: .methodNotAllowed)
+            response.headers[.allow] = names
+            return response
+        }
     }
 }
 

@@ -98,7 +98,7 @@ enum GroupOffsetsAPI {
             status: .notFound)
     }
 
-    private static let notRunning = AdminServer.error(
+    static let notRunning = AdminServer.error(
         "the pipeline is not running (it is starting, draining or waiting to restart); try again",
         status: .serviceUnavailable)
 

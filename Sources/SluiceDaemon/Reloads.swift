@@ -107,8 +107,9 @@ final class Reloads: Sendable {
     }
 
     private func refuse(_ sequence: Int, _ problems: [String]) {
-        printToStandardError(
-            "error: reload refused; the running config goes on:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
+        logger.error(
+            "reload refused; the running config goes on",
+            metadata: ["problems": "\(problems.joined(separator: "; "))"])
         count("refused")
         state.withLock { state in
             state.last = Outcome(

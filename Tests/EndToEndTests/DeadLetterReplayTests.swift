@@ -50,4 +50,38 @@ import Testing
         #expect(!sources.stdout.contains("__replay"), "\(sources.stdout)")
         try EndToEnd.sluice(["dlq", "replay", "--topic", "nope.dlq"], in: dir.path, expect: 2)
     }
+
+    @Test func aRunningDaemonReplaysThroughItsAPI() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("replay_daemon")
+        try server.psql("CREATE TABLE t (id int PRIMARY KEY, v text, CHECK (id % 3 <> 0))", database: database)
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try EndToEnd.write("id,v\n" + (1...30).map { "\($0),v\($0)\n" }.joined(), to: "in/a.csv", in: dir.path)
+        try EndToEnd.write(
+            """
+            {"daemon": {"poll_interval_ms": 50}, "admin": {"listen": "127.0.0.1:0"},
+             "sources": {"s": {"type": "csv", "path": "in", "key": ["id"], "columns": {"id": "int"}}},
+             "sinks": {"pg": {"type": "postgres", "topics": ["s"], "table": "t", "mode": "upsert", "key_columns": ["id"],
+                              "connection": "\(server.connectionString(database: database))"}}}
+            """, to: "config.json", in: dir.path)
+        let daemon = try DaemonTests.Running(in: dir.path)
+        let count = { (try? server.psql("SELECT count(*) FROM t", database: database)) ?? "" }
+        #expect(DaemonTests.waitUntil { count() == "20" })
+        #expect(
+            DaemonTests.waitUntil {
+                (try? EndToEnd.sluice(["dlq", "replay", "--topic", "pg.dlq"], in: dir.path))?.stdout.contains(
+                    "postgres.23514  10") == true
+            }, "the plan, from the daemon")
+        try server.psql("ALTER TABLE t DROP CONSTRAINT t_id_check", database: database)
+        let done = try EndToEnd.sluice(["dlq", "replay", "--topic", "pg.dlq", "--execute"], in: dir.path)
+        #expect(done.stdout.contains("Replayed 10 records into s"), "\(done.stdout)")
+        #expect(DaemonTests.waitUntil { count() == "30" }, "the running sink loads what was replayed")
+        let again = try EndToEnd.sluice(["dlq", "replay", "--topic", "pg.dlq", "--execute"], in: dir.path)
+        #expect(again.stdout.contains("10 already replayed"), "\(again.stdout)")
+        let unknown = try EndToEnd.sluice(["dlq", "replay", "--topic", "nope.dlq"], in: dir.path, expect: 1)
+        #expect(unknown.stderr.contains("nope.dlq"), "\(unknown.stderr)")
+        let (status, _, stderr) = daemon.stop()
+        #expect(status == 0, "\(stderr)")
+    }
 }

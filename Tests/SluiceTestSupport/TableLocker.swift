@@ -24,7 +24,7 @@ public final class TableLocker {
         let held = Self.waitFor(seconds: 10) {
             (try? server.psql(
                 "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = '\(table)'::regclass",
-                database: database)) == "1"
+                database: database)).flatMap { Int($0) }.map { $0 >= 1 } == true
         }
         guard held else {
             release()
@@ -37,7 +37,7 @@ public final class TableLocker {
         Self.waitFor(seconds: seconds) {
             (try? server.psql(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                database: database)) == "1"
+                database: database)).flatMap { Int($0) }.map { $0 >= 1 } == true
         }
     }
 

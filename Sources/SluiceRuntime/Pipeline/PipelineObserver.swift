@@ -56,6 +56,15 @@ public final class PipelineObserver: Sendable {
         public var topics: [String]
     }
 
+    /// Runs `body` with the running pipeline's broker, while the pipeline cannot close it; nil when no
+    /// pipeline runs. Blocks the pipeline's end meanwhile.
+    public func withBroker<T>(_ body: (Broker) throws -> T) rethrows -> T? {
+        try lending.withLock { _ in
+            guard let attached = state.withLock({ $0.attached }) else { return nil }
+            return try body(attached.broker)
+        }
+    }
+
     /// Runs `body` with the running pipeline's broker and what `group` is to it, while the pipeline
     /// cannot close the broker; nil when no pipeline runs. Blocks the pipeline's end meanwhile: keep it
     /// short.

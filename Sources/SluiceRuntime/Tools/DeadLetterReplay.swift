@@ -197,3 +197,94 @@ public struct DeadLetterReplay: Sendable {
         .array([.number(String(value.partition)), .number(String(value.first)), .number(String(value.last))])
     }
 }
+
+extension DeadLetterReplay.Filter {
+    /// The filter a request to the admin API gives (`error_classes`, `partition`, `from_offset`,
+    /// `to_offset`); throws a message that names the member at fault.
+    public init(json: JSONValue) throws(DeadLetterReplay.RequestError) {
+        self.init()
+        if let value = json["error_classes"] {
+            guard case .array(let items) = value, let classes = Optional(items.compactMap(\.stringValue)),
+                classes.count == items.count
+            else { throw .init("error_classes must be a list of strings") }
+            errorClasses = Set(classes)
+        }
+        func integer(_ name: String, min: Int64) throws(DeadLetterReplay.RequestError) -> Int64? {
+            guard let value = json[name] else { return nil }
+            guard let number = value.integerValue, number >= min else {
+                throw .init("\(name) must be an integer of at least \(min)")
+            }
+            return number
+        }
+        partition = try integer("partition", min: 0).map { Int32(clamping: $0) }
+        fromOffset = try integer("from_offset", min: 0)
+        toOffset = try integer("to_offset", min: 0)
+        if let fromOffset, let toOffset, fromOffset > toOffset {
+            throw .init("from_offset \(fromOffset) is after to_offset \(toOffset)")
+        }
+    }
+}
+
+extension DeadLetterReplay {
+    /// A request to the admin API that cannot be served as it is.
+    public struct RequestError: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// What a replay planned and did, as `sluice dlq replay` prints it and the admin API answers it.
+    public struct Report: Sendable, Equatable {
+        public var deadLetterTopic: String
+        public var rows: [Row]
+        public var alreadyReplayed: Int
+        public var notReplayable: Int
+        /// How many letters were replayed; nil for a plan only.
+        public var replayed: Int?
+
+        public init(_ plan: DeadLetterReplay, replayed: Int?) {
+            deadLetterTopic = plan.deadLetterTopic
+            rows = plan.rows
+            alreadyReplayed = plan.alreadyReplayed
+            notReplayable = plan.notReplayable
+            self.replayed = replayed
+        }
+
+        /// The report the admin API answered with; nil when `json` is not one.
+        public init?(json: JSONValue) {
+            guard let topic = json["dead_letter_topic"]?.stringValue, case .array(let items)? = json["rows"] else {
+                return nil
+            }
+            deadLetterTopic = topic
+            rows = items.compactMap { item in
+                guard let topic = item["topic"]?.stringValue, let errorClass = item["error_class"]?.stringValue,
+                    let count = item["records"]?.integerValue
+                else { return nil }
+                return Row(topic: topic, errorClass: errorClass, count: Int(count))
+            }
+            alreadyReplayed = Int(json["already_replayed"]?.integerValue ?? 0)
+            notReplayable = Int(json["not_replayable"]?.integerValue ?? 0)
+            replayed = json["replayed"]?.integerValue.map { Int($0) }
+        }
+
+        public var planned: Int { rows.reduce(0) { $0 + $1.count } }
+
+        public var json: JSONValue {
+            .object([
+                ("dead_letter_topic", .string(deadLetterTopic)),
+                (
+                    "rows",
+                    .array(
+                        rows.map {
+                            .object([
+                                ("topic", .string($0.topic)), ("error_class", .string($0.errorClass)),
+                                ("records", .number(String($0.count))),
+                            ])
+                        })
+                ),
+                ("already_replayed", .number(String(alreadyReplayed))),
+                ("not_replayable", .number(String(notReplayable))),
+                ("replayed", replayed.map { .number(String($0)) } ?? .null),
+            ])
+        }
+    }
+}
