@@ -3,6 +3,9 @@
 #   latency:    rows appended to a watched file at RATE rows/s (default 1,000) for SECONDS seconds reach
 #               the file sink's folder; p50 and p99 of (time the row's file appeared − time the row was
 #               written); targets p50 under 100 ms and p99 under 1 s
+#   latency into PostgreSQL: the same rows into a table of a private PostgreSQL server (default
+#               durability) by the postgres sink; p50 and p99 of (the commit time of the row's
+#               transaction, track_commit_timestamp − time the row was written); target p99 under 1 s
 #   throughput: a ROWS-row file dropped into a watched folder, from the drop until the file sink holds
 #               every row, against `sluice run` on the same file into the same sink (medians of $RUNS
 #               runs); target at least 0.9 × the run's rate
@@ -51,8 +54,9 @@ echo "id,customer,written_ns" > "$dir/in/live.csv"
 config "$dir/in"
 start_daemon
 sleep 1
-python3 - "$dir/in/live.csv" "$dir/out" "$rate" "$duration" << 'PY'
+cat > "$WORK/latency-writer.py" << 'PY'
 import json, os, sys, threading, time
+# OUT is the file sink's folder, watched for the rows' arrival; "-" only writes the rows.
 path, out, rate, duration = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 total = rate * duration
 seen = {}  # file name -> time it appeared
@@ -74,7 +78,8 @@ def watch():
 
 deadline = time.time() + duration + 30
 watcher = threading.Thread(target=watch)
-watcher.start()
+if out != "-":
+    watcher.start()
 with open(path, "a") as f:
     start = time.time()
     # Rows go out in small groups, as an application logging them would (every 10 ms).
@@ -87,6 +92,8 @@ with open(path, "a") as f:
                 time.sleep(wait)
     f.flush()
 done.set()
+if out == "-":
+    sys.exit(0)
 watcher.join()
 latencies.sort()
 if len(latencies) < total:
@@ -96,7 +103,39 @@ p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6
 print(f"latency at {rate} rows/s for {duration} s: p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {p(1):.1f} ms "
       "(targets: p50 < 100 ms, p99 < 1000 ms)")
 PY
+python3 "$WORK/latency-writer.py" "$dir/in/live.csv" "$dir/out" "$rate" "$duration"
 stop_daemon
+
+# --- latency into PostgreSQL
+start_postgres "$WORK/pg-latency" track_commit_timestamp=on
+trap '[ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2> /dev/null; rm -rf "$dir"; stop_postgres' EXIT
+psql_at "$PG_SOCKET" -c "CREATE TABLE live (id bigint PRIMARY KEY, customer text, written_ns bigint)"
+rm -rf "$dir" && mkdir -p "$dir/in" "$dir/out"
+echo "id,customer,written_ns" > "$dir/in/live.csv"
+cat > "$dir/config.json" << JSON
+{"data_dir": "$dir/data", "topics": {"t": {"partitions": 4}}, "admin": {"listen": "127.0.0.1:0"},
+ "sources": {"t": {"type": "csv", "path": "$dir/in", "key": ["customer"], "columns": {"id": "int", "written_ns": "int"}}},
+ "sinks": {"pg": {"type": "postgres", "topics": ["t"], "table": "live", "connection": "$PG_SOCKET"}}}
+JSON
+start_daemon
+sleep 1
+python3 "$WORK/latency-writer.py" "$dir/in/live.csv" - "$rate" "$duration"
+total=$((rate * duration))
+for _ in $(seq 300); do
+    [ "$(psql_at "$PG_SOCKET" -c "SELECT count(*) FROM live")" -ge "$total" ] && break
+    sleep 0.1
+done
+psql_at "$PG_SOCKET" -F ' ' -c "
+  WITH l AS (SELECT (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1e9 - written_ns) / 1e6 AS ms FROM live)
+  SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+         round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1) FROM l" \
+    | awk -v t="$total" -v r="$rate" -v d="$duration" '{
+        if ($1 < t) { print "latency into PostgreSQL: only " $1 " of " t " rows arrived" > "/dev/stderr"; exit 1 }
+        printf "latency into PostgreSQL at %s rows/s for %s s: p50 %s ms, p99 %s ms, max %s ms (target: p99 < 1000 ms)\n",
+            r, d, $2, $3, $4 }'
+stop_daemon
+stop_postgres
+trap '[ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2> /dev/null; rm -rf "$dir"' EXIT
 
 # --- throughput
 daemon_rate=() run_rate=()

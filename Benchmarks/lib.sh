@@ -47,3 +47,40 @@ peak_rss_mb() {
     awk '{ printf "%.1f\n", $1 / 1024 }' "$log"
     rm -f "$log"
 }
+
+# start_postgres DIR [SETTING=VALUE...] : initdb and start a private PostgreSQL server in DIR (default
+# durability; the settings are passed as -c), listening on a unix socket in DIR and on 127.0.0.1 on a
+# private port. Sets PG_BIN, PG_DATA, PG_SOCKET (a libpq connection string over the socket) and PG_TCP;
+# stop_postgres stops it and removes DIR. Runs the server as user postgres when run as root.
+start_postgres() {
+    local dir="$1" options="" port
+    shift
+    for setting in "$@"; do options+=" -c $setting"; done
+    PG_BIN=$(pg_config --bindir)
+    PG_DIR="$dir"
+    PG_DATA="$dir/data"
+    rm -rf "$dir"
+    mkdir -p "$dir/socket"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres "$dir" && chmod o+rx "$(dirname "$dir")" "$WORK"; fi
+    run_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C > /dev/null
+    port=$((45000 + $$ % 10000))
+    run_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$dir/log" \
+        -o "-c listen_addresses=127.0.0.1 -k $dir/socket -p $port$options" -w start > /dev/null
+    PG_SOCKET="host=$dir/socket port=$port user=postgres dbname=postgres"
+    PG_TCP="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+}
+
+stop_postgres() {
+    run_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop > /dev/null
+    rm -rf "$PG_DIR"
+}
+
+# run_pg COMMAND... : runs a PostgreSQL program as user postgres when run as root.
+run_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# psql_at CONNECTION ARGUMENTS... : psql, quiet and unaligned, stopping at the first error.
+psql_at() {
+    local connection="$1"
+    shift
+    PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$connection" "$@"
+}

@@ -36,20 +36,9 @@ wide="$WORK/wide-$wide_rows.csv" wide_half="$WORK/wide-$wide_rows-half.csv"
 [ -f "$wide" ] || python3 "$BENCH_ROOT/Benchmarks/wide-csv.py" "$wide_rows" "$wide"
 [ -f "$wide_half" ] || python3 "$BENCH_ROOT/Benchmarks/wide-csv.py" "$((wide_rows / 2))" "$wide_half"
 
-bin=$(pg_config --bindir)
-pgdir="$WORK/pg"
-rm -rf "$pgdir"
-mkdir -p "$pgdir/socket"
-run_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" -eq 0 ] && chown -R postgres "$pgdir" && chmod o+rx "$WORK" "$(dirname "$WORK")"
-run_pg "$bin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --locale=C > /dev/null
-port=$((45000 + $$ % 10000))
-run_pg "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" \
-    -o "-c listen_addresses=127.0.0.1 -k $pgdir/socket -p $port" -w start > /dev/null
-trap 'run_pg "$bin/pg_ctl" -D "$pgdir/data" -m fast -w stop > /dev/null; rm -rf "$pgdir" "$WORK/pg-data"' EXIT
-socket="host=$pgdir/socket port=$port user=postgres dbname=postgres"
-tcp="host=127.0.0.1 port=$port user=postgres dbname=postgres"
-psql_at() { local connection="$1"; shift; PGOPTIONS="-c client_min_messages=warning" "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$connection" "$@"; }
+start_postgres "$WORK/pg"
+trap 'stop_postgres; rm -rf "$WORK/pg-data"' EXIT
+bin="$PG_BIN" pgdir="$PG_DIR" socket="$PG_SOCKET" tcp="$PG_TCP"
 psql_do() { psql_at "$socket" "$@"; }
 
 # server_ticks: "user system" clock ticks of the server so far: the backends that ended (reaped into

@@ -127,14 +127,16 @@ struct AdminServer: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("v1/status") { _, _ -> Response in
+            let status = observer.status()
+            // The pipeline's restarts and those of its sinks alone.
+            let restarted = restarts.withLock { $0 } + (status?.sinks.reduce(0) { $0 + $1.restarts } ?? 0)
             var members: [(String, JSONValue)] = [
                 ("phase", .string(observer.phase.rawValue)), ("generation", .number(String(reloads.generation))),
                 ("config", .string(configPath)), ("pid", .number(String(getpid()))),
                 ("uptime_seconds", .number(String(Int(Date().timeIntervalSince(started))))),
-                ("restarts", .number(String(restarts.withLock { $0 }))),
-                ("version", .string(version)),
+                ("restarts", .number(String(restarted))), ("version", .string(version)),
             ]
-            if case .object(let parts)? = observer.status()?.json() { members += parts }
+            if case .object(let parts)? = status?.json() { members += parts }
             return Self.json(.object(members))
         }
         router.get("v1/sources/:name/files") { _, context -> Response in

@@ -70,6 +70,8 @@ import Testing
         #expect(try Self.names(dir.file("in")) == ["a.csv"])
         #expect(try DaemonTests.delivered(dir.file("out")) == [1: 1])
         try EndToEnd.write("", to: "in/a.csv.ok", in: dir.path)
+        let ledger = try EndToEnd.sluice(["sources", "files", "s", "--config", "config.json"], in: dir.path)
+        #expect(!ledger.stdout.contains("a.csv.ok"), "a marker is no input file: \(ledger.stdout)")
         try EndToEnd.sluice(["run"], in: dir.path)
         #expect(try Self.names(dir.file("in")) == [], "the file and its marker are deleted")
         #expect(try DaemonTests.delivered(dir.file("out")) == [1: 1, 2: 1])

@@ -294,34 +294,42 @@ import Testing
 @Suite(.enabled(if: PostgresServer.shouldRun)) struct DaemonKillTests {
     /// A sink that gives up after its retry timeout (the database is down) fails the pipeline; the daemon
     /// runs it again after a backoff, counts the restart, and delivers once the database is back.
-    @Test func aPipelineThatFailedOnADatabaseDownIsRestartedWithBackoff() throws {
+    @Test func aSinkThatFailedOnADatabaseDownIsRestartedAloneWithBackoff() throws {
         let server = try PostgresServer.dedicated()
         defer { server.stop() }
         let database = try server.createDatabase("restarts")
         try server.psql("CREATE TABLE live (id bigint PRIMARY KEY, name text, amount numeric)", database: database)
         try server.halt()
-        let postgres = """
+        let sinks = """
             "pg": {"type": "postgres", "topics": ["live"], "table": "live", "mode": "upsert", "key_columns": ["id"],
                    "connection": "\(server.connectionString(database: database))", "retry_initial_ms": 50,
-                   "retry_timeout_ms": 300}
+                   "retry_timeout_ms": 300},
+            "out": {"type": "file", "topics": ["live"], "path": "out"}
             """
-        let dir = try DaemonTests.prepare(DaemonTests.rows(1...20), config: DaemonTests.config(sinks: postgres))
+        let dir = try DaemonTests.prepare(DaemonTests.rows(1...20), config: DaemonTests.config(sinks: sinks))
         let daemon = try DaemonTests.Running(in: dir.path)
-        func status() -> JSONValue? {
-            guard let result = try? SluiceBinary.run(["status", "--json"], in: dir.path), result.status == 0 else {
-                return nil
-            }
-            return try? JSONValue.parse(Array(result.stdout.utf8))
+        func sink(_ name: String) -> JSONValue? {
+            guard case .array(let sinks)? = DaemonTests.status(in: dir.path)?["sinks"] else { return nil }
+            return sinks.first { $0["name"]?.stringValue == name }
         }
-        #expect(DaemonTests.waitUntil { (status()?["restarts"]?.integerValue ?? 0) >= 1 }, "no restart counted")
+        #expect(DaemonTests.waitUntil { (sink("pg")?["restarts"]?.integerValue ?? 0) >= 1 }, "no restart counted")
+        #expect((DaemonTests.status(in: dir.path)?["restarts"]?.integerValue ?? 0) >= 1)
+        // The other sink went on meanwhile, and goes on: it is not started again with the failed one.
+        #expect(try DaemonTests.waitUntil { try DaemonTests.delivered(dir.file("out")).count == 20 })
+        try DaemonTests.append(DaemonTests.rows(21...25, header: false), to: dir.file("in/a.csv"))
+        #expect(try DaemonTests.waitUntil { try DaemonTests.delivered(dir.file("out")).count == 25 })
+        #expect(sink("out")?["state"]?.stringValue == "running")
         try server.start()
         #expect(
             DaemonTests.waitUntil(seconds: 60) {
-                (try? server.psql("SELECT count(*) FROM live", database: database)) == "20"
+                (try? server.psql("SELECT count(*) FROM live", database: database)) == "25"
             })
         let (code, _, stderr) = daemon.stop()
         #expect(code == 0, "\(stderr)")
-        #expect(stderr.contains("restarting it"), "\(stderr)")
+        #expect(stderr.contains("the sink failed on a cause that may pass; restarting it"), "\(stderr)")
+        #expect(!stderr.contains("the pipeline failed"), "\(stderr)")
+        let output = try DaemonTests.delivered(dir.file("out"))
+        #expect(output.count == 25 && output.values.allSatisfy { $0 == 1 })
     }
 
     @Test func killedThirtyTimesWhileAWriterAppendsDeliversEveryRowOnceToFilesAndPostgres() throws {

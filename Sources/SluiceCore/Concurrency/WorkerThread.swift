@@ -39,6 +39,9 @@ public final class WorkerThread: @unchecked Sendable {
     /// Whether the body has returned (or thrown); `join` then returns at once.
     public var isFinished: Bool { finished.withLock { $0 } }
 
+    /// The error the body threw, once it has (nil while it runs).
+    public var error: (any Error)? { failure.withLock { $0 } }
+
     /// Waits for the thread to end; returns the error its body threw, if it threw one.
     @discardableResult
     public func join() -> (any Error)? {

@@ -101,7 +101,9 @@ public struct Pipeline: Sendable {
         var transient = true
         if let continuous {
             // Until asked to drain, or a task ends (it failed: a continuous source never ends by itself).
-            while !stop.isRequested && !continuous.shouldDrain() && !tasks.threads.contains(where: \.isFinished) {
+            while !stop.isRequested && !continuous.shouldDrain()
+                && !tasks.sourceThreads.contains(where: { $0.thread.isFinished }) && tasks.superviseSinks()
+            {
                 if let change = continuous.nextChange() {
                     do {
                         let applied = try tasks.apply(change)

@@ -112,6 +112,8 @@ public struct PipelineStatus: Sendable {
         /// How long ago the oldest of them was appended, in seconds (0 without lag).
         public var lagSeconds: Double = 0
         public var error: String?
+        /// How often the sink was started again after failing on a cause that may pass.
+        public var restarts = 0
     }
 
     public var sources: [Source]
@@ -136,7 +138,7 @@ public struct PipelineStatus: Sendable {
                 ("retries", .number(String(sink.retries))), ("commits", .number(String(sink.commits))),
                 ("lag_records", .number(String(sink.lagRecords))),
                 ("lag_seconds", .number(String((sink.lagSeconds * 1000).rounded() / 1000))),
-                ("error", sink.error.map(JSONValue.string) ?? .null),
+                ("error", sink.error.map(JSONValue.string) ?? .null), ("restarts", .number(String(sink.restarts))),
             ])
         }
         return .object([("sources", .array(sources)), ("sinks", .array(sinks))])
@@ -145,9 +147,10 @@ public struct PipelineStatus: Sendable {
 
 extension Pipeline {
     /// The status of the tasks of this pipeline, read from their counters and the broker.
-    func status(_ broker: Broker, _ sources: [SourceTask], _ sinks: [SinkTask], _ finished: () -> Set<String>)
-        -> PipelineStatus
-    {
+    func status(
+        _ broker: Broker, _ sources: [SourceTask], _ sinks: [SinkTask], restarting: Set<String> = [],
+        restarts: [String: Int] = [:], _ finished: () -> Set<String>
+    ) -> PipelineStatus {
         let ended = finished()
         let sourceStates = sources.map { task -> PipelineStatus.Source in
             let report = task.report
@@ -169,7 +172,10 @@ extension Pipeline {
             let stopped = tasks.allSatisfy { ended.contains("sink-\($0.memberId)") }
             let state =
                 paused.contains(definition.name)
-                ? "paused" : failed ? "failed" : stopped ? "stopped" : retrying != nil ? "retrying" : "running"
+                ? "paused"
+                : restarting.contains(definition.name)
+                    ? "restarting"
+                    : failed ? "failed" : stopped ? "stopped" : retrying != nil ? "retrying" : "running"
             return PipelineStatus.Sink(
                 name: definition.name, group: definition.group, tasks: definition.tasks,
                 state: state,
@@ -181,7 +187,7 @@ extension Pipeline {
                     max(0, Double(now - $0) / 1000)
                 }
                     ?? 0,
-                error: retrying?.reason)
+                error: retrying?.reason, restarts: restarts[definition.name] ?? 0)
         }
         return PipelineStatus(sources: sourceStates, sinks: sinkStates)
     }

@@ -1,3 +1,4 @@
+import Metrics
 import SluiceBroker
 import SluiceCore
 import SluiceKit
@@ -22,6 +23,12 @@ final class PipelineTasks: Sendable {
     let draining = Locked(false)
     /// Sources in the middle of a pass, for the sinks' `inputFinished`.
     private let reading = Locked(0)
+    /// Per sink, how often it was started again after failing on a cause that may pass.
+    let sinkRestarts = Locked<[String: Int]>([:])
+    /// Sinks that failed on a cause that may pass and wait to start again, with when (monotonic
+    /// nanoseconds); and how many times in a row each sink failed, for its backoff.
+    private let waiting = Locked<[String: UInt64]>([:])
+    private let lastFailures = Locked<[String: Int]>([:])
 
     init(_ pipeline: Pipeline, broker: Broker, stop: RunStop, continuous: Pipeline.Continuous?) {
         state = Locked(State(pipeline: pipeline))
@@ -50,15 +57,19 @@ final class PipelineTasks: Sendable {
         let pipeline = pipeline
         let config = pipeline.config
         let patterns = Dictionary(
-            config.sources.map { ($0.name, $0.options.string("path")) }, uniquingKeysWith: { first, _ in first })
+            config.sources.map { ($0.name, ($0.options.string("path"), $0.options.string("done_marker"))) },
+            uniquingKeysWith: { first, _ in first })
         let broker = broker
         return PipelineObserver.Attachment(
             status: { [unowned self] in
-                self.pipeline.status(broker, sources, sinks) { finishedThreads }
+                self.pipeline.status(
+                    broker, sources, sinks, restarting: restartingSinks, restarts: sinkRestarts.withLock { $0 }
+                ) { finishedThreads }
             },
             files: { name in
                 guard let pattern = patterns[name] else { return nil }
-                return StoredSourcePosition(broker.sourceCheckpoint(name)).ledger(pattern: pattern)
+                return StoredSourcePosition(broker.sourceCheckpoint(name)).ledger(
+                    pattern: pattern.0, doneMarker: pattern.1)
             }, broker: broker,
             sinkGroups: Dictionary(
                 config.sinks.map { ($0.group, (sink: $0.name, topics: $0.topics)) },
@@ -99,6 +110,61 @@ final class PipelineTasks: Sendable {
             let thread = WorkerThread(name: "source-\(task.definition.name)") { try task.run() }
             state.withLock { $0.sources.append((task, thread)) }
         }
+    }
+
+    /// The sinks waiting to start again after a failure.
+    var restartingSinks: Set<String> { Set(waiting.withLock { $0.keys }) }
+
+    /// In a continuous run, keeps the sinks going: a sink one of whose tasks failed on a cause that may
+    /// pass (`RuntimeError.isTransient`: its database down past `retry_timeout_ms`) is stopped alone, its
+    /// other tasks committing what they hold, and started again after a backoff (1 s, doubling to 60 s;
+    /// from 1 s again once it has committed since), from its group's committed offsets, while every
+    /// other source and sink goes on. Returns false when a task ended otherwise: the run then ends.
+    func superviseSinks() -> Bool {
+        let ended = state.withLock { $0.sinks.filter { $0.thread.isFinished } }
+        var failed: [String: String] = [:]
+        for (task, thread) in ended {
+            guard let error = thread.error as? RuntimeError, error.isTransient else { return false }
+            failed[task.definition.name] = error.message
+        }
+        let logger = pipeline.logger
+        for (name, message) in failed.sorted(by: { $0.key < $1.key }) {
+            let committed = sinks.contains { $0.definition.name == name && $0.counters.withLock { $0.commits } > 0 }
+            for failure in stopTasks(sources: [], sinks: [name]) where !failure.contains(message) {
+                logger.info("while stopping the sink", metadata: ["sink": "\(name)", "error": "\(failure)"])
+            }
+            let failures = committed ? 0 : lastFailures.withLock { $0[name] } ?? 0
+            let delay = Backoff.delay(attempt: failures, initial: 1000, max: 60_000)
+            waiting.withLock { $0[name] = Time.monotonicNanos() + UInt64(delay) * 1_000_000 }
+            lastFailures.withLock { $0[name] = failures + 1 }
+            let count = sinkRestarts.withLock { restarts in
+                restarts[name, default: 0] += 1
+                return restarts[name] ?? 0
+            }
+            Counter(label: "sluice_sink_restarts_total", dimensions: [("sink", name)]).increment()
+            logger.warning(
+                "the sink failed on a cause that may pass; restarting it",
+                metadata: [
+                    "sink": "\(name)", "error": "\(message)", "restart_in_ms": "\(delay)", "restarts": "\(count)",
+                ])
+        }
+        let now = Time.monotonicNanos()
+        let due = waiting.withLock { waiting in
+            let due = Set(waiting.filter { $0.value <= now }.keys)
+            for name in due { waiting[name] = nil }
+            return due
+        }
+        guard !due.isEmpty else { return true }
+        do {
+            for task in try pipeline.makeSinkTasks(broker, stop, pipeline.config.sinks.filter { due.contains($0.name) })
+            {
+                launch(task)
+            }
+        } catch {
+            logger.error("cannot start the sink again", metadata: ["error": "\(Pipeline.describe(error))"])
+            return false
+        }
+        return true
     }
 
     /// Stops the sources and sinks named, while the rest go on: a source at a batch boundary with what it
@@ -176,6 +242,9 @@ final class PipelineTasks: Sendable {
                     "\(next.config.sinks.map(\.name).filter { !keptSinks.contains($0) }.joined(separator: ","))",
             ])
         let failures = stopTasks(sources: stoppedSources, sinks: stoppedSinks)
+        waiting.withLock { waiting in
+            for name in stoppedSinks { waiting[name] = nil }
+        }
         guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n"), transient: true) }
         try next.prepareTopics(broker)
         let newSources = next.makeSourceTasks(

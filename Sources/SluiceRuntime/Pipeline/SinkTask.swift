@@ -97,8 +97,10 @@ final class SinkTask: @unchecked Sendable {
             try loop()
         } catch {
             failed.withLock { $0 = true }
-            // The run fails: sources stop reading (a paused one would otherwise wait for this sink).
-            stop.request()
+            // The run fails: sources stop reading (a paused one would otherwise wait for this sink). In a
+            // continuous run, a failure whose cause may pass (a database down past retry_timeout_ms) ends
+            // this sink alone, which the daemon starts again after a backoff (`PipelineTasks.superviseSinks`).
+            if !(continuous && (error as? RuntimeError)?.isTransient == true) { stop.request() }
             throw error
         }
     }

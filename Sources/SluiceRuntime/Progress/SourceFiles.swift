@@ -102,7 +102,7 @@ public struct StoredSourcePosition: Sendable {
 
     /// The ledger: every file the position names, with its state on disk now, then the files `pattern`
     /// matches that it does not name (new), in path order.
-    public func ledger(pattern: String?) -> [SourceFile] {
+    public func ledger(pattern: String?, doneMarker: String? = nil) -> [SourceFile] {
         var result: [SourceFile] = []
         var known = Set<String>()
         for file in files {
@@ -130,7 +130,8 @@ public struct StoredSourcePosition: Sendable {
                     size: size, reason: state == .failed ? file.failed : nil))
         }
         if let pattern, let matching = try? FileSystem.files(matching: pattern) {
-            for path in matching where !known.contains(path) {
+            // A completion marker (`done_marker`) is no input of its own.
+            for path in matching where !known.contains(path) && !(doneMarker.map { path.hasSuffix($0) } ?? false) {
                 result.append(SourceFile(path: path, state: .new, offset: 0, line: 1, size: FileSystem.fileSize(path)))
             }
         }

@@ -63,6 +63,7 @@ struct SourcesCommand: ParsableCommand {
 
         func run() throws {
             var pattern: String?
+            var marker: String?
             if let file = global.configFile {
                 let loader = ConfigLoader(
                     registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
@@ -71,6 +72,7 @@ struct SourcesCommand: ParsableCommand {
                     throw CommandFailure.usage("\(file) has no source \"\(source)\"")
                 }
                 pattern = definition.options.string("path")
+                marker = definition.options.string("done_marker")
             }
             let broker = try global.openBroker(readOnly: true)
             let checkpoint = broker.sourceCheckpoint(source)
@@ -78,7 +80,7 @@ struct SourcesCommand: ParsableCommand {
                 throw CommandFailure.runtime(
                     "source \"\(source)\" has no stored position (give --config to list the files it would read)")
             }
-            let files = StoredSourcePosition(checkpoint).ledger(pattern: pattern)
+            let files = StoredSourcePosition(checkpoint).ledger(pattern: pattern, doneMarker: marker)
             if json {
                 print(
                     JSONValue.object([("source", .string(source)), ("files", .array(files.map(\.json)))]).serialized())
