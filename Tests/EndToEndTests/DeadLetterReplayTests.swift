@@ -68,6 +68,23 @@ import Testing
         let daemon = try DaemonTests.Running(in: dir.path)
         let count = { (try? server.psql("SELECT count(*) FROM t", database: database)) ?? "" }
         #expect(DaemonTests.waitUntil { count() == "20" })
+        // Dead letters are counted by their reason, the error class.
+        let script = """
+            import sys, urllib.request
+            from prometheus_client.parser import text_string_to_metric_families
+            text = urllib.request.urlopen(sys.argv[1] + "/metrics", timeout=30).read().decode()
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name == "sluice_sink_dead_letters_total":
+                        print(sample.labels["sink"], sample.labels["reason"], int(sample.value))
+            """
+        let base = try AdminApiTests.address(dir)
+        var metrics = ""
+        #expect(
+            try DaemonTests.waitUntil {
+                metrics = try AdminApiTests.python(script, [base])
+                return metrics.contains("pg postgres.23514 10")
+            }, "\(metrics)")
         #expect(
             DaemonTests.waitUntil {
                 (try? EndToEnd.sluice(["dlq", "replay", "--topic", "pg.dlq"], in: dir.path))?.stdout.contains(

@@ -301,7 +301,7 @@ final class SinkTask: @unchecked Sendable {
                             $0.deadLettered += lastFailures.count
                         }
                         metrics.written.increment(by: Int64(batch.count - lastFailures.count))
-                        metrics.deadLetters.increment(by: Int64(lastFailures.count))
+                        metrics.deadLettered(lastFailures)
                         retrying.withLock { $0 = nil }
                         return
                     case .rewound(let stored):
@@ -374,7 +374,7 @@ final class SinkTask: @unchecked Sendable {
                     $0.deadLettered += failures.count
                 }
                 metrics.written.increment(by: Int64(batch.count - failures.count))
-                metrics.deadLetters.increment(by: Int64(failures.count))
+                metrics.deadLettered(failures)
                 retrying.withLock { $0 = nil }
                 return
             } catch let error as ConnectorError where error.kind == .transient {
