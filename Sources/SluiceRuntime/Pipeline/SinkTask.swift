@@ -100,7 +100,11 @@ final class SinkTask: @unchecked Sendable {
             // The run fails: sources stop reading (a paused one would otherwise wait for this sink). In a
             // continuous run, a failure whose cause may pass (a database down past retry_timeout_ms) ends
             // this sink alone, which the daemon starts again after a backoff (`PipelineTasks.superviseSinks`).
-            if !(continuous && (error as? RuntimeError)?.isTransient == true) { stop.request() }
+            // A task that ended because it was asked to (`RuntimeError.interrupted`) stops nothing more.
+            let runtimeError = error as? RuntimeError
+            if runtimeError?.isInterruption != true && !(continuous && runtimeError?.isTransient == true) {
+                stop.request()
+            }
             throw error
         }
     }
@@ -399,7 +403,9 @@ final class SinkTask: @unchecked Sendable {
                     ])
                 retrying.withLock { $0 = (Time.monotonicNanos() + UInt64(delay) * 1_000_000, error.message) }
                 try sleep(millis: delay, heartbeating: consumer)
-                if stop.isRequested { throw RuntimeError.interrupted }
+                // Asked to stop while retrying (the run stops, or a reload or a restart replaces this
+                // sink): the batch is left uncommitted, to be delivered again.
+                if stop.isRequested || stopRequested.withLock({ $0 }) { throw RuntimeError.interrupted }
                 attempt += 1
             } catch let error as ConnectorError {
                 sink.abort()
@@ -427,7 +433,7 @@ final class SinkTask: @unchecked Sendable {
     private func sleep(millis: Int, heartbeating consumer: GroupConsumer) throws {
         var left = millis
         var sinceHeartbeat = 0
-        while left > 0 && !stop.isRequested {
+        while left > 0 && !stop.isRequested && !stopRequested.withLock({ $0 }) {
             let step = min(left, 50)
             Time.sleep(millis: step)
             left -= step
