@@ -165,6 +165,14 @@ struct AdminServer: Sendable {
                 return Self.error("no sink \"\(name)\" runs here (sinks: \(names))", status: .notFound)
             }
             if action == "restart" {
+                let directory = controls.dataDirectory
+                if try await Self.offPool({ PausedSinks.load(directory).contains(name) }) {
+                    return Self.json(
+                        .object([
+                            ("sink", .string(name)), ("result", .string("paused")),
+                            ("message", .string("the sink is paused; resume it to start it")),
+                        ]))
+                }
                 controls.restart(name)
                 return Self.json(.object([("sink", .string(name)), ("result", .string("restarting"))]))
             }
@@ -288,8 +296,8 @@ struct MethodMiddleware: RouterMiddleware {
 
     /// Every path of the API (`*`: any one segment) and its methods.
     static let routes: [(path: [String], methods: [HTTPRequest.Method])] = [
-        (["livez"], [.get]), (["readyz"], [.get]), (["metrics"], [.get]), (["v1", "status"], [.get]),
-        (["v1", "sources", "*", "files"], [.get]), (["v1", "sinks", "*", "*"], [.post]),
+        (["livez"], [.get]), (["readyz"], [.get]), (["metrics"], [.get]),
+        (["v1", "status"], [.get]), (["v1", "sources", "*", "files"], [.get]), (["v1", "sinks", "*", "*"], [.post]),
         (["v1", "groups", "*", "offsets"], [.get, .post]), (["v1", "reload"], [.post]), (["v1", "validate"], [.post]),
         (["v1", "dlq", "replay"], [.post]),
     ]
@@ -308,7 +316,10 @@ struct MethodMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             let allowed = Self.methods(of: request.uri.path)
-            guard !allowed.isEmpty, !allowed.contains(request.method) else { throw error }
+            guard !allowed.isEmpty, !allowed.contains(request.method) else {
+                return AdminServer.error(
+                    "no such path: \(request.uri.path) (see the admin API in the README)", status: .notFound)
+            }
             let names = allowed.map(\.rawValue).joined(separator: ", ")
             var response = AdminServer.error(
                 "\(request.uri.path) does not take \(request.method.rawValue); it takes \(names)",

@@ -43,6 +43,10 @@ public enum DaemonRunner {
     public static func run(_ options: DaemonOptions, logger: Logger) throws -> Pipeline.ContinuousOutcome {
         StopRequest.installHandlers(daemon: true)
         var (plan, fileBytes) = try load(options.configPath, logger: logger)
+        // Another process working on the data directory is found before anything here is bound or
+        // written: its address file stays as it is.
+        try FileSystem.createDirectory(plan.config.dataDirectory)
+        _ = try DirectoryLock(directory: plan.config.dataDirectory)
         var admin = plan.config.admin
         if let text = options.adminListen {
             guard let listen = AdminSettings.listen(text) else {
@@ -91,11 +95,11 @@ public enum DaemonRunner {
         defer {
             if let serving { _ = try? waitFor { await serving.stop() } }
         }
-        let addressPath = plan.config.dataDirectory + "/" + addressFile
-        try? FileSystem.createDirectory(plan.config.dataDirectory)
+        // Where `sluice status` and the other clients find the admin API: in the data directory that
+        // runs (a reload may change it).
         let record = JSONValue.object([("pid", .number(String(getpid()))), ("admin", .string(address))])
-        try? FileSystem.writeAtomically(addressPath, Array(record.serialized().utf8), sync: false)
-        defer { try? FileSystem.removeFile(addressPath) }
+        var addressPath: String?
+        defer { addressPath.map { try? FileSystem.removeFile($0) } }
 
         // The config that runs, and the file's bytes it came from; a reload made while the pipeline runs
         // replaces it there.
@@ -104,6 +108,13 @@ public enum DaemonRunner {
         while true {
             (plan, fileBytes) = current.withLock { ($0.plan, $0.bytes) }
             controls.dataDirectory = plan.config.dataDirectory
+            let path = plan.config.dataDirectory + "/" + addressFile
+            if addressPath != path {
+                addressPath.map { try? FileSystem.removeFile($0) }
+                addressPath = path
+                try? FileSystem.createDirectory(plan.config.dataDirectory)
+                try? FileSystem.writeAtomically(path, Array(record.serialized().utf8), sync: false)
+            }
             var settings = plan.config.daemon
             if let value = options.pollIntervalMillis { settings.pollIntervalMillis = value }
             if let value = options.shutdownTimeoutMillis { settings.shutdownTimeoutMillis = value }

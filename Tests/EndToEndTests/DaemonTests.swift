@@ -227,6 +227,35 @@ import Testing
         }
     }
 
+    @Test func aSecondDaemonOnTheDataDirectoryIsRefusedAndTouchesNothing() throws {
+        let dir = try Self.prepare(Self.rows(1...5))
+        let daemon = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 5 })
+        let address = try FileSystem.readFile(dir.file("data/daemon.json"))
+        let second = try EndToEnd.sluice(["daemon", "config.json"], in: dir.path, expect: 1)
+        #expect(second.stderr.contains("is in use by process"), "\(second.stderr)")
+        #expect(!second.stderr.contains("daemon running"), "\(second.stderr)")
+        #expect(try FileSystem.readFile(dir.file("data/daemon.json")) == address, "the first daemon's address is kept")
+        #expect(Self.status(in: dir.path) != nil, "sluice status still finds the first daemon")
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test func aReloadWhoseKeyIsNotInTheHeaderOfAFileBeingReadIsRefused() throws {
+        let dir = try Self.prepare(Self.rows(1...5))
+        let daemon = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 5 })
+        try EndToEnd.write(
+            Self.config().replacingOccurrences(of: #""path": "in","#, with: #""path": "in", "key": ["nope"],"#),
+            to: "config.json", in: dir.path)
+        let refused = try EndToEnd.sluice(["reload"], in: dir.path, expect: 2)
+        #expect(refused.stderr.contains("sources.live.key"), "\(refused.stderr)")
+        // The running config goes on reading the file as it grows.
+        try Self.append(Self.rows(6...8, header: false), to: dir.file("in/a.csv"))
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 8 })
+        let (status, _, stderr) = daemon.stop()
+        #expect(status == 0, "\(stderr)")
+    }
+
     @Test func aReloadAndADrainUnderLoadLoseAndRepeatNothing() throws {
         let rows = 100_000
         let dir = try Self.prepare(Self.rows(1...rows))

@@ -96,6 +96,18 @@ import Testing
         #expect(DaemonTests.waitUntil { count() == "30" }, "the running sink loads what was replayed")
         let again = try EndToEnd.sluice(["dlq", "replay", "--topic", "pg.dlq", "--execute"], in: dir.path)
         #expect(again.stdout.contains("10 already replayed"), "\(again.stdout)")
+        let misspelt = try AdminApiTests.python(
+            """
+            import sys, urllib.request, urllib.error
+            request = urllib.request.Request(sys.argv[1] + "/v1/dlq/replay", method="POST",
+                data=b'{"topic": "pg.dlq", "error_class": "record", "execute": true}')
+            try:
+                urllib.request.urlopen(request, timeout=30)
+                print(200)
+            except urllib.error.HTTPError as error:
+                print(error.code, error.read().decode())
+            """, [base])
+        #expect(misspelt.hasPrefix("400") && misspelt.contains("error_class"), "a typo replays nothing: \(misspelt)")
         let unknown = try EndToEnd.sluice(["dlq", "replay", "--topic", "nope.dlq"], in: dir.path, expect: 1)
         #expect(unknown.stderr.contains("nope.dlq"), "\(unknown.stderr)")
         let (status, _, stderr) = daemon.stop()

@@ -203,6 +203,14 @@ extension DeadLetterReplay.Filter {
     /// `to_offset`); throws a message that names the member at fault.
     public init(json: JSONValue) throws(DeadLetterReplay.RequestError) {
         self.init()
+        let allowed = ["topic", "execute", "error_classes", "partition", "from_offset", "to_offset"]
+        guard case .object(let members) = json else { throw .init("the body must be a JSON object") }
+        if let unknown = members.first(where: { !allowed.contains($0.key) }) {
+            throw .init("unknown member \"\(unknown.key)\" (allowed: \(allowed.joined(separator: ", ")))")
+        }
+        if let execute = json["execute"], execute.boolValue == nil {
+            throw .init("execute must be true or false")
+        }
         if let value = json["error_classes"] {
             guard case .array(let items) = value, let classes = Optional(items.compactMap(\.stringValue)),
                 classes.count == items.count

@@ -39,6 +39,9 @@ extension CSVSource {
         // matter to this run.
         let stored = context.checkpoint.flatMap { try? CSVCheckpoint(decoding: $0) }
         var headers: [(names: [String], files: [String])] = []
+        // Files the daemon has read and goes on reading as they grow: their header must fit, as a file
+        // read part-way cannot be set aside and read again from its start without repeating rows.
+        var continuing: Set<String> = []
         for file in files {
             let kind = FileSystem.kind(file)
             guard kind == .regularFile else {
@@ -47,7 +50,9 @@ extension CSVSource {
                 continue
             }
             guard checksHeader else { continue }
-            if let done = stored?.files[file], done.complete, let input = try? InputFile(path: file),
+            if let known = stored?.files[file], known.failed == nil, context.continuous, !isFinished(file, settings) {
+                continuing.insert(file)
+            } else if let done = stored?.files[file], done.complete, let input = try? InputFile(path: file),
                 input.identity == done.identity, input.isGzip || input.size == done.offset
             {
                 continue
@@ -74,8 +79,15 @@ extension CSVSource {
         let someFit =
             problems.contains(where: \.isEmpty)
             || stored?.files.values.contains { $0.complete && $0.failed == nil } == true
-        for found in problems {
-            if context.continuous && someFit {
+        for (found, group) in zip(problems, headers) {
+            if !continuing.isDisjoint(with: group.files) {
+                result.problems += found.map {
+                    ConfigProblem(
+                        $0.path,
+                        $0.message + "; the source has read part of it and goes on reading it as it grows, so its "
+                            + "header must fit")
+                }
+            } else if context.continuous && someFit {
                 for problem in found {
                     result.note(
                         "source \(context.name): \(problem.message); the daemon sets those files aside as failed")

@@ -248,7 +248,9 @@ public final class CSVSource: Source {
 
     /// Whether nothing more will be written to `path`: its `done_marker` exists, or without one, it has
     /// not changed for `min_file_age_ms`.
-    func isFinished(_ path: String) -> Bool {
+    func isFinished(_ path: String) -> Bool { Self.isFinished(path, settings) }
+
+    static func isFinished(_ path: String, _ settings: Settings) -> Bool {
         if let marker = settings.doneMarker { return FileSystem.exists(path + marker) }
         guard let changed = FileSystem.modificationTimeMillis(path) else { return false }
         return Time.nowMillis() - changed >= settings.minFileAgeMillis
