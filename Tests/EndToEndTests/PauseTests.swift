@@ -40,14 +40,16 @@ import Testing
         #expect((waiting?["lag_seconds"]?.doubleValue ?? 0) > 0, "\(waiting?.serialized() ?? "")")
         // The pause stopped the sink's tasks alone: the source kept its place and its counts.
         #expect(DaemonTests.sourceRecords(DaemonTests.status(in: dir.path), "live") == 20)
-        var (status, _, stderr) = daemon.stop()
+        var (status, stdout, stderr) = daemon.stop()
         #expect(status == 0, "\(stderr)")
         #expect(!stderr.contains("the pipeline starts again"), "\(stderr)")
+        #expect(stdout.contains("Paused: out has 10 records waiting"), "\(stdout)")
+        #expect(!stdout.contains("delivered again on the next start"), "a paused sink's records wait: \(stdout)")
 
         // Paused through a restart of the daemon, and in `sluice run`.
         daemon = try DaemonTests.Running(in: dir.path)
         #expect(DaemonTests.waitUntil { Self.sinkState(dir, "out") == "paused" })
-        (status, _, stderr) = daemon.stop()
+        (status, stdout, stderr) = daemon.stop()
         #expect(status == 0, "\(stderr)")
         let run = try EndToEnd.sluice(["run", "config.json"], in: dir.path)
         #expect(run.stdout.contains("out: paused, 10 records waiting"), "\(run.stdout)")

@@ -44,6 +44,10 @@ extension Pipeline {
         /// start delivers them.
         public var uncommitted: [(sink: String, records: Int64)]
 
+        static func records(_ count: Int64) -> String {
+            Format.count(Int(count)) + (count == 1 ? " record" : " records")
+        }
+
         /// How the run ended, what it did, and what it leaves for the next start.
         public func render() -> String {
             let how =
@@ -51,10 +55,18 @@ extension Pipeline {
                 ? "Stopped at once: the drain took longer than shutdown_timeout_ms."
                 : stoppedAtOnce ? "Stopped at once (a second stop signal)." : "Drained and stopped."
             var text = how + " While it ran, the daemon did:\n" + summary.render()
-            if uncommitted.contains(where: { $0.records > 0 }) {
+            let paused = Set(summary.sinks.filter { $0.pausedWithLag != nil }.map(\.name))
+            let waiting = uncommitted.filter { $0.records > 0 && !paused.contains($0.sink) }
+            if !waiting.isEmpty {
                 text += "\nNot committed yet, delivered again on the next start (nothing is lost):"
-                for (sink, records) in uncommitted { text += "\n  \(sink): \(Format.count(Int(records))) records" }
-            } else {
+                for (sink, records) in waiting { text += "\n  \(sink): \(Self.records(records))" }
+            }
+            for (sink, records) in uncommitted where records > 0 && paused.contains(sink) {
+                text +=
+                    "\nPaused: \(sink) has \(Self.records(records)) waiting in its topics until "
+                    + "`sluice resume \(sink)`."
+            }
+            if uncommitted.allSatisfy({ $0.records == 0 }) {
                 text += "\nEvery sink committed everything its topics hold."
             }
             return text
