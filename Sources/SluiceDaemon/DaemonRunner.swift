@@ -105,6 +105,8 @@ public enum DaemonRunner {
         // replaces it there.
         let current = Locked(Running(plan: plan, bytes: fileBytes))
         var failedInARow = 0
+        // What the pipelines before this one did (a reload that drained and started it again).
+        var earlier: RunSummary?
         while true {
             (plan, fileBytes) = current.withLock { ($0.plan, $0.bytes) }
             controls.dataDirectory = plan.config.dataDirectory
@@ -134,11 +136,14 @@ public enum DaemonRunner {
                 shouldDrain: { StopRequest.count > 0 || startAgain.withLock { $0 } },
                 nextChange: {
                     Self.nextChange(
-                        current: current, reloads: reloads, controls: controls, startAgain: startAgain, logger: logger)
+                        current: current, reloads: reloads, controls: controls, observer: observer,
+                        startAgain: startAgain, logger: logger)
                 })
-            let outcome: Pipeline.ContinuousOutcome
+            var outcome: Pipeline.ContinuousOutcome
             do {
                 outcome = try Pipeline(config: plan.config, logger: logger).runContinuously(continuous)
+                if let earlier { outcome.summary.add(earlier: earlier) }
+                earlier = outcome.summary
                 failedInARow = 0
             } catch let error as RuntimeError where error.isTransient && StopRequest.count == 0 {
                 // A sink gave up after its retry timeout on a cause that may pass (a database down):
@@ -187,10 +192,16 @@ public enum DaemonRunner {
     /// changes the daemon's own settings (poll interval, shutdown timeout) drains the pipeline and
     /// starts it again instead.
     static func nextChange(
-        current: Locked<Running>, reloads: Reloads, controls: SinkControls, startAgain: Locked<Bool>, logger: Logger
+        current: Locked<Running>, reloads: Reloads, controls: SinkControls, observer: PipelineObserver,
+        startAgain: Locked<Bool>, logger: Logger
     ) -> Pipeline.Change? {
         let running = current.withLock { $0 }
         if reloads.check(running: running.bytes), let next = reloads.peekPending() {
+            let problems = observer.withBroker { Pipeline.topicProblems(next.plan.config, broker: $0) } ?? []
+            guard problems.isEmpty else {
+                reloads.refusePending(problems)
+                return nil
+            }
             if next.plan.config.daemon != running.plan.config.daemon {
                 startAgain.withLock { $0 = true }
                 return nil

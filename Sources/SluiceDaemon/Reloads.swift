@@ -117,6 +117,18 @@ final class Reloads: Sendable {
         }
     }
 
+    /// Refuses the pending config with `problems` found once it was valid on its own (against the
+    /// running broker); the running config goes on.
+    func refusePending(_ problems: [ConfigProblem]) {
+        guard
+            let pending = state.withLock({ state -> Int? in
+                defer { state.pending = nil }
+                return state.pending?.sequence
+            })
+        else { return }
+        refuse(pending, problems.map { ($0.path.isEmpty ? "" : $0.path + ": ") + $0.message })
+    }
+
     /// The config a reload asks for, left pending.
     func peekPending() -> (plan: PipelinePlan, bytes: [UInt8], sequence: Int)? {
         state.withLock { $0.pending }

@@ -219,6 +219,9 @@ import Testing
         #expect(code == 0, "stdout: \(stdout)\nstderr: \(stderr)")
         #expect(stderr.contains("changing the running pipeline"), "\(stderr)")
         #expect(stderr.contains("stopping_sources=live"), "\(stderr)")
+        // The report covers the daemon's whole run, across the pipeline started again.
+        #expect(stdout.contains("Rows read 140 = 140 delivered"), "\(stdout)")
+        #expect(stdout.components(separatedBy: " rows read, ").count == 2, "one line per source: \(stdout)")
         // Only the change to the topics started the whole pipeline again.
         #expect(stderr.components(separatedBy: "daemon running").count == 3, "\(stderr)")
         for sink in ["out", "copy"] {
@@ -252,6 +255,22 @@ import Testing
         // The running config goes on reading the file as it grows.
         try Self.append(Self.rows(6...8, header: false), to: dir.file("in/a.csv"))
         #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 8 })
+        let (status, _, stderr) = daemon.stop()
+        #expect(status == 0, "\(stderr)")
+    }
+
+    @Test func aReloadThatWouldRemapKeysIsRefusedBeforeTheDrain() throws {
+        let keyed = Self.config().replacingOccurrences(of: #""path": "in","#, with: #""path": "in", "key": ["id"],"#)
+        let dir = try Self.prepare(Self.rows(1...5), config: keyed)
+        let daemon = try Running(in: dir.path)
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 5 })
+        try EndToEnd.write(
+            keyed.replacingOccurrences(of: #""sources":"#, with: #""topics": {"live": {"partitions": 3}}, "sources":"#),
+            to: "config.json", in: dir.path)
+        let refused = try EndToEnd.sluice(["reload"], in: dir.path, expect: 2)
+        #expect(refused.stderr.contains("topics.live.partitions"), "\(refused.stderr)")
+        try Self.append(Self.rows(6...7, header: false), to: dir.file("in/a.csv"))
+        #expect(try Self.waitUntil { try Self.delivered(dir.file("out")).count == 7 }, "the running config goes on")
         let (status, _, stderr) = daemon.stop()
         #expect(status == 0, "\(stderr)")
     }

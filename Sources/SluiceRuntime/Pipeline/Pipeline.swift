@@ -249,6 +249,22 @@ public struct Pipeline: Sendable {
         return true
     }
 
+    /// What starting `config` would refuse about the topics `broker` holds (for a reload, before the
+    /// running pipeline drains for it): a raised partition count of a topic written by key without
+    /// `allow_key_remap`.
+    public static func topicProblems(_ config: PipelineConfig, broker: Broker) -> [ConfigProblem] {
+        config.topics.compactMap { name, declared in
+            guard let existing = broker.topicConfig(name), declared.partitions > existing.partitions,
+                !config.keyRemapAllowed.contains(name), (try? broker.isWrittenByKey(name)) == true
+            else { return nil }
+            return ConfigProblem(
+                "topics.\(name).partitions",
+                "topic \"\(name)\" is written by key; raising its partitions from \(existing.partitions) to "
+                    + "\(declared.partitions) would send each key's new records to another partition than its older "
+                    + "ones. Set \"allow_key_remap\": true on the topic to raise it anyway, or move to a new topic")
+        }
+    }
+
     /// Creates the topics the file declares or uses, raises partition counts, applies settings, and
     /// stores what sources declare about their topics.
     func prepareTopics(_ broker: Broker) throws {
@@ -370,7 +386,8 @@ public struct Pipeline: Sendable {
                         ? lags.first { $0.sink == definition.name }?.records ?? 0 : nil
                 ))
         }
-        return RunSummary(sources: sources.map(\.report), sinks: sinkReports, topics: topics, seconds: seconds)
+        return RunSummary(
+            sources: RunSummary.merged(sources.map(\.report)), sinks: sinkReports, topics: topics, seconds: seconds)
     }
 
     /// An error as a user reads it.

@@ -38,6 +38,51 @@ public struct RunSummary: Sendable {
     public var topics: [TopicCounts]
     public var seconds: Double
 
+    /// Source reports with one name (a source stopped and started again by a reload) as one.
+    static func merged(_ reports: [SourceTask.Report]) -> [SourceTask.Report] {
+        var merged: [SourceTask.Report] = []
+        for report in reports {
+            guard let index = merged.firstIndex(where: { $0.name == report.name }) else {
+                merged.append(report)
+                continue
+            }
+            merged[index].progress.add(report.progress)
+            merged[index].records += report.records
+            merged[index].deadLetters += report.deadLetters
+            merged[index].seconds = max(merged[index].seconds, report.seconds)
+        }
+        return merged
+    }
+
+    /// Adds what an earlier run did (a daemon's pipeline before a reload started it again), so that the
+    /// summary covers both: counts add up, topics keep this run's sizes.
+    public mutating func add(earlier: RunSummary) {
+        sources = Self.merged(earlier.sources + sources)
+        for sink in earlier.sinks {
+            guard let index = sinks.firstIndex(where: { $0.name == sink.name }) else {
+                sinks.insert(sink, at: 0)
+                continue
+            }
+            sinks[index].consumed += sink.consumed
+            sinks[index].written += sink.written
+            sinks[index].deadLettered += sink.deadLettered
+            sinks[index].retries += sink.retries
+            sinks[index].commits += sink.commits
+            sinks[index].committedAdvance += sink.committedAdvance
+            sinks[index].seconds += sink.seconds
+            if let counts = sink.writeCounts {
+                sinks[index].writeCounts = (sinks[index].writeCounts ?? SinkWriteCounts()) + counts
+            }
+        }
+        for topic in earlier.topics {
+            guard let index = topics.firstIndex(where: { $0.name == topic.name }) else { continue }
+            for (partition, added) in topic.added.enumerated() where partition < topics[index].added.count {
+                topics[index].added[partition] += added
+            }
+        }
+        seconds += earlier.seconds
+    }
+
     /// Records dead-lettered by sources and sinks.
     public var deadLettered: Int { rowsDeadLettered + sinks.reduce(0) { $0 + $1.deadLettered } }
 
