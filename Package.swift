@@ -89,9 +89,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SluiceExec",
+            dependencies: ["SluiceKit", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            path: "connectors/exec/Sources",
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceRuntime",
             dependencies: [
                 "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV", "SluiceFile", "SluicePostgres",
+                "SluiceExec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

@@ -177,6 +177,11 @@ public struct RecordBlock: Sendable {
         }
     }
 
+    /// Records `range` of this block, sharing its arena and header table: nothing is copied.
+    public func slice(_ range: Range<Int>) -> RecordBlock {
+        RecordBlock(arena: bytes, entries: Array(entries[range]), headers: headerEntries)
+    }
+
     /// Sets the stored offset of record `index`.
     public mutating func setOffset(_ offset: Int64, at index: Int) {
         entries[index].offset = offset

@@ -27,6 +27,14 @@ public struct ConnectorSpec: Sendable {
     /// that input files are there and fit the options, that a server answers, that a table can be
     /// written. Called only with options that passed `validate`; it looks and writes nothing.
     public let preflight: @Sendable (PreflightContext) -> PreflightResult
+    /// For connectors whose options depend on the config itself (an external program declares its own):
+    /// makes the spec to validate a connector's object with, or the problem that prevents it.
+    public let resolve:
+        (
+            @Sendable (_ members: [(key: String, value: JSONValue)], _ path: String) -> Result<
+                ConnectorSpec, ConfigProblem
+            >
+        )?
 
     public init(
         type: String,
@@ -37,9 +45,15 @@ public struct ConnectorSpec: Sendable {
         schema: @escaping @Sendable (ConnectorOptions) -> TopicSchema? = { _ in nil },
         commonDefaults: [String: JSONValue] = [:],
         claims: @escaping @Sendable (ConnectorOptions) -> [(option: String, resource: String)] = { _ in [] },
-        preflight: @escaping @Sendable (PreflightContext) -> PreflightResult = { _ in PreflightResult() }
+        preflight: @escaping @Sendable (PreflightContext) -> PreflightResult = { _ in PreflightResult() },
+        resolve: (
+            @Sendable (_ members: [(key: String, value: JSONValue)], _ path: String) -> Result<
+                ConnectorSpec, ConfigProblem
+            >
+        )? = nil
     ) {
         self.preflight = preflight
+        self.resolve = resolve
         self.commonDefaults = commonDefaults
         self.claims = claims
         self.type = type

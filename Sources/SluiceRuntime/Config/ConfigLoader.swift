@@ -122,6 +122,44 @@ public struct ConfigLoader {
         }
     }
 
+    /// Makes the file references of a connector's object absolute, from `base`: its `path`, and in a
+    /// `command` (an external connector's program and arguments) a relative program path and the
+    /// arguments that name files there.
+    private func resolveFiles(in fields: inout [(key: String, value: JSONValue)], base: String) {
+        for index in fields.indices {
+            switch (fields[index].key, fields[index].value) {
+            case ("path", .string(let text)):
+                fields[index].value = .string(resolve(text, base: base))
+            case ("command", .array(let words)):
+                fields[index].value = .array(
+                    words.enumerated().map { i, word in
+                        guard let text = word.stringValue, !text.isEmpty, !text.hasPrefix("/"), !text.hasPrefix("-")
+                        else { return word }
+                        let absolute = resolve(text, base: base)
+                        let isFile = i == 0 ? text.contains("/") : FileSystem.kind(absolute) != .missing
+                        return isFile ? .string(absolute) : word
+                    })
+            default: break
+            }
+        }
+    }
+
+    /// The spec to validate a connector's object with: its type's, or for a type whose options depend
+    /// on the object (an external connector), the one `resolve` makes; nil with a problem when none can
+    /// be made.
+    private func concreteSpec(
+        _ spec: ConnectorSpec, _ fields: [(key: String, value: JSONValue)], path: String,
+        problems: inout [ConfigProblem]
+    ) -> ConnectorSpec? {
+        guard let resolveSpec = spec.resolve else { return spec }
+        switch resolveSpec(fields, path) {
+        case .success(let resolved): return resolved
+        case .failure(let problem):
+            problems.append(problem)
+            return nil
+        }
+    }
+
     private func resolve(_ path: String, base: String) -> String {
         path.isEmpty ? path : FileSystem.normalized(path.hasPrefix("/") || base == "." ? path : base + "/" + path)
     }
@@ -293,10 +331,9 @@ public struct ConfigLoader {
                         "unknown source type \"\(type)\"; \(hint)known: \(known.joined(separator: ", "))"))
                 continue
             }
-            if let index = fields.firstIndex(where: { $0.key == "path" }), let text = fields[index].value.stringValue {
-                fields[index].value = .string(resolve(text, base: base))
-            }
-            let (options, found) = entry.spec.validate(
+            resolveFiles(in: &fields, base: base)
+            guard let spec = concreteSpec(entry.spec, fields, path: path, problems: &problems) else { continue }
+            let (options, found) = spec.validate(
                 fields, path: path, common: CommonOptions.source, fromEnvironment: environment)
             problems += found
             let topic = options.string("topic") ?? name
@@ -343,13 +380,12 @@ public struct ConfigLoader {
                 )
                 continue
             }
-            if let index = fields.firstIndex(where: { $0.key == "path" }), let text = fields[index].value.stringValue {
-                fields[index].value = .string(resolve(text, base: base))
-            }
-            let (options, found) = entry.spec.validate(
+            resolveFiles(in: &fields, base: base)
+            guard let spec = concreteSpec(entry.spec, fields, path: path, problems: &problems) else { continue }
+            let (options, found) = spec.validate(
                 fields, path: path, common: CommonOptions.sink, fromEnvironment: environment)
             problems += found
-            for claim in entry.spec.claims(options) {
+            for claim in spec.claims(options) {
                 if let other = claimed[claim.resource] {
                     problems.append(
                         ConfigProblem(

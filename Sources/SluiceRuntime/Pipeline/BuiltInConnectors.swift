@@ -1,4 +1,5 @@
 import SluiceCSV
+import SluiceExec
 import SluiceFile
 import SluiceKit
 import SluicePostgres
@@ -10,6 +11,8 @@ public enum BuiltInConnectors {
         registry.register(source: CSVSource.spec) { context in try CSVSource(context: context) }
         registry.register(sink: FileSink.spec) { context in try FileSink(context: context) }
         registry.register(sink: PostgresSink.spec) { context in try PostgresSink(context: context) }
+        registry.register(source: ExecConnector.sourceSpec) { context in try ExecSource(context: context) }
+        registry.register(sink: ExecConnector.sinkSpec) { context in try ExecSink(context: context) }
         return registry
     }
 }

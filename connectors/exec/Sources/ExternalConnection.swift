@@ -1,0 +1,132 @@
+import Logging
+import SluiceCore
+import SluiceKit
+
+/// A started external connector whose hello was read and checked: the process, its channel, what it
+/// declared and the protocol version both sides speak.
+final class ExternalConnection: @unchecked Sendable {
+    let process: ConnectorProcess
+    let declaration: ConnectorDeclaration
+    let version: Int
+    /// The connector's name in the config, for messages.
+    let name: String
+
+    var channel: FrameChannel { process.channel }
+
+    private init(process: ConnectorProcess, declaration: ConnectorDeclaration, version: Int, name: String) {
+        self.process = process
+        self.declaration = declaration
+        self.version = version
+        self.name = name
+    }
+
+    /// Starts `command`, reads its hello within `helloTimeoutMillis` and checks its role. Errors are
+    /// fatal when they come from what the connector is (a wrong role, no common version, a malformed
+    /// hello), transient when the process could not be started for a passing reason.
+    static func start(
+        command: [String], name: String, role: ConnectorSpec.Kind?, logger: Logger, helloTimeoutMillis: Int = 30_000
+    ) throws -> ExternalConnection {
+        let process = try ConnectorProcess.start(command: command, name: name, logger: logger)
+        let shown = command.joined(separator: " ")
+        func fail(_ message: String) -> ConnectorError {
+            let status = process.finish(graceMillis: 1_000)
+            let errors = process.lastErrors
+            return ConnectorError.fatal(
+                "exec.hello",
+                "connector \(name) (\(shown)): \(message); it \(process.describeExit(status))"
+                    + (errors.isEmpty ? "" : "; its last errors: \(errors)"))
+        }
+        guard process.channel.waitReadable(timeoutMillis: helloTimeoutMillis) else {
+            throw fail("no hello within \(helloTimeoutMillis / 1000) s (a connector writes its hello line first)")
+        }
+        let declaration: ConnectorDeclaration
+        do {
+            let line = try process.channel.readLine(limit: 1 << 20)
+            let hello: JSONValue
+            do {
+                hello = try JSONValue.parse(line)
+            } catch {
+                throw ExternalProtocolError(
+                    "the first line is not JSON (\(error)): \(String(decoding: line.prefix(200), as: UTF8.self))")
+            }
+            declaration = try ConnectorDeclaration(hello: hello)
+        } catch let error as ExternalProtocolError {
+            throw fail(error.closed ? "it ended before its hello" : error.message)
+        }
+        if let role, declaration.role != role {
+            throw fail("it is a \(declaration.role.rawValue), not a \(role.rawValue)")
+        }
+        guard let version = declaration.agreedVersion else {
+            throw fail(
+                "it speaks protocol versions \(declaration.protocolVersions), this Sluice speaks \(ExternalProtocol.versions)"
+            )
+        }
+        process.channel.use(declaration.framing)
+        return ExternalConnection(process: process, declaration: declaration, version: version, name: name)
+    }
+
+    /// Sends `message` and waits for the reply, which must be of type `expecting` or an error.
+    @discardableResult
+    func request(_ message: JSONValue, expecting: String) throws -> JSONValue {
+        try channel.send(message)
+        return try reply(expecting: expecting)
+    }
+
+    /// Reads the next message, which must be a control message of type `expecting` (or an error, thrown
+    /// with its class). Log messages are passed to the log on the way.
+    func reply(expecting: String) throws -> JSONValue {
+        while true {
+            let message = try channel.receive()
+            guard case .control(let value) = message else {
+                throw ExternalProtocolError("a records frame where \"\(expecting)\" was expected")
+            }
+            switch value["type"]?.stringValue {
+            case expecting?: return value
+            case "error"?: throw Self.error(value, name: name)
+            case let other?:
+                throw ExternalProtocolError("a \"\(other)\" message where \"\(expecting)\" was expected")
+            case nil: throw ExternalProtocolError("a message without a type")
+            }
+        }
+    }
+
+    /// The connector's error message as a `ConnectorError` of its class.
+    static func error(_ value: JSONValue, name: String) -> ConnectorError {
+        let text = value["message"]?.stringValue ?? "no message given"
+        let kind = value["class"]?.stringValue.flatMap(ExternalProtocol.FailureClass.init(rawValue:)) ?? .fatal
+        let code = value["code"]?.stringValue ?? "exec.\(kind.rawValue)"
+        return ConnectorError(kind.kind, code, "connector \(name): \(text)")
+    }
+
+    /// What a broken channel means, as a transient error (the connector is restarted): how the process
+    /// ended and what it last wrote to its standard error. Kills the process if it still runs.
+    func broken(_ error: ExternalProtocolError) -> ConnectorError {
+        if !error.closed {
+            try? channel.send(.message("error", [("class", .string("fatal")), ("message", .string(error.message))]))
+        }
+        let status = process.finish(graceMillis: error.closed ? 2_000 : 0)
+        let errors = process.lastErrors
+        let what = error.closed ? "it \(process.describeExit(status))" : "it broke the protocol: \(error.message)"
+        return ConnectorError.transient(
+            error.closed ? "exec.exited" : "exec.protocol",
+            "connector \(name): \(what)" + (errors.isEmpty ? "" : "; its last errors: \(errors)"))
+    }
+
+    /// The options the connector declared, with their values, for its `open`.
+    func declaredOptions(_ options: ConnectorOptions) -> JSONValue {
+        .object(declaration.options.compactMap { option in options[option.name].map { (option.name, $0) } })
+    }
+}
+
+/// Learning what an external connector is: its hello, without opening it.
+public enum ExternalConnectors {
+    /// Starts `command`, reads its hello and ends it (closing its input).
+    public static func describe(command: [String], name: String, logger: Logger, timeoutMillis: Int = 10_000) throws
+        -> ConnectorDeclaration
+    {
+        let connection = try ExternalConnection.start(
+            command: command, name: name, role: nil, logger: logger, helloTimeoutMillis: timeoutMillis)
+        connection.process.finish(graceMillis: 2_000)
+        return connection.declaration
+    }
+}
