@@ -120,7 +120,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceDaemon", "SluiceRuntime", "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore",
-                "SluicePostgres",
+                "SluicePostgres", "SluiceExec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -62,7 +62,7 @@ public struct RecordsFrame: Sendable {
         out.append(contentsOf: position)
         append(UInt32(groups.count), to: &out)
         for group in groups {
-            append(UInt16(group.topic.utf8.count), to: &out)
+            append(UInt16(clamping: group.topic.utf8.count), to: &out)  // topic names are short
             out.append(contentsOf: group.topic.utf8)
             append(UInt32(bitPattern: group.partition), to: &out)
             out.append(group.deadLetters ? 1 : 0)
@@ -90,11 +90,19 @@ public struct RecordsFrame: Sendable {
         }
     }
 
+    /// The headers of record `index` a header block can carry: at most 65,535, names of at most 65,535
+    /// bytes (Kafka allows more; no connector needs them).
+    private static func encodableHeaders(_ block: RecordBlock, _ index: Int) -> [Int] {
+        (0..<block.headerCount(index)).filter { block.headerRanges(index, $0).name.count <= 0xFFFF }.prefix(0xFFFF).map
+        {
+            $0
+        }
+    }
+
     private static func headerBlockBytes(_ block: RecordBlock, _ index: Int) -> Int {
-        let count = block.headerCount(index)
-        guard count > 0 else { return 0 }
+        guard block.headerCount(index) > 0 else { return 0 }
         var bytes = 2
-        for h in 0..<count {
+        for h in encodableHeaders(block, index) {
             let (name, value) = block.headerRanges(index, h)
             bytes += 2 + name.count + 4 + (value?.count ?? 0)
         }
@@ -102,9 +110,9 @@ public struct RecordsFrame: Sendable {
     }
 
     private static func appendHeaderBlock(_ block: RecordBlock, _ index: Int, to out: inout [UInt8]) {
-        let count = block.headerCount(index)
-        append(UInt16(count), to: &out)
-        for h in 0..<count {
+        let headers = encodableHeaders(block, index)
+        append(UInt16(headers.count), to: &out)
+        for h in headers {
             let (name, value) = block.headerRanges(index, h)
             append(UInt16(name.count), to: &out)
             out.append(contentsOf: block.bytes[name])
@@ -164,9 +172,13 @@ public struct RecordsFrame: Sendable {
                     guard keyLength >= -1, valueLength >= -1 else {
                         return "record \(i) of group \(g) has a negative length"
                     }
+                    guard headerLength <= UInt32(body.count) else {
+                        return "record \(i) of group \(g) has a header block longer than the frame"
+                    }
                     entries[i].keyLength = keyLength
                     entries[i].valueLength = valueLength
-                    entries[i].firstHeader = Int32(headerLength)  // for now: its header block's length
+                    // For now the header block's length; the header table's index once the blocks are read.
+                    entries[i].firstHeader = Int32(truncatingIfNeeded: headerLength)
                     keyBytes += Int(max(0, keyLength))
                     valueBytes += Int(max(0, valueLength))
                     headerBytes += Int(headerLength)

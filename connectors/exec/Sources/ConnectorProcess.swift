@@ -21,9 +21,14 @@ final class ConnectorProcess: @unchecked Sendable {
     private let exitStatus = Locked<Int32?>(nil)
     private let inputClosed = Locked(false)
 
+    /// Set once the process has exited, for the reader of its standard error.
+    private let exited: Locked<Bool>
+
     private init(
-        pid: pid_t, channel: FrameChannel, command: [String], errorReader: WorkerThread, errorTail: Locked<[String]>
+        pid: pid_t, channel: FrameChannel, command: [String], errorReader: WorkerThread, errorTail: Locked<[String]>,
+        exited: Locked<Bool>
     ) {
+        self.exited = exited
         self.pid = pid
         self.channel = channel
         self.command = command
@@ -42,6 +47,16 @@ final class ConnectorProcess: @unchecked Sendable {
             throw ConnectorError.fatal("exec.command", "the command is empty")
         }
         signal(SIGPIPE, SIG_IGN)
+        // One connector starts at a time: a program started while another's pipes are being made would
+        // inherit them (they are not yet close-on-exec), and hold them open after that one exits.
+        return try spawnLock.withLock { _ in try spawn(command: command, program: program, name: name, logger: logger) }
+    }
+
+    private static let spawnLock = Locked(())
+
+    private static func spawn(command: [String], program: String, name: String, logger: Logger) throws
+        -> ConnectorProcess
+    {
         var toChild: [Int32] = [-1, -1]
         var fromChild: [Int32] = [-1, -1]
         var errors: [Int32] = [-1, -1]
@@ -94,12 +109,13 @@ final class ConnectorProcess: @unchecked Sendable {
         let errorFile = errors[0]
         let child = pid
         let tail = Locked<[String]>([])
+        let exited = Locked(false)
         let reader = WorkerThread(name: "exec-stderr") {
-            Self.forwardErrors(errorFile, name: name, pid: child, logger: logger, tail: tail)
+            Self.forwardErrors(errorFile, name: name, pid: child, logger: logger, tail: tail, exited: exited)
         }
         return ConnectorProcess(
             pid: pid, channel: FrameChannel(input: fromChild[0], output: toChild[1]), command: command,
-            errorReader: reader, errorTail: tail)
+            errorReader: reader, errorTail: tail, exited: exited)
     }
 
     /// The connector's last lines of standard error, joined, for an error message.
@@ -107,8 +123,13 @@ final class ConnectorProcess: @unchecked Sendable {
         errorTail.withLock { $0 }.suffix(8).joined(separator: " | ")
     }
 
-    private static func forwardErrors(_ file: Int32, name: String, pid: pid_t, logger: Logger, tail: Locked<[String]>) {
+    /// Passes the connector's standard error to the log, line by line, until it closes, or until the
+    /// process has exited and nothing came for a moment (a program it started may hold it open).
+    private static func forwardErrors(
+        _ file: Int32, name: String, pid: pid_t, logger: Logger, tail: Locked<[String]>, exited: Locked<Bool>
+    ) {
         defer { close(file) }
+        var quietAfterExit = 0
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 8192)
         func emit(_ line: ArraySlice<UInt8>) {
@@ -121,6 +142,14 @@ final class ConnectorProcess: @unchecked Sendable {
             }
         }
         while true {
+            var descriptor = pollfd(fd: file, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 100) == 0 {
+                if exited.withLock({ $0 }) {
+                    quietAfterExit += 1
+                    if quietAfterExit >= 3 { break }
+                }
+                continue
+            }
             let got = chunk.withUnsafeMutableBytes { read(file, $0.baseAddress, $0.count) }
             if got < 0 && errno == EINTR { continue }
             if got <= 0 { break }
@@ -153,6 +182,7 @@ final class ConnectorProcess: @unchecked Sendable {
             if result == pid {
                 let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
                 exitStatus.withLock { $0 = code }
+                exited.withLock { $0 = true }
                 return code
             }
             if result < 0 && errno != EINTR { return -1 }

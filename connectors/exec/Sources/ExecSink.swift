@@ -121,8 +121,11 @@ public final class ExecSink: Sink {
             var sent = 0
             var answered = 0
             var numbers: [UInt64] = []
-            while answered < frames.count {
-                while sent < frames.count && sent - answered < Self.window {
+            // Once the connector refuses a frame as a whole, no more go out; the replies to those sent are
+            // still read, so that the channel stays in step.
+            var sending = true
+            while answered < (sending ? frames.count : sent) {
+                while sending && sent < frames.count && sent - answered < Self.window {
                     let number = nextBatchNumber
                     nextBatchNumber += 1
                     numbers.append(number)
@@ -132,11 +135,18 @@ public final class ExecSink: Sink {
                         json: { RecordsFrame(batch: number, groups: groups).json() })
                     sent += 1
                 }
-                let reply = try connector.reply(expecting: "written")
-                let (frameFailures, error) = try Self.check(
-                    reply, frame: frames[answered], number: numbers[answered], name: context.name)
-                failures += frameFailures
-                if batchError == nil || error?.kind == .fatal { batchError = error ?? batchError }
+                var error: ConnectorError?
+                do {
+                    let reply = try connector.reply(expecting: "written")
+                    let checked = try Self.check(
+                        reply, frame: frames[answered], number: numbers[answered], name: context.name)
+                    failures += checked.0
+                    error = checked.1
+                } catch let refused as ConnectorError {
+                    error = refused
+                    sending = false
+                }
+                if let error, batchError == nil || error.kind == .fatal { batchError = error }
                 answered += 1
             }
             if let batchError { throw batchError }

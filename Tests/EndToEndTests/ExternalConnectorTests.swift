@@ -1,0 +1,216 @@
+import Foundation
+import Glibc
+import SluiceCore
+import SluiceTestSupport
+import Testing
+
+/// External connectors (`"type": "exec"`) run by the `sluice` binary: the Python SDK's examples and test
+/// connectors that misbehave on purpose.
+@Suite(.serialized) struct ExternalConnectorTests {
+    static var examples: String { EndToEnd.repositoryRoot + "/connectors/examples" }
+    static var testConnectors: String { EndToEnd.repositoryRoot + "/connectors/exec/Tests/Connectors" }
+
+    /// `count` NDJSON lines `{"id": N, "user": "uK", "n": N}` (ids from `first`), with a bad line every
+    /// `badEvery`.
+    static func ndjson(first: Int = 0, count: Int, badEvery: Int = 0) -> String {
+        var text = ""
+        for id in first..<(first + count) {
+            if badEvery > 0 && id % badEvery == badEvery - 1 {
+                text += "{\"id\": \(id), broken\n"
+            } else {
+                text += "{\"id\": \(id), \"user\": \"u\(id % 13)\", \"n\": \(id)}\n"
+            }
+        }
+        return text
+    }
+
+    /// The rows of a SQLite table, by the sqlite3 module of Python (no other SQLite client is needed).
+    static func sqlite(_ database: String, _ query: String) throws -> [String] {
+        let result = try Subprocess.run(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+                    + "[print('|'.join(map(str, row))) for row in db.execute(sys.argv[2])]",
+                database, query,
+            ])
+        #expect(result.status == 0, "sqlite: \(result.stderr)")
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    static func pipelineConfig(sinkOptions: String = "", sourceOptions: String = "") -> String {
+        """
+        {"topics": {"events": {"partitions": 3}},
+         "sources": {"events": {"type": "exec", "command": ["python3", "\(examples)/ndjson_source.py"],
+                                "path": "in", "key": "user"\(sourceOptions)}},
+         "sinks": {"db": {"type": "exec", "command": ["python3", "\(examples)/sqlite_sink.py"], "topics": ["events"],
+                          "database": "out/events.db", "table": "events", "key": ["id"]\(sinkOptions)}}}
+        """
+    }
+
+    @Test func ndjsonFilesIntoSQLiteWithDeadLettersAndResume() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: true)
+        try Self.ndjson(count: 3000, badEvery: 500).write(
+            toFile: dir.file("in/a.ndjson"), atomically: true, encoding: .utf8)
+        try Self.ndjson(first: 3000, count: 2000).write(
+            toFile: dir.file("in/b.ndjson"), atomically: true, encoding: .utf8)
+        try EndToEnd.write(Self.pipelineConfig(), to: "config.json", in: dir.path)
+
+        let first = try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(first.stdout.contains("4,994 delivered + 6 dead-lettered"), "\(first.stdout)")
+        #expect(
+            try Self.sqlite(dir.file("out/events.db"), "SELECT count(*), count(DISTINCT id) FROM events") == [
+                "4994|4994"
+            ])
+        let letters = try EndToEnd.records("events.dlq", dataDirectory: dir.file("data"))
+        #expect(letters.count == 6)
+        #expect(letters.first?.record.headerText("sluice.error.message")?.contains("a.ndjson: not JSON") == true)
+        #expect(letters.first?.record.headerText("sluice.error.stage") == "source")
+
+        // Nothing new: nothing read. A new file and a line appended: only those.
+        let again = try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(again.stdout.contains("0 rows read") || again.stdout.contains("Rows read 0"), "\(again.stdout)")
+        try Self.ndjson(first: 5000, count: 10).write(
+            toFile: dir.file("in/c.ndjson"), atomically: true, encoding: .utf8)
+        let third = try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(third.stdout.contains("10 delivered"), "\(third.stdout)")
+        #expect(try Self.sqlite(dir.file("out/events.db"), "SELECT count(*) FROM events") == ["5004"])
+        let stored = try EndToEnd.records("events", dataDirectory: dir.file("data"))
+        #expect(stored.count == 5004, "each line stored once")
+    }
+
+    @Test func validateChecksTheOptionsAConnectorDeclares() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(
+            """
+            {"sources": {"events": {"type": "exec", "command": ["python3", "\(Self.examples)/ndjson_source.py"],
+                                    "paht": "in", "delete_after_read": "yes"}},
+             "sinks": {"db": {"type": "exec", "command": ["python3", "\(Self.examples)/sqlite_sink.py"], "topics": ["events"],
+                              "database": "x.db", "key": "id"},
+                       "nope": {"type": "exec", "command": ["no-such-program-here"], "topics": ["events"]},
+                       "wrong": {"type": "exec", "command": ["python3", "\(Self.examples)/ndjson_source.py"], "topics": ["events"]},
+                       "mute": {"type": "exec", "command": ["sh", "-c", "echo hello there"], "topics": ["events"]}}}
+            """, to: "config.json", in: dir.path)
+        let result = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
+        let text = result.stdout + result.stderr
+        for expected in [
+            "sources.events.paht: unknown option; did you mean \"path\"?",
+            "sources.events.path: required option is missing",
+            "sources.events.delete_after_read: expected true or false",
+            "sinks.db.table: required option is missing",
+            "sinks.nope.command: cannot start no-such-program-here",
+            "sinks.wrong.command:",
+            "is a source connector, not a sink",
+            "sinks.mute.command:",
+            "the first line is not JSON",
+        ] {
+            #expect(text.contains(expected), "missing \(expected) in:\n\(text)")
+        }
+    }
+
+    @Test func describeListsAnExternalConnectorsOptions() throws {
+        let dir = TemporaryDirectory()
+        let result = try EndToEnd.sluice(
+            ["connectors", "describe", "exec", "--command", "python3 \(Self.examples)/sqlite_sink.py"], in: dir.path)
+        #expect(result.stdout.contains("database"), "\(result.stdout)")
+        #expect(result.stdout.contains("upsert by key"), "\(result.stdout)")
+    }
+
+    /// The test connectors, with options for the test sink.
+    static func testConfig(count: Int, sink: String, source: String = "", sinkCommon: String = "") -> String {
+        """
+        {"topics": {"numbers": {"partitions": 2}},
+         "sources": {"numbers": {"type": "exec", "command": ["python3", "\(testConnectors)/test_source.py"],
+                                 "count": \(count)\(source)}},
+         "sinks": {"test": {"type": "exec", "command": ["python3", "\(testConnectors)/test_sink.py"], "topics": ["numbers"],
+                            "out": "ids.txt"\(sink)\(sinkCommon)}}}
+        """
+    }
+
+    static func ids(_ dir: TemporaryDirectory) throws -> [Int] {
+        let text = (try? String(contentsOfFile: dir.file("ids.txt"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { Int($0) }
+    }
+
+    @Test func recordFailuresGoToTheDeadLetterTopicWithTheConnectorsMessage() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(
+            Self.testConfig(
+                count: 5000, sink: #", "fail_ids": ["7", "4242"], "noise": true"#, source: #", "noise": true"#),
+            to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        let ids = try Self.ids(dir)
+        #expect(ids.count == 4998 && Set(ids).count == 4998)
+        let letters = try EndToEnd.records("test.dlq", dataDirectory: dir.file("data"))
+        #expect(letters.count == 2)
+        #expect(
+            letters.map { $0.record.headerText("sluice.error.message") ?? "" }.sorted() == [
+                "id 4242 is refused", "id 7 is refused",
+            ])
+        #expect(letters.first?.record.headerText("sluice.error.class") == "test.refused")
+    }
+
+    @Test func aTransientFailureIsRetriedAndACrashedConnectorRestarted() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(
+            Self.testConfig(
+                count: 20000, sink: #", "transient_once": "t.marker", "crash_once": "sink.marker""#,
+                source: #", "crash_once": "source.marker", "bad_every": 1000"#),
+            to: "config.json", in: dir.path)
+        let result = try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(FileManager.default.fileExists(atPath: dir.file("t.marker")))
+        #expect(FileManager.default.fileExists(atPath: dir.file("sink.marker")))
+        #expect(FileManager.default.fileExists(atPath: dir.file("source.marker")))
+        #expect(result.stderr.contains("starting it again"), "\(result.stderr)")
+        let ids = try Self.ids(dir)
+        #expect(Set(ids).count == 19980, "every good record written")
+        #expect(ids.count == 19980, "none written twice")
+        #expect(try EndToEnd.records("numbers", dataDirectory: dir.file("data")).count == 19980, "none stored twice")
+        #expect(try EndToEnd.records("numbers.dlq", dataDirectory: dir.file("data")).count == 20)
+    }
+
+    @Test func aFatalFailureStopsTheRunWithTheMessage() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(Self.testConfig(count: 3000, sink: #", "fatal_id": 1234"#), to: "config.json", in: dir.path)
+        let result = try EndToEnd.sluice(["run"], in: dir.path, expect: 1)
+        #expect((result.stdout + result.stderr).contains("id 1234 is fatal"), "\(result.stdout)\(result.stderr)")
+    }
+
+    @Test func aReplyThatNamesARecordNotInItsBatchIsAProtocolError() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(
+            Self.testConfig(count: 100, sink: #", "bad_reply": true"#, sinkCommon: #", "retry_timeout_ms": 1500"#),
+            to: "config.json", in: dir.path)
+        let result = try EndToEnd.sluice(["run"], in: dir.path, expect: 1)
+        let text = result.stdout + result.stderr
+        #expect(text.contains("broke the protocol"), "\(text)")
+        #expect(text.contains("not in the batch"), "\(text)")
+        #expect(try Self.ids(dir).isEmpty, "nothing of a refused batch is made durable")
+    }
+
+    @Test func killedWithSIGKILLTwentyTimesNothingIsLostOrRepeated() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: true)
+        for file in 0..<4 {
+            try Self.ndjson(first: file * 50000, count: 50000, badEvery: 9973)
+                .write(toFile: dir.file("in/part-\(file).ndjson"), atomically: true, encoding: .utf8)
+        }
+        try EndToEnd.write(
+            Self.pipelineConfig(sinkOptions: #", "max_batch_records": 5000"#), to: "config.json", in: dir.path)
+        let kills = try EndToEnd.killRepeatedly(
+            ["run"], in: dir.path, times: 20, seed: 13, minMillis: 300, spreadMillis: 900)
+        #expect(kills >= 20, "the run finished before it was killed 20 times")
+        Time.sleep(millis: 300)  // the connectors of the last killed run see their input close
+        try EndToEnd.sluice(["run"], in: dir.path)
+        let bad = (0..<200000).filter { $0 % 9973 == 9972 }.count
+        let stored = try EndToEnd.records("events", dataDirectory: dir.file("data"))
+        #expect(stored.count == 200000 - bad, "each good line stored exactly once")
+        #expect(try EndToEnd.records("events.dlq", dataDirectory: dir.file("data")).count == bad)
+        #expect(try Self.sqlite(dir.file("out/events.db"), "SELECT count(*) FROM events") == ["\(200000 - bad)"])
+        let offsets = try Self.sqlite(dir.file("out/events.db"), "SELECT sum(next_offset) FROM _sluice_offsets")
+        #expect(offsets == ["\(200000 - bad)"], "the offsets stored with the rows are the topic's ends")
+    }
+}
