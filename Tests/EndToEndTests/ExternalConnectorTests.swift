@@ -171,6 +171,19 @@ import Testing
         #expect(try EndToEnd.records("numbers.dlq", dataDirectory: dir.file("data")).count == 20)
     }
 
+    @Test func theJSONLinesFramingCarriesTheSameRecords() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(
+            Self.testConfig(count: 30000, sink: #", "fail_ids": ["5"]"#, source: #", "bad_every": 1000"#),
+            to: "config.json", in: dir.path)
+        let result = try SluiceBinary.run(["run"], in: dir.path, environment: ["SLUICE_CONNECTOR_FRAMING": "jsonl"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let ids = try Self.ids(dir)
+        #expect(ids.count == 29969 && Set(ids).count == 29969)
+        #expect(try EndToEnd.records("numbers.dlq", dataDirectory: dir.file("data")).count == 30)
+        #expect(try EndToEnd.records("test.dlq", dataDirectory: dir.file("data")).count == 1)
+    }
+
     @Test func aFatalFailureStopsTheRunWithTheMessage() throws {
         let dir = TemporaryDirectory()
         try EndToEnd.write(Self.testConfig(count: 3000, sink: #", "fatal_id": 1234"#), to: "config.json", in: dir.path)

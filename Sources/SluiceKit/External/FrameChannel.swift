@@ -38,15 +38,15 @@ public final class FrameChannel: @unchecked Sendable {
 
     /// The next line (without its line end), for the hello and the JSON-lines framing. `limit` bounds it.
     public func readLine(limit: Int = ExternalProtocol.maxFrameBytes) throws(ExternalProtocolError) -> [UInt8] {
-        var scanned = start
+        var scanned = 0  // bytes after `start` known to hold no line end (`fill` may move `start`)
         while true {
-            if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = buffer[(start + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
                 var line = Array(buffer[start..<newline])
                 if line.last == UInt8(ascii: "\r") { line.removeLast() }
                 start = newline + 1
                 return line
             }
-            scanned = buffer.count
+            scanned = buffer.count - start
             if buffer.count - start > limit {
                 throw ExternalProtocolError("a line longer than \(limit) bytes")
             }

@@ -399,6 +399,8 @@ def run(connector):
     """Runs `connector` (a Source or a Sink instance) until Sluice closes its input. Never returns."""
     channel = _Channel()
     role = "source" if isinstance(connector, Source) else "sink"
+    # SLUICE_CONNECTOR_FRAMING=jsonl runs a connector in the JSON-lines framing, to compare the two.
+    connector.framing = os.environ.get("SLUICE_CONNECTOR_FRAMING", connector.framing)
     channel.send_line(_hello(connector, role))
     channel.framing = connector.framing
     try:
