@@ -20,6 +20,10 @@ let package = Package(
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
         .library(name: "SluiceKit", targets: ["SluiceKit"]),
+        // For connectors written in Swift as their own programs (connectors/README.md).
+        .library(name: "SluiceConnector", targets: ["SluiceConnector"]),
+        .library(name: "SluiceKitTesting", targets: ["SluiceKitTesting"]),
+        .executable(name: "sluice-jsonl-sink", targets: ["sluice-jsonl-sink"]),
         // For the fuzz harnesses in Fuzz/, a separate package built with -sanitize=fuzzer.
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
         .library(name: "SluiceLog", targets: ["SluiceLog"]),
@@ -95,6 +99,29 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SluiceKitTesting",
+            dependencies: ["SluiceKit", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceConnector",
+            dependencies: ["SluiceKit", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            path: "connectors/sdk/swift",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sluice-jsonl-sink",
+            dependencies: ["SluiceConnector", "SluiceKit", "SluiceCore"],
+            path: "connectors/examples/swift-jsonl-sink",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sluice-bench-connector",
+            dependencies: ["SluiceConnector", "SluiceKit", "SluiceCore"],
+            path: "Benchmarks/connectors/swift",
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceRuntime",
             dependencies: [
                 "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV", "SluiceFile", "SluicePostgres",
@@ -120,7 +147,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceDaemon", "SluiceRuntime", "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore",
-                "SluicePostgres", "SluiceExec",
+                "SluicePostgres", "SluiceExec", "SluiceKitTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -191,7 +218,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "sluice", "SluiceCore", "SluiceLog", "SluiceBroker", "SluiceKit", "SluiceRuntime", "SluiceTestSupport",
+                "sluice", "sluice-jsonl-sink", "SluiceCore", "SluiceLog", "SluiceBroker", "SluiceKit", "SluiceRuntime",
+                "SluiceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Snapshots"],

@@ -203,6 +203,43 @@ import Testing
         #expect(try Self.ids(dir).isEmpty, "nothing of a refused batch is made durable")
     }
 
+    /// The Swift example sink (an executable built with the package, beside `sluice`).
+    static var swiftSink: String {
+        (SluiceBinary.path as NSString).deletingLastPathComponent + "/sluice-jsonl-sink"
+    }
+
+    @Test func theSwiftExampleSinkIsExactlyOnceAcrossKills() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        for file in 0..<2 {
+            try Self.ndjson(first: file * 100000, count: 100000)
+                .write(toFile: dir.file("in/part-\(file).ndjson"), atomically: true, encoding: .utf8)
+        }
+        try EndToEnd.write(
+            """
+            {"topics": {"events": {"partitions": 3}},
+             "sources": {"events": {"type": "exec", "command": ["python3", "\(Self.examples)/ndjson_source.py"],
+                                    "path": "in", "key": "user"}},
+             "sinks": {"lines": {"type": "exec", "command": ["\(Self.swiftSink)"], "topics": ["events"],
+                                 "folder": "out", "max_batch_records": 4000}}}
+            """, to: "config.json", in: dir.path)
+        let kills = try EndToEnd.killRepeatedly(
+            ["run"], in: dir.path, times: 20, seed: 31, minMillis: 200, spreadMillis: 700)
+        #expect(kills >= 20, "the run finished before it was killed 20 times")
+        Time.sleep(millis: 300)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        var ids: [Int] = []
+        for partition in 0..<3 {
+            let text = try String(contentsOfFile: dir.file("out/events-\(partition).jsonl"), encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                let object = try JSONValue.parse(String(line))
+                if let id = object["value"]?["id"]?.integerValue { ids.append(Int(id)) }
+            }
+        }
+        #expect(ids.count == 200000, "lines in the files, counting repeats")
+        #expect(Set(ids).count == 200000, "distinct records in the files")
+    }
+
     @Test func killedWithSIGKILLTwentyTimesNothingIsLostOrRepeated() throws {
         let dir = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)

@@ -188,6 +188,11 @@ public final class FrameChannel: @unchecked Sendable {
         try write(out)
     }
 
+    /// Sends bytes as they are: for tests that send malformed frames on purpose.
+    public func sendRaw(_ bytes: [UInt8]) throws(ExternalProtocolError) {
+        try write(bytes)
+    }
+
     private func sendFrame(kind: ExternalProtocol.FrameKind, body: [UInt8]) throws(ExternalProtocolError) {
         var out = [UInt8](repeating: 0, count: 5)
         out.append(contentsOf: body)

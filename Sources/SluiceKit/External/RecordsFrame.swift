@@ -68,12 +68,24 @@ public struct RecordsFrame: Sendable {
             out.append(group.deadLetters ? 1 : 0)
             let block = group.records
             let entries = block.entries
-            append(UInt32(entries.count), to: &out)
-            for entry in entries { append(UInt64(bitPattern: entry.offset), to: &out) }
-            for entry in entries { append(UInt64(bitPattern: entry.timestamp), to: &out) }
-            for entry in entries { append(UInt32(bitPattern: entry.keyLength), to: &out) }
-            for entry in entries { append(UInt32(bitPattern: entry.valueLength), to: &out) }
-            for index in entries.indices { append(UInt32(headerBlockBytes(block, index)), to: &out) }
+            let n = entries.count
+            append(UInt32(n), to: &out)
+            // The five columns, stored in place: one pass, no append per value.
+            let columns = out.count
+            out.append(contentsOf: repeatElement(0, count: n * 28))
+            out.withUnsafeMutableBytes { raw in
+                for (i, entry) in entries.enumerated() {
+                    raw.storeBytes(of: entry.offset.littleEndian, toByteOffset: columns + i * 8, as: Int64.self)
+                    raw.storeBytes(
+                        of: entry.timestamp.littleEndian, toByteOffset: columns + n * 8 + i * 8, as: Int64.self)
+                    raw.storeBytes(
+                        of: entry.keyLength.littleEndian, toByteOffset: columns + n * 16 + i * 4, as: Int32.self)
+                    raw.storeBytes(
+                        of: entry.valueLength.littleEndian, toByteOffset: columns + n * 20 + i * 4, as: Int32.self)
+                    let headers = entry.headerCount > 0 ? UInt32(headerBlockBytes(block, i)) : 0
+                    raw.storeBytes(of: headers.littleEndian, toByteOffset: columns + n * 24 + i * 4, as: UInt32.self)
+                }
+            }
             block.bytes.withUnsafeBufferPointer { arena in
                 for entry in entries where entry.keyLength > 0 {
                     let start = Int(entry.keyStart)
@@ -90,19 +102,15 @@ public struct RecordsFrame: Sendable {
         }
     }
 
-    /// The headers of record `index` a header block can carry: at most 65,535, names of at most 65,535
-    /// bytes (Kafka allows more; no connector needs them).
-    private static func encodableHeaders(_ block: RecordBlock, _ index: Int) -> [Int] {
-        (0..<block.headerCount(index)).filter { block.headerRanges(index, $0).name.count <= 0xFFFF }.prefix(0xFFFF).map
-        {
-            $0
-        }
+    /// Whether a header block can carry header `h` of record `index`: names of at most 65,535 bytes
+    /// (Kafka allows longer; no connector needs them), and at most 65,535 headers, the first ones.
+    private static func encodable(_ block: RecordBlock, _ index: Int, _ h: Int) -> Bool {
+        h < 0xFFFF && block.headerRanges(index, h).name.count <= 0xFFFF
     }
 
     private static func headerBlockBytes(_ block: RecordBlock, _ index: Int) -> Int {
-        guard block.headerCount(index) > 0 else { return 0 }
         var bytes = 2
-        for h in encodableHeaders(block, index) {
+        for h in 0..<block.headerCount(index) where encodable(block, index, h) {
             let (name, value) = block.headerRanges(index, h)
             bytes += 2 + name.count + 4 + (value?.count ?? 0)
         }
@@ -110,9 +118,9 @@ public struct RecordsFrame: Sendable {
     }
 
     private static func appendHeaderBlock(_ block: RecordBlock, _ index: Int, to out: inout [UInt8]) {
-        let headers = encodableHeaders(block, index)
-        append(UInt16(headers.count), to: &out)
-        for h in headers {
+        let count = (0..<block.headerCount(index)).reduce(0) { $0 + (encodable(block, index, $1) ? 1 : 0) }
+        append(UInt16(count), to: &out)
+        for h in 0..<block.headerCount(index) where encodable(block, index, h) {
             let (name, value) = block.headerRanges(index, h)
             append(UInt16(name.count), to: &out)
             out.append(contentsOf: block.bytes[name])

@@ -8,8 +8,13 @@ import SluiceRuntime
 struct Connectors: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the connector types and describe their options.",
-        discussion: "Examples:\n  sluice connectors list\n  sluice connectors describe csv",
-        subcommands: [List.self, Describe.self]
+        discussion: """
+            Examples:
+              sluice connectors list
+              sluice connectors describe csv
+              sluice connectors test exec --command "python3 sink.py" --config t.json
+            """,
+        subcommands: [List.self, Describe.self, ConnectorTest.self]
     )
 
     struct List: ParsableCommand {
@@ -31,7 +36,7 @@ struct Connectors: ParsableCommand {
             discussion: """
                 Examples:
                   sluice connectors describe csv
-                  sluice connectors describe exec --command "python3 connectors/examples/sqlite_sink.py"
+                  sluice connectors describe exec --command "python3 my_sink.py"
                 """
         )
 

@@ -294,6 +294,12 @@ public final class ExecSink: Sink {
         current.process.finish(graceMillis: 5_000)
     }
 
+    /// Kills the connector's process (SIGKILL), for tests of the contract: the next call fails as a
+    /// transient error, and the one after starts it again.
+    public func killConnector() {
+        connection.withLock { $0 }?.process.kill()
+    }
+
     public func interrupt() {
         // Nothing written since the last flush may become durable: the process ends at once.
         connection.withLock { $0 }?.process.kill()

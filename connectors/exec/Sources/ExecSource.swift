@@ -201,6 +201,11 @@ public final class ExecSource: Source {
 
     public func checkpoint() -> [UInt8] { position }
 
+    /// Kills the connector's process (SIGKILL), for tests of the contract: the next read starts it again.
+    public func killConnector() {
+        connection.withLock { $0 }?.process.kill()
+    }
+
     public var progress: SourceProgress { counters.withLock { $0 } }
 
     public func takeActionsAfterDurable() -> [ActionAfterDurable] {

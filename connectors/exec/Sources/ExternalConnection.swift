@@ -130,3 +130,44 @@ public enum ExternalConnectors {
         return connection.declaration
     }
 }
+
+extension ExternalConnectors {
+    /// Sends a connector malformed messages, one per start: a frame of an unknown kind, a control
+    /// message that is not JSON, a frame cut short by the end of its input. Each must be refused with
+    /// an error message or an exit, within five seconds. Returns, per probe, the problem (nil: refused).
+    public static func probeMalformedMessages(command: [String], role: ConnectorSpec.Kind) -> [(
+        name: String, problem: String?
+    )] {
+        let probes: [(String, [UInt8])] = [
+            ("refuses a frame of an unknown kind", [1, 0, 0, 0, 9]),
+            ("refuses a control message that is not JSON", [6, 0, 0, 0, 1] + Array("{oops".utf8)),
+            ("ends on a frame cut short", [200, 0, 0, 0, 2, 0, 0]),
+        ]
+        var logger = Logger(label: "sluice.exec.probe")
+        logger.logLevel = .critical
+        return probes.map { name, bytes in
+            let connection: ExternalConnection
+            do {
+                connection = try ExternalConnection.start(command: command, name: "probe", role: role, logger: logger)
+            } catch {
+                return (name, "it did not start: \(error)")
+            }
+            defer { connection.process.finish(graceMillis: 1_000) }
+            guard connection.declaration.framing == .binary else { return (name, nil) }  // binary frames only
+            do {
+                try connection.channel.sendRaw(bytes)
+                if bytes.count < 8 || bytes[4] == 2 { connection.process.closeInputOnce() }
+            } catch {
+                return (name, nil)  // it already went away
+            }
+            if connection.channel.waitReadable(timeoutMillis: 5_000) {
+                if case .control(let value)? = try? connection.channel.receive(), value["type"]?.stringValue == "error"
+                {
+                    return (name, nil)
+                }
+            }
+            if connection.process.waitExit(timeoutMillis: 5_000) != nil { return (name, nil) }
+            return (name, "it neither answered with an error nor exited within 5 s")
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import SluiceConnector
+
+ExternalConnector.run(sink: JSONLinesSink.spec) { context in try JSONLinesSink(context: context) }
