@@ -13,8 +13,9 @@ struct Connectors: ParsableCommand {
               sluice connectors list
               sluice connectors describe csv
               sluice connectors test exec --command "python3 sink.py" --config t.json
+              sluice connectors new my-sink --language python --role sink
             """,
-        subcommands: [List.self, Describe.self, ConnectorTest.self]
+        subcommands: [List.self, Describe.self, ConnectorTest.self, ConnectorNew.self]
     )
 
     struct List: ParsableCommand {
