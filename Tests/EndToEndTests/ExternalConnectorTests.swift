@@ -110,6 +110,40 @@ import Testing
         }
     }
 
+    @Test func anInstalledConnectorIsNamedByItsType() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: true)
+        try Self.ndjson(count: 100).write(toFile: dir.file("in/a.ndjson"), atomically: true, encoding: .utf8)
+        let installed = try EndToEnd.sluice(["connectors", "install", "\(Self.examples)/sqlite_sink.py"], in: dir.path)
+        #expect(installed.stdout.contains("Installed sqlite (sink)"), "\(installed.stdout)")
+        try EndToEnd.sluice(
+            ["connectors", "install", "\(Self.examples)/ndjson_source.py", "--name", "events"], in: dir.path)
+        let listed = try EndToEnd.sluice(["connectors", "list"], in: dir.path)
+        #expect(listed.stdout.contains("sqlite") && listed.stdout.contains("events"), "\(listed.stdout)")
+        try EndToEnd.write(
+            """
+            {"topics": {"events": {"partitions": 2}},
+             "sources": {"events": {"type": "events", "path": "in"}},
+             "sinks": {"db": {"type": "sqlite", "topics": ["events"], "database": "out/e.db", "table": "e", "key": ["id"]},
+                       "wrong": {"type": "events", "topics": ["events"]},
+                       "own": {"type": "sqlite", "command": ["true"], "topics": ["events"]}}}
+            """, to: "config.json", in: dir.path)
+        let refused = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
+        #expect(refused.stderr.contains("sinks.wrong.type: the installed connector \"events\" is a source, not a sink"))
+        #expect(refused.stderr.contains("sinks.own.command: an installed connector"))
+        try EndToEnd.write(
+            """
+            {"topics": {"events": {"partitions": 2}},
+             "sources": {"events": {"type": "events", "path": "in"}},
+             "sinks": {"db": {"type": "sqlite", "topics": ["events"], "database": "out/e.db", "table": "e", "key": ["id"]}}}
+            """, to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(try Self.sqlite(dir.file("out/e.db"), "SELECT count(*) FROM e") == ["100"])
+        let notAConnector = try EndToEnd.sluice(["connectors", "install", "nowhere.py"], in: dir.path, expect: 2)
+        #expect(notAConnector.stderr.contains("is not a connector program"))
+    }
+
     @Test func describeListsAnExternalConnectorsOptions() throws {
         let dir = TemporaryDirectory()
         let result = try EndToEnd.sluice(

@@ -1,5 +1,6 @@
 import SluiceBroker
 import SluiceCore
+import SluiceExec
 import SluiceKit
 
 /// Reads a configuration file: parses the JSON, replaces `${NAME}` and `${NAME:-default}` from the
@@ -78,6 +79,11 @@ public struct ConfigLoader {
         var problems = Self.repeatedKeys(in: json, path: "")
         let base = base ?? file.map { FileSystem.parentDirectory(of: $0) } ?? "."
         var config = PipelineConfig(file: file, dataDirectory: resolve("data", base: base), topics: [], sources: [])
+        // Sources and sinks may name connectors installed in the data directory: it is needed first.
+        if let text = members.last(where: { $0.key == "data_dir" })?.value.stringValue, !text.isEmpty {
+            config.dataDirectory = resolve(text, base: base)
+        }
+        let installed = InstalledConnectors.folders(dataDirectory: config.dataDirectory, environment: self.environment)
         for (key, value) in members {
             switch key {
             case "data_dir":
@@ -89,8 +95,10 @@ public struct ConfigLoader {
             case "topics":
                 config.topics = loadTopics(
                     value, environment, keyRemapAllowed: &config.keyRemapAllowed, problems: &problems)
-            case "sources": config.sources = loadSources(value, environment, base: base, problems: &problems)
-            case "sinks": config.sinks = loadSinks(value, environment, base: base, problems: &problems)
+            case "sources":
+                config.sources = loadSources(value, environment, base: base, installed: installed, problems: &problems)
+            case "sinks":
+                config.sinks = loadSinks(value, environment, base: base, installed: installed, problems: &problems)
             case "daemon": config.daemon = loadDaemon(value, problems: &problems)
             case "admin": config.admin = loadAdmin(value, problems: &problems)
             default:
@@ -119,6 +127,37 @@ public struct ConfigLoader {
             return items.enumerated().flatMap { repeatedKeys(in: $1, path: "\(path)[\($0)]") }
         default:
             return []
+        }
+    }
+
+    /// For a type that names an installed external connector: adds its command to `fields` and returns
+    /// true, or false after a problem (a damaged manifest, a connector of the other role, a `command` of
+    /// its own); nil when no connector is installed under that name.
+    private func installedConnector(
+        _ type: String, _ kind: ConnectorSpec.Kind, in folders: [String],
+        fields: inout [(key: String, value: JSONValue)], path: String, problems: inout [ConfigProblem]
+    ) -> Bool? {
+        switch InstalledConnectors.find(type, in: folders) {
+        case nil: return nil
+        case .failure(let problem)?:
+            problems.append(ConfigProblem(path + ".type", problem.message))
+            return false
+        case .success(let manifest)?:
+            guard manifest.role == kind else {
+                problems.append(
+                    ConfigProblem(
+                        path + ".type",
+                        "the installed connector \"\(type)\" is a \(manifest.role.rawValue), not a \(kind.rawValue)"))
+                return false
+            }
+            guard !fields.contains(where: { $0.key == "command" }) else {
+                problems.append(
+                    ConfigProblem(
+                        path + ".command", "an installed connector (\"\(type)\") runs its own command; remove this"))
+                return false
+            }
+            fields.append(("command", .array(manifest.command.map { .string($0) })))
+            return true
         }
     }
 
@@ -305,7 +344,8 @@ public struct ConfigLoader {
     }
 
     private func loadSources(
-        _ value: JSONValue, _ environment: Set<String>, base: String, problems: inout [ConfigProblem]
+        _ value: JSONValue, _ environment: Set<String>, base: String, installed: [String],
+        problems: inout [ConfigProblem]
     ) -> [SourceDefinition] {
         guard case .object(let members) = value else {
             problems.append(ConfigProblem("sources", "expected an object of sources by name"))
@@ -318,9 +358,18 @@ public struct ConfigLoader {
                 problems.append(ConfigProblem(path, "expected an object with a \"type\""))
                 continue
             }
-            guard let type = item["type"]?.stringValue else {
+            guard var type = item["type"]?.stringValue else {
                 problems.append(ConfigProblem(path + ".type", "required: the connector type, such as \"csv\""))
                 continue
+            }
+            if registry.sources[type] == nil {
+                switch installedConnector(
+                    type, .source, in: installed, fields: &fields, path: path, problems: &problems)
+                {
+                case true?: type = "exec"
+                case false?: continue
+                case nil: break
+                }
             }
             guard let entry = registry.sources[type] else {
                 let known = registry.sources.keys.sorted()
@@ -353,7 +402,8 @@ public struct ConfigLoader {
     }
 
     private func loadSinks(
-        _ value: JSONValue, _ environment: Set<String>, base: String, problems: inout [ConfigProblem]
+        _ value: JSONValue, _ environment: Set<String>, base: String, installed: [String],
+        problems: inout [ConfigProblem]
     ) -> [SinkDefinition] {
         guard case .object(let members) = value else {
             problems.append(ConfigProblem("sinks", "expected an object of sinks by name"))
@@ -367,9 +417,17 @@ public struct ConfigLoader {
                 problems.append(ConfigProblem(path, "expected an object with a \"type\""))
                 continue
             }
-            guard let type = item["type"]?.stringValue else {
+            guard var type = item["type"]?.stringValue else {
                 problems.append(ConfigProblem(path + ".type", "required: the connector type, such as \"file\""))
                 continue
+            }
+            if registry.sinks[type] == nil {
+                switch installedConnector(type, .sink, in: installed, fields: &fields, path: path, problems: &problems)
+                {
+                case true?: type = "exec"
+                case false?: continue
+                case nil: break
+                }
             }
             guard let entry = registry.sinks[type] else {
                 let known = registry.sinks.keys.sorted()

@@ -14,8 +14,9 @@ struct Connectors: ParsableCommand {
               sluice connectors describe csv
               sluice connectors test exec --command "python3 sink.py" --config t.json
               sluice connectors new my-sink --language python --role sink
+              sluice connectors install connectors/examples/sqlite_sink.py
             """,
-        subcommands: [List.self, Describe.self, ConnectorTest.self, ConnectorNew.self]
+        subcommands: [List.self, Describe.self, ConnectorTest.self, ConnectorNew.self, Install.self]
     )
 
     struct List: ParsableCommand {
@@ -24,9 +25,19 @@ struct Connectors: ParsableCommand {
             discussion: "Example:\n  sluice connectors list"
         )
 
-        func run() {
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
             var table = Table(["TYPE", "KIND", "SUMMARY"])
             for spec in BuiltInConnectors.registry.specs { table.add([spec.type, spec.kind.rawValue, spec.summary]) }
+            let folders = InstalledConnectors.folders(
+                dataDirectory: try global.location.resolve().path, environment: ProcessEnvironment.current())
+            for manifest in InstalledConnectors.all(in: folders) {
+                table.add([
+                    manifest.name, manifest.role.rawValue,
+                    "\(manifest.summary) (installed: \(manifest.command.joined(separator: " ")))",
+                ])
+            }
             print(table.render())
         }
     }
@@ -83,6 +94,58 @@ struct Connectors: ParsableCommand {
             }
             print("\(spec.type) (\(spec.kind.rawValue)): \(spec.summary)\n")
             print(ConnectorHelp.optionsTable(spec))
+        }
+    }
+
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install an external connector under a name, so that a config can say \"type\": NAME.",
+            discussion: """
+                PATH is a connector program: a Python script (run by python3), an executable, or a project folder \
+                that `sluice connectors new` wrote (its connector.py, or its program built under .build). Sluice \
+                starts it to learn its name, role and options, and writes a manifest in the data directory's \
+                connectors folder. Folders in $SLUICE_CONNECTOR_PATH (separated by :) are searched too.
+
+                Examples:
+                  sluice connectors install connectors/examples/sqlite_sink.py
+                  sluice connectors install ./my-sink --name audit --data-dir data
+                """
+        )
+
+        @Argument(help: "The connector program or project folder.")
+        var path: String
+
+        @Option(help: "The type name configs use (default: the name the connector declares).")
+        var name: String?
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            guard let command = InstalledConnectors.command(for: path) else {
+                throw CommandFailure.usage(
+                    "\(path) is not a connector program: expected a .py script, an executable, or a project folder "
+                        + "with connector.py or a program built under .build")
+            }
+            if let name, BuiltInConnectors.registry.spec(type: name) != nil {
+                throw CommandFailure.usage("\"\(name)\" is a built-in connector type; choose another --name")
+            }
+            let directory = try global.location.resolve().path
+            let manifest: InstalledConnectors.Manifest
+            do {
+                manifest = try InstalledConnectors.install(
+                    command: command, name: name, folder: directory + "/connectors")
+            } catch let error as ConnectorError {
+                throw CommandFailure.runtime(error.message)
+            }
+            if BuiltInConnectors.registry.spec(type: manifest.name) != nil {
+                try? FileSystem.removeFile(manifest.file)
+                throw CommandFailure.usage(
+                    "\"\(manifest.name)\" is a built-in connector type; choose another with --name")
+            }
+            print("Installed \(manifest.name) (\(manifest.role.rawValue)) in \(manifest.file):")
+            print(
+                "  \"type\": \"\(manifest.name)\" in a config with data_dir \(directory) runs \(command.joined(separator: " "))"
+            )
         }
     }
 }
