@@ -180,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "SluiceCSVTests",
             dependencies: [
-                "SluiceCSV", "SluiceKit", "SluiceCore", "SluiceRuntime", "SluiceTestSupport",
+                "SluiceCSV", "SluiceKit", "SluiceKitTesting", "SluiceCore", "SluiceRuntime", "SluiceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "connectors/csv/Tests",
@@ -190,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "SluiceFileTests",
             dependencies: [
-                "SluiceFile", "SluiceKit", "SluiceCore", "SluiceRuntime", "SluiceTestSupport",
+                "SluiceFile", "SluiceKit", "SluiceKitTesting", "SluiceCore", "SluiceRuntime", "SluiceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "connectors/file/Tests",
