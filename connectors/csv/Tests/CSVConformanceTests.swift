@@ -16,7 +16,8 @@ struct CSVConformanceTests {
         generator.badEvery = 499
         try generator.write(to: dir.file("a.csv"))
         try SampleOrders(rows: 10000, seed: 9).write(to: dir.file("b.csv"))
-        let options = try CSVTestSupport.options(path: dir.path, [("key", .array([.string("customer")])), ("max_batch_rows", .number("1500"))])
+        let options = try CSVTestSupport.options(
+            path: dir.path, [("key", .array([.string("customer")])), ("max_batch_rows", .number("1500"))])
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var suite = ConformanceSuite(logger: logger)
