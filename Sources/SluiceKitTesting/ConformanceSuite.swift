@@ -18,6 +18,8 @@ public struct ConformanceSuite {
         public var name: String
         public var passed: Bool
         public var detail: String
+        /// The connector does not offer what the check needs; it counts as passed.
+        public var skipped = false
     }
 
     /// Crashes a connector instance the way its kind can be crashed: SIGKILL for an external one
@@ -181,13 +183,20 @@ public struct ConformanceSuite {
 
     // MARK: Sinks
 
-    /// Records for a sink: `count` JSON objects `{"id": N, "name": "…", "amount": N.5}`, keyed by id.
+    /// The id of the suite's record at `offset` of `partition`: unique across partitions.
+    public static func recordID(partition: Int32, offset: Int) -> Int64 {
+        Int64(partition) * 1_000_000_000 + Int64(offset)
+    }
+
+    /// Records for a sink: `count` JSON objects `{"id": N, "name": "…", "amount": N.5}`, keyed by id, the
+    /// id unique across partitions (`recordID`).
     public static func sinkRecords(topic: String, partition: Int32, from: Int, count: Int) -> PartitionRecords {
         var block = RecordBlock()
         for n in from..<(from + count) {
+            let id = recordID(partition: partition, offset: n)
             block.beginRecord(timestamp: 1_700_000_000_000 + Int64(n), offset: Int64(n))
-            block.setKey(block.appendBytes("\(n)".utf8))
-            block.setValue(block.appendBytes(#"{"id": \#(n), "name": "record \#(n)", "amount": \#(n).5}"#.utf8))
+            block.setKey(block.appendBytes("\(id)".utf8))
+            block.setValue(block.appendBytes(#"{"id": \#(id), "name": "record \#(id)", "amount": \#(n).5}"#.utf8))
         }
         return PartitionRecords(topicPartition: TopicPartition(topic, partition), records: block)
     }
@@ -199,6 +208,9 @@ public struct ConformanceSuite {
         let partitions = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
         var sink: (any Sink)?
         var next: [TopicPartition: Int] = [partitions[0]: 0, partitions[1]: 0]
+        /// Ids the sink reported durable, and ids it reported failed (and never durable since).
+        var durable: Set<Int64> = []
+        var failedIDs: Set<Int64> = []
         func batch(_ size: Int) -> SinkBatch {
             let chunks = partitions.map { tp in
                 Self.sinkRecords(topic: topic, partition: tp.partition, from: next[tp] ?? 0, count: size)
@@ -222,7 +234,20 @@ public struct ConformanceSuite {
                 }
             }
             try sink.flush()
-            for chunk in batch.partitions { next[chunk.topicPartition] = Int(chunk.nextOffset ?? 0) }
+            let failedHere = Set(
+                failures.map { Self.recordID(partition: $0.topicPartition.partition, offset: Int($0.offset)) })
+            for chunk in batch.partitions {
+                next[chunk.topicPartition] = Int(chunk.nextOffset ?? 0)
+                for entry in chunk.records.entries {
+                    let id = Self.recordID(partition: chunk.topicPartition.partition, offset: Int(entry.offset))
+                    if failedHere.contains(id) {
+                        if !durable.contains(id) { failedIDs.insert(id) }
+                    } else {
+                        durable.insert(id)
+                        failedIDs.remove(id)
+                    }
+                }
+            }
             return failures.count
         }
 
@@ -276,6 +301,32 @@ public struct ConformanceSuite {
                 }
             }
             return "\(crashes) crashes, \(retries) batches written again, all flushed"
+        }
+
+        do {
+            if let held = try (opened as? any InspectableSink)?.heldRecordIDs() {
+                check("sink: holds every record it reported durable, none it reported failed") {
+                    let missing = durable.subtracting(held)
+                    guard missing.isEmpty else {
+                        throw Failure(
+                            "\(missing.count) of the \(durable.count) records reported durable are not there "
+                                + "(ids \(missing.sorted().prefix(5).map(String.init).joined(separator: ", "))…)")
+                    }
+                    let claimed = failedIDs.intersection(held)
+                    guard claimed.isEmpty else {
+                        throw Failure("\(claimed.count) records reported failed are there all the same")
+                    }
+                    return "all \(durable.count) records reported durable are there"
+                }
+            } else {
+                checks.append(
+                    Check(
+                        name: "sink: holds every record it reported durable, none it reported failed", passed: true,
+                        detail: "skipped: the sink does not offer read_back (see PROTOCOL.md)", skipped: true))
+            }
+        } catch {
+            record(
+                "sink: holds every record it reported durable, none it reported failed", false, "read_back: \(error)")
         }
 
         check("sink: stops") {

@@ -39,14 +39,14 @@ import Testing
             ["exec", "--command", "python3 \(Self.examples)/sqlite_sink.py"],
             options: #"{"database": "conformance.db", "table": "t", "key": ["id"]}"#, in: dir, expect: 0)
         #expect(report.contains("crashed 20 times in the middle of batches"), "\(report)")
-        #expect(report.contains("10 of 10 checks passed"), "\(report)")
+        #expect(report.contains("11 of 11 checks passed"), "\(report)")
     }
 
     @Test func theSwiftExampleSinkPasses() throws {
         let dir = TemporaryDirectory()
         let report = try Self.conformance(
             ["exec", "--command", ExternalConnectorTests.swiftSink], options: #"{"folder": "out"}"#, in: dir, expect: 0)
-        #expect(report.contains("10 of 10 checks passed"), "\(report)")
+        #expect(report.contains("11 of 11 checks passed"), "\(report)")
     }
 
     @Test func theBuiltInCSVSourcePasses() throws {
@@ -67,6 +67,23 @@ import Testing
             in: dir, expect: 1)
         #expect(report.contains("✘ source: resumes exactly at stored positions"), "\(report)")
         #expect(report.contains("✘ source: killed at random moments"), "\(report)")
+    }
+
+    @Test func aSinkThatAcknowledgesBeforeWritingFails() throws {
+        let dir = TemporaryDirectory()
+        let report = try Self.conformance(
+            ["exec", "--command", "python3 \(Self.testConnectors)/broken_sink.py"], options: #"{"out": "ids.txt"}"#,
+            in: dir, expect: 1)
+        #expect(report.contains("✘ sink: holds every record it reported durable"), "\(report)")
+        #expect(report.contains("are not there"), "\(report)")
+    }
+
+    @Test func theTestSinkPassesWithItsRecordsReadBack() throws {
+        let dir = TemporaryDirectory()
+        let report = try Self.conformance(
+            ["exec", "--command", "python3 \(Self.testConnectors)/test_sink.py"], options: #"{"out": "ids.txt"}"#,
+            in: dir, expect: 0)
+        #expect(report.contains("✔ sink: holds every record it reported durable"), "\(report)")
     }
 
     @Test func optionsThatDoNotValidateAreNamed() throws {

@@ -29,12 +29,12 @@ import Testing
 
     @Test func aPythonSinkPassesAsGenerated() throws {
         let report = try Self.generateAndTest(language: "python", role: "sink", name: "my-sink")
-        #expect(report.contains("10 of 10 checks passed"), "\(report)")
+        #expect(report.contains("11 of 11 checks passed"), "\(report)")
     }
 
     @Test func aSwiftSinkBuildsAndPassesAsGenerated() throws {
         let report = try Self.generateAndTest(language: "swift", role: "sink", name: "audit-sink", build: true)
-        #expect(report.contains("10 of 10 checks passed"), "\(report)")
+        #expect(report.contains("11 of 11 checks passed"), "\(report)")
     }
 
     @Test func badNamesAndFullFoldersAreRefused() throws {

@@ -163,7 +163,7 @@ import Testing
         #expect(byPath["sources.a.delimiter"] == "expected exactly one ASCII character, found \";;\"")
         #expect(byPath["sources.b"] == "expected an object with a \"type\"")
         #expect(byPath["sources.c.type"] == "required: the connector type, such as \"csv\"")
-        #expect(byPath["sources.d.type"] == "unknown source type \"cvs\"; did you mean \"csv\"? known: csv")
+        #expect(byPath["sources.d.type"] == "unknown source type \"cvs\"; did you mean \"csv\"? known: csv, exec")
         #expect(byPath["sources.e.path"] == "required option is missing")
         #expect(found.count == byPath.count)
 

@@ -132,6 +132,12 @@ class SQLiteSink(sluice.Sink):
         self.abort()
         self.db.close()
 
+    def read_back(self):
+        """For `sluice connectors test`: the ids of the rows the table holds."""
+        if "id" not in self.columns:
+            return None
+        return [int(row[0]) for row in self.db.execute(f'SELECT "id" FROM {quote(self.table)}') if row[0] is not None]
+
 
 if __name__ == "__main__":
     sluice.run(SQLiteSink())

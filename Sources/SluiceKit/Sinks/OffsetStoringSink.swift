@@ -91,3 +91,12 @@ public struct StoredPosition: Sendable, Equatable {
         self.topicID = topicID
     }
 }
+
+/// A sink that can tell which records it holds durably, for the conformance suite
+/// (`sluice connectors test`): the `id` member of the value of every record it holds (the suite's
+/// records are JSON objects with a unique `id`).
+public protocol InspectableSink: Sink {
+    /// The ids of the records held durably; nil when the sink cannot tell (its destination does not
+    /// keep them).
+    func heldRecordIDs() throws -> Set<Int64>?
+}

@@ -185,11 +185,25 @@ struct ConnectorNew: ParsableCommand {
 
                     def abort(self):
                         self.pending = []
+
+                    def read_back(self):
+                        \"\"\"For `sluice connectors test`: the ids of the records in the file (the suite's records are
+                        JSON objects with an id). Return None if your destination cannot tell.\"\"\"
+                        ids = []
+                        if os.path.exists(self.path):
+                            with open(self.path, "rb") as f:
+                                for line in f:
+                                    try:
+                                        ids.append(json.loads(line)["id"])
+                                    except (ValueError, KeyError, TypeError):
+                                        pass
+                        return ids
                 """
         }
         let connector = """
             #!/usr/bin/env python3
             \"\"\"\(name): a Sluice \(role.rawValue) connector. See README.md for what to change.\"\"\"
+            import json
             import os
             import sys
 
@@ -283,7 +297,7 @@ struct ConnectorNew: ParsableCommand {
         } else {
             body = """
                 /// Appends each record's value as a line to a file, made durable at each flush.
-                final class \(typeName): Sink {
+                final class \(typeName): InspectableSink {
                     static let spec = ConnectorSpec(
                         type: "\(name)", kind: .sink, summary: "Appends each record's value as a line to a file (change me)",
                         options: [OptionSpec("path", .string, required: true, "The file records are appended to.", example: "out.txt")])
@@ -334,6 +348,13 @@ struct ConnectorNew: ParsableCommand {
 
                     func abort() { pending.removeAll() }
                     func stop() {}
+
+                    /// For `sluice connectors test`: the ids of the records in the file (the suite's records are
+                    /// JSON objects with an id). Return nil if your destination cannot tell.
+                    func heldRecordIDs() throws -> Set<Int64>? {
+                        let text = String(decoding: try FileSystem.readFile(file.path), as: UTF8.self)
+                        return Set(text.split(separator: "\\n").compactMap { try? JSONValue.parse(String($0))["id"]?.integerValue })
+                    }
                 }
 
                 ExternalConnector.run(sink: \(typeName).spec) { context in try \(typeName)(context: context) }

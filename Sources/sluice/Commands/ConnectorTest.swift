@@ -127,7 +127,7 @@ struct ConnectorTest: ParsableCommand {
                 crash: { sink in (sink as? ExecSink)?.killConnector() })
         }
         for check in suite.checks {
-            print("  \(check.passed ? "✔" : "✘") \(check.name): \(check.detail)")
+            print("  \(check.skipped ? "–" : check.passed ? "✔" : "✘") \(check.name): \(check.detail)")
         }
         let passed = suite.checks.filter(\.passed).count
         print("\(passed) of \(suite.checks.count) checks passed.")

@@ -7,7 +7,7 @@ import SluiceKit
 /// state file with each partition's next offset and file size; a task given a partition cuts its file
 /// back to the size stored (dropping what a crash left unflushed) and skips records before the offset
 /// stored, so a batch is never written twice.
-final class JSONLinesSink: Sink {
+final class JSONLinesSink: InspectableSink {
     static let spec = ConnectorSpec(
         type: "jsonl-files", kind: .sink,
         summary: "Appends records as JSON lines, one file per topic partition, exactly-once",
@@ -128,5 +128,18 @@ final class JSONLinesSink: Sink {
 
     func stop() {
         files.removeAll()
+    }
+
+    /// For `sluice connectors test`: the `id` of every value in the files, up to the sizes flushed.
+    func heldRecordIDs() throws -> Set<Int64>? {
+        var ids: Set<Int64> = []
+        for (tp, position) in stored {
+            let bytes = (try? FileSystem.readFile(path(tp))) ?? []
+            let text = String(decoding: bytes.prefix(Int(position.size)), as: UTF8.self)
+            for line in text.split(separator: "\n") {
+                if let id = (try? JSONValue.parse(String(line)))?["value"]?["id"]?.integerValue { ids.insert(id) }
+            }
+        }
+        return ids
     }
 }

@@ -10,7 +10,7 @@ import SluiceKit
 /// A reply that does not account for every record of its frame, a malformed message or an exit is
 /// a transient error: the process is ended, the batch is dropped (`abort`) and written again, after a
 /// backoff, to a connector started again and told its partitions from the committed offsets.
-public final class ExecSink: Sink {
+public final class ExecSink: InspectableSink {
     public static let window = 4
     public static let frameRecords = 8_192
     public static let frameBytes = 4 << 20
@@ -292,6 +292,21 @@ public final class ExecSink: Sink {
         else { return }
         _ = try? current.request(.message("stop"), expecting: "stopped")
         current.process.finish(graceMillis: 5_000)
+    }
+
+    /// Asks the connector for the ids of the records it holds (`read_back`, for the conformance suite);
+    /// nil when it does not offer that.
+    public func heldRecordIDs() throws -> Set<Int64>? {
+        let reply: JSONValue
+        do {
+            reply = try withConnector { try $0.request(.message("read_back"), expecting: "read_back") }
+        } catch let error as ConnectorError where error.kind == .fatal {
+            return nil
+        }
+        guard case .array(let ids)? = reply["ids"] else {
+            throw ConnectorError.transient("exec.protocol", "a read_back reply without a list of ids")
+        }
+        return Set(ids.compactMap(\.integerValue))
     }
 
     /// Kills the connector's process (SIGKILL), for tests of the contract: the next call fails as a

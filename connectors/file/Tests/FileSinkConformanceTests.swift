@@ -29,6 +29,6 @@ struct FileSinkConformanceTests {
         for check in suite.checks {
             #expect(check.passed, "\(check.name): \(check.detail)")
         }
-        #expect(suite.checks.count == 7)
+        #expect(suite.checks.count == 8)
     }
 }

@@ -234,6 +234,11 @@ class Sink:
     def stop(self):
         """The task ends (after a flush)."""
 
+    def read_back(self):
+        """For `sluice connectors test`: the `id` member of the value of every record the sink holds
+        durably (the suite's records are JSON objects with a unique id), or None if it cannot tell."""
+        return None
+
 
 # --- the protocol --------------------------------------------------------------------------------
 
@@ -676,6 +681,12 @@ def _run_sink(sink, channel, opening):
             elif kind_name == "stop":
                 sink.stop()
                 channel.send({"type": "stopped"})
+            elif kind_name == "read_back":
+                ids = sink.read_back()
+                if ids is None:
+                    channel.send({"type": "error", "class": "fatal", "message": "read_back is not offered"})
+                else:
+                    channel.send({"type": "read_back", "ids": sorted(int(i) for i in ids)})
             elif kind_name == "error":
                 print(f"{sink.name}: Sluice says: {body.get('message')}", file=sys.stderr)
                 os._exit(3)

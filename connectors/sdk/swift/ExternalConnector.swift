@@ -237,10 +237,17 @@ final class Session: @unchecked Sendable {
                     case "stop"?:
                         sink.stop()
                         try channel.send(.message("stopped"))
+                    case "read_back"?:
+                        guard let ids = try (sink as? any InspectableSink)?.heldRecordIDs() else {
+                            throw ConnectorError.fatal("read_back", "read_back is not offered")
+                        }
+                        try channel.send(.message("read_back", [("ids", .array(ids.sorted().map { .int($0) }))]))
                     case let other:
                         throw ExternalProtocolError("a \"\(other ?? "untyped")\" message to a sink")
                     }
                 }
+            } catch let error as ConnectorError where error.errorClass == "read_back" {
+                say(error)  // not offered: said, and the loop goes on
             } catch let error as ConnectorError where error.kind != .fatal {
                 // Transient (or a record error for the whole batch): said, and the loop goes on.
                 say(error.kind == .record ? ConnectorError.transient(error.errorClass, error.message) : error)

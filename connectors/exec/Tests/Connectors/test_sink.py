@@ -65,6 +65,12 @@ class TestSink(sluice.Sink):
     def abort(self):
         self.pending = []
 
+    def read_back(self):
+        if not os.path.exists(self.options["out"]):
+            return []
+        with open(self.options["out"]) as f:
+            return [int(line) for line in f if line.strip()]
+
 
 if __name__ == "__main__":
     sluice.run(TestSink())
