@@ -81,6 +81,28 @@ import Testing
         #expect(stored.count == 5004, "each line stored once")
     }
 
+    @Test func theDaemonRunsExternalConnectorsOnNewInput() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: true)
+        try EndToEnd.write(Self.pipelineConfig(), to: "config.json", in: dir.path)
+        let daemon = try DaemonTests.Running(in: dir.path)
+        let count = { try Self.sqlite(dir.file("out/events.db"), "SELECT count(*) FROM events").first ?? "" }
+        try Self.ndjson(count: 300).write(toFile: dir.file("in/a.ndjson"), atomically: true, encoding: .utf8)
+        #expect(
+            DaemonTests.waitUntil {
+                FileManager.default.fileExists(atPath: dir.file("out/events.db")) && (try? count()) == "300"
+            })
+        // Lines appended to the file, and a line still being written: only whole lines go.
+        try DaemonTests.append(Self.ndjson(first: 300, count: 200) + "{\"id\": 999, \"us", to: dir.file("in/a.ndjson"))
+        #expect(DaemonTests.waitUntil { (try? count()) == "500" })
+        try DaemonTests.append("er\": \"u1\"}\n", to: dir.file("in/a.ndjson"))
+        #expect(DaemonTests.waitUntil { (try? count()) == "501" })
+        let stopped = daemon.stop()
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        #expect(stopped.stdout.contains("Sink db: 501 records committed"), "\(stopped.stdout)")
+    }
+
     @Test func validateChecksTheOptionsAConnectorDeclares() throws {
         let dir = TemporaryDirectory()
         try EndToEnd.write(
