@@ -51,6 +51,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "FuzzProtocolFrames",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "SluiceKit", package: "sluice"),
+                .product(name: "SluiceCore", package: "sluice"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "FuzzConfigLoader",
             dependencies: [
                 "FuzzSupport",
