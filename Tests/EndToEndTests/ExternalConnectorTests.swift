@@ -196,7 +196,10 @@ import Testing
             Self.testConfig(
                 count: 5000, sink: #", "fail_ids": ["7", "4242"], "noise": true"#, source: #", "noise": true"#),
             to: "config.json", in: dir.path)
-        try EndToEnd.sluice(["run"], in: dir.path)
+        let result = try EndToEnd.sluice(["run"], in: dir.path)
+        // What the connectors print goes to the log with their names, never into the protocol.
+        #expect(result.stderr.contains("noise 0") && result.stderr.contains("connector=numbers"), "\(result.stderr)")
+        #expect(result.stderr.contains("more noise") && result.stderr.contains("connector=test"), "\(result.stderr)")
         let ids = try Self.ids(dir)
         #expect(ids.count == 4998 && Set(ids).count == 4998)
         let letters = try EndToEnd.records("test.dlq", dataDirectory: dir.file("data"))
@@ -238,6 +241,16 @@ import Testing
         #expect(ids.count == 29969 && Set(ids).count == 29969)
         #expect(try EndToEnd.records("numbers.dlq", dataDirectory: dir.file("data")).count == 30)
         #expect(try EndToEnd.records("test.dlq", dataDirectory: dir.file("data")).count == 1)
+    }
+
+    @Test func aSinkThatSaysEachBatchIsDurableIsNotAskedToFlush() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(
+            Self.testConfig(count: 20000, sink: #", "durable_each_batch": true"#), to: "config.json", in: dir.path)
+        try EndToEnd.sluice(["run"], in: dir.path)
+        let ids = try Self.ids(dir)
+        #expect(ids.count == 20000 && Set(ids).count == 20000)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("ids.txt.flushes")), "flush was sent")
     }
 
     @Test func aFatalFailureStopsTheRunWithTheMessage() throws {

@@ -135,7 +135,8 @@ final class ConnectorProcess: @unchecked Sendable {
         func emit(_ line: ArraySlice<UInt8>) {
             let text = String(decoding: line.prefix(4096), as: UTF8.self)
             guard !text.isEmpty else { return }
-            logger.info("\(text)", metadata: ["connector": "\(name)", "pid": "\(pid)"])
+            // A connector's standard error is its log (and where stray prints go): shown by default.
+            logger.notice("\(text)", metadata: ["connector": "\(name)", "pid": "\(pid)"])
             tail.withLock { lines in
                 lines.append(text)
                 if lines.count > 20 { lines.removeFirst(lines.count - 20) }

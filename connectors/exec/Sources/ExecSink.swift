@@ -23,6 +23,9 @@ public final class ExecSink: InspectableSink {
     /// Offsets after the batches written since the last flush.
     private var written: [TopicPartition: Int64] = [:]
     private var nextBatchNumber: UInt64 = 1
+    /// Whether everything written since the last flush was reported durable already (`"durable": true`
+    /// in every reply), so that the flush needs no round trip.
+    private var writtenDurable = true
 
     public init(context: SinkContext) throws {
         self.context = context
@@ -142,6 +145,7 @@ public final class ExecSink: InspectableSink {
                         reply, frame: frames[answered], number: numbers[answered], name: context.name)
                     failures += checked.0
                     error = checked.1
+                    if reply["durable"]?.boolValue != true { writtenDurable = false }
                 } catch let refused as ConnectorError {
                     error = refused
                     sending = false
@@ -266,13 +270,17 @@ public final class ExecSink: InspectableSink {
     }
 
     public func flush() throws {
-        try withConnector { _ = try $0.request(.message("flush"), expecting: "flushed") }
+        if !writtenDurable || written.isEmpty {
+            try withConnector { _ = try $0.request(.message("flush"), expecting: "flushed") }
+        }
+        writtenDurable = true
         for (tp, next) in written where assigned[tp] != nil { assigned[tp] = next }
         written.removeAll()
     }
 
     public func abort() {
         written.removeAll()
+        writtenDurable = true
         guard let current = connection.withLock({ $0 }) else { return }
         do {
             try current.request(.message("abort"), expecting: "ok")

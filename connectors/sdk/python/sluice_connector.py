@@ -197,6 +197,9 @@ class Sink:
     summary = ""
     options = []
     framing = "binary"
+    #: True for a sink that makes each batch durable before `write_batch` returns (a transaction per
+    #: batch): Sluice then needs no `flush` before it commits.
+    durable_writes = False
 
     def open(self, options, context):
         """`context` holds name, task, group, topics and schemas (per topic: column types and key)."""
@@ -656,7 +659,10 @@ def _run_sink(sink, channel, opening):
                 if getattr(error, "code", None):
                     entry["code"] = error.code
                 failed.append(entry)
-            channel.send({"type": "written", "batch": number, "written": total - len(failed), "failed": failed})
+            reply = {"type": "written", "batch": number, "written": total - len(failed), "failed": failed}
+            if sink.durable_writes:
+                reply["durable"] = True
+            channel.send(reply)
             continue
         kind_name = body.get("type")
         try:

@@ -21,12 +21,15 @@ class TestSink(sluice.Sink):
         sluice.Option("fatal_id", "integer", minimum=0, meaning="An id that is a fatal error."),
         sluice.Option("bad_reply", "boolean", default=False, meaning="Name a record not in the batch."),
         sluice.Option("noise", "boolean", default=False, meaning="Print on standard output."),
+        sluice.Option("durable_each_batch", "boolean", default=False,
+                      meaning="Write and fsync each batch before answering (and note each flush in OUT.flushes)."),
     ]
 
     def open(self, options, context):
         self.options = options
         self.pending = []
         self.fail = set(options["fail_ids"])
+        self.durable_writes = options["durable_each_batch"]
 
     def write_batch(self, records):
         o = self.options
@@ -49,12 +52,20 @@ class TestSink(sluice.Sink):
                 failures.append((record, sluice.RecordError(f"id {rid} is refused", code="test.refused")))
                 continue
             self.pending.append(rid)
+        if self.durable_writes:
+            self.write_out()
         if o["bad_reply"] and records:
             ghost = sluice.Record(topic=records[0].topic, partition=records[0].partition, offset=10**12)
             failures.append((ghost, "a record that is not in the batch"))
         return failures
 
     def flush(self):
+        if self.durable_writes:
+            with open(self.options["out"] + ".flushes", "a") as f:
+                f.write("flush\n")
+        self.write_out()
+
+    def write_out(self):
         with open(self.options["out"], "a") as f:
             for rid in self.pending:
                 f.write(rid + "\n")
