@@ -113,7 +113,8 @@ import Testing
                               "database": "x.db", "key": "id"},
                        "nope": {"type": "exec", "command": ["no-such-program-here"], "topics": ["events"]},
                        "wrong": {"type": "exec", "command": ["python3", "\(Self.examples)/ndjson_source.py"], "topics": ["events"]},
-                       "mute": {"type": "exec", "command": ["sh", "-c", "echo hello there"], "topics": ["events"]}}}
+                       "mute": {"type": "exec", "command": ["sh", "-c", "echo hello there"], "topics": ["events"]},
+                       "string": {"type": "exec", "command": "python3 sink.py", "topics": ["events"]}}}
             """, to: "config.json", in: dir.path)
         let result = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
         let text = result.stdout + result.stderr
@@ -127,6 +128,7 @@ import Testing
             "is a source connector, not a sink",
             "sinks.mute.command:",
             "the first line is not JSON",
+            #"sinks.string.command: a command is a list of the program and its arguments: ["python3", "sink.py"]"#,
         ] {
             #expect(text.contains(expected), "missing \(expected) in:\n\(text)")
         }
@@ -164,6 +166,35 @@ import Testing
         #expect(try Self.sqlite(dir.file("out/e.db"), "SELECT count(*) FROM e") == ["100"])
         let notAConnector = try EndToEnd.sluice(["connectors", "install", "nowhere.py"], in: dir.path, expect: 2)
         #expect(notAConnector.stderr.contains("is not a connector program"))
+    }
+
+    @Test func aSourceThatSendsNothingStopsAtOnceOnCtrlC() throws {
+        let dir = TemporaryDirectory()
+        try """
+        import sys, time
+        sys.path.insert(0, "\(EndToEnd.repositoryRoot)/connectors/sdk/python")
+        import sluice_connector as sluice
+        class Quiet(sluice.Source):
+            name = "quiet"
+            def records(self):
+                time.sleep(3600)
+                yield None, b"never"
+        sluice.run(Quiet())
+        """.write(toFile: dir.file("quiet.py"), atomically: true, encoding: .utf8)
+        try EndToEnd.write(
+            #"{"sources": {"q": {"type": "exec", "command": ["python3", "quiet.py"]}}, "sinks": {}}"#,
+            to: "config.json",
+            in: dir.path)
+        let (process, out, err) = try SluiceBinary.start(["run", "config.json"], in: dir.path)
+        let collector = OutputCollector(out: out, err: err)
+        Time.sleep(millis: 1500)
+        let signalled = Date()
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let (_, stderr) = collector.finish()
+        #expect(Date().timeIntervalSince(signalled) < 5, "the run took too long to stop")
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("interrupted"), "\(stderr)")
     }
 
     @Test func describeListsAnExternalConnectorsOptions() throws {

@@ -61,6 +61,9 @@ public struct SourceContext: Sendable {
     /// Whether the source is opened again and again until the pipeline stops (`sluice daemon`): input
     /// that matches nothing yet is no error, a later pass reads it.
     public let continuous: Bool
+    /// Whether the run asks the source to stop: a source whose `nextBatch` may wait long for its input
+    /// (an external connector) checks it while it waits, and returns what it has (true) when it holds.
+    public let stopping: @Sendable () -> Bool
 
     public init(
         name: String,
@@ -68,8 +71,10 @@ public struct SourceContext: Sendable {
         logger: Logger,
         checkpoint: [UInt8]? = nil,
         storedAfterCheckpoint: [[Header]] = [],
-        continuous: Bool = false
+        continuous: Bool = false,
+        stopping: @escaping @Sendable () -> Bool = { false }
     ) {
+        self.stopping = stopping
         self.name = name
         self.options = options
         self.logger = logger

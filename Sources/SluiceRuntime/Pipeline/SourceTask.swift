@@ -137,10 +137,12 @@ final class SourceTask: @unchecked Sendable {
             onReading?(false)
         }
         let context: SourceContext
+        let (stop, draining, stopping) = (stop, draining, stopping)
+        let isStopping: @Sendable () -> Bool = { stop.isRequested || draining() || stopping.withLock { $0 } }
         if let lastStored {
             context = SourceContext(
                 name: definition.name, options: definition.options, logger: logger, checkpoint: lastStored,
-                continuous: continuous)
+                continuous: continuous, stopping: isStopping)
         } else {
             let stored = try prepare()
             let inFlight = try storedAfter(stored, topics: topics)
@@ -155,7 +157,8 @@ final class SourceTask: @unchecked Sendable {
                 logger: logger,
                 checkpoint: stored?.connector,
                 storedAfterCheckpoint: inFlight,
-                continuous: continuous
+                continuous: continuous,
+                stopping: isStopping
             )
         }
         let opened = try factory(context)
@@ -169,7 +172,6 @@ final class SourceTask: @unchecked Sendable {
         }
         let queue = BoundedQueue<Read>(capacity: 2)
         let transfer = Transfer(opened)
-        let (stop, draining) = (stop, draining)
         let reader = WorkerThread(name: "source-\(definition.name)") {
             ThreadPriority.lowerCurrentThread(by: Self.niceness)
             let opened = transfer.value

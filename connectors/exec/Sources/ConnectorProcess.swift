@@ -192,12 +192,16 @@ final class ConnectorProcess: @unchecked Sendable {
         }
     }
 
-    /// Ends the process: closes its input, gives it `graceMillis` to exit, then kills it; releases the
-    /// pipes. Returns its exit status.
+    /// Ends the process: closes its input (the protocol's stop), gives it `graceMillis` to exit, then
+    /// sends SIGTERM and a second moment, then kills it; releases the pipes. Returns its exit status.
     @discardableResult
     func finish(graceMillis: Int) -> Int32 {
         closeInputOnce()
         var status = waitExit(timeoutMillis: graceMillis)
+        if status == nil {
+            _ = Glibc.kill(pid, SIGTERM)
+            status = waitExit(timeoutMillis: 1_000)
+        }
         if status == nil {
             kill()
             status = waitExit(timeoutMillis: 5_000)

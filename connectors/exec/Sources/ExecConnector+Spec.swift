@@ -30,6 +30,11 @@ public enum ExecConnector {
         guard let value = members.last(where: { $0.key == "command" })?.value else {
             return .failure(ConfigProblem(path + ".command", "required option is missing"))
         }
+        if case .string(let text) = value, text.contains(" ") {
+            let words = text.split(separator: " ").map { "\"\($0)\"" }.joined(separator: ", ")
+            return .failure(
+                ConfigProblem(path + ".command", "a command is a list of the program and its arguments: [\(words)]"))
+        }
         guard case .success(let normalized) = command.validate(value, path: path + ".command"),
             case .array(let items) = normalized, !items.isEmpty
         else {

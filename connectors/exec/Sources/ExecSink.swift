@@ -283,7 +283,7 @@ public final class ExecSink: InspectableSink {
         writtenDurable = true
         guard let current = connection.withLock({ $0 }) else { return }
         do {
-            try current.request(.message("abort"), expecting: "ok")
+            try current.request(.message("abort"), expecting: "ok", timeoutMillis: 30_000)
         } catch {
             // It cannot say it dropped what it wrote: start it again, from the committed offsets.
             connection.withLock { $0 = nil }
@@ -298,7 +298,7 @@ public final class ExecSink: InspectableSink {
                 return connection
             })
         else { return }
-        _ = try? current.request(.message("stop"), expecting: "stopped")
+        _ = try? current.request(.message("stop"), expecting: "stopped", timeoutMillis: 10_000)
         current.process.finish(graceMillis: 5_000)
     }
 

@@ -80,7 +80,15 @@ public final class ExecSource: Source {
     public func nextBatch(_ batch: inout SourceBatch) throws -> Bool {
         if ended { return false }
         while true {
-            guard let current = connection.withLock({ $0 }) else { throw ConnectorError.fatal("exec.closed", "closed") }
+            guard let current = connection.withLock({ $0 }) else {
+                if context.stopping() { return true }  // stopped while waiting to start it again
+                throw ConnectorError.fatal("exec.closed", "the connector is closed")
+            }
+            // The run may stop while the connector has nothing to say: wait in slices, and give back
+            // what there is (nothing) when it does; the runtime ends the read at this batch boundary.
+            while !current.channel.waitReadable(timeoutMillis: 100) {
+                if context.stopping() { return true }
+            }
             let message: ExternalMessage
             do {
                 message = try current.channel.receive()
@@ -194,7 +202,12 @@ public final class ExecSource: Source {
             metadata: [
                 "source": "\(context.name)", "error": "\(failure.message)", "retry_in_ms": "\(delay)",
             ])
-        Time.sleep(millis: delay)
+        var waited = 0
+        while waited < delay {
+            if context.stopping() { return }
+            Time.sleep(millis: min(100, delay - waited))
+            waited += 100
+        }
         let opened = try open()
         connection.withLock { $0 = opened }
     }
@@ -227,6 +240,7 @@ public final class ExecSource: Source {
             defer { connection = nil }
             return connection
         }
-        current?.process.finish(graceMillis: 5_000)
+        // A connector that ended its input has exited by now; one that still reads is told to stop.
+        current?.process.finish(graceMillis: 1_000)
     }
 }

@@ -65,10 +65,15 @@ final class ExternalConnection: @unchecked Sendable {
         return ExternalConnection(process: process, declaration: declaration, version: version, name: name)
     }
 
-    /// Sends `message` and waits for the reply, which must be of type `expecting` or an error.
+    /// Sends `message` and waits for the reply, which must be of type `expecting` or an error; with
+    /// `timeoutMillis`, no reply by then is a protocol error (for messages that must not hang Sluice).
     @discardableResult
-    func request(_ message: JSONValue, expecting: String) throws -> JSONValue {
+    func request(_ message: JSONValue, expecting: String, timeoutMillis: Int? = nil) throws -> JSONValue {
         try channel.send(message)
+        if let timeoutMillis, !channel.waitReadable(timeoutMillis: timeoutMillis) {
+            throw ExternalProtocolError(
+                "no answer to \"\(message["type"]?.stringValue ?? "")\" within \(timeoutMillis / 1000) s")
+        }
         return try reply(expecting: expecting)
     }
 
