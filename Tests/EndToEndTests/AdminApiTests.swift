@@ -95,7 +95,12 @@ import Testing
         #expect((metrics["sluice_log_fsync_duration_seconds_count"]?.doubleValue ?? 0) >= 1, "\(metrics)")
         #expect(sink["lag_seconds"]?.doubleValue == 0)
 
-        let shown = try EndToEnd.sluice(["status", "--config", "config.json"], in: dir.path)
+        // A pass over the folder runs every poll_interval_ms; on a busy machine one may be under way.
+        var shown = try EndToEnd.sluice(["status", "--config", "config.json"], in: dir.path)
+        for _ in 0..<20 where !shown.stdout.contains("live → live: idle") {
+            Time.sleep(millis: 250)
+            shown = try EndToEnd.sluice(["status", "--config", "config.json"], in: dir.path)
+        }
         #expect(shown.stdout.contains("out: running, 50 written, 0 dead-lettered"))
         #expect(shown.stdout.contains("live → live: idle, 51 rows read, 1 dead-lettered"))
         let unchanged = try EndToEnd.sluice(["reload"], in: dir.path)
