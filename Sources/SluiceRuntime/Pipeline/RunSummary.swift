@@ -96,7 +96,9 @@ public struct RunSummary: Sendable {
         for source in sources {
             let p = source.progress
             let rate = source.seconds > 0 ? Double(p.rowsRead) / source.seconds : 0
-            var line = "  \(source.name): \(Format.count(p.filesDone, "file")), "
+            var line = "  \(source.name): "
+            // Sources that do not read files (an external connector) have no file count to show.
+            if p.files > 0 || p.filesDone > 0 || p.rowsRead == 0 { line += "\(Format.count(p.filesDone, "file")), " }
             line += "\(Format.count(p.rowsRead, "row")) read, \(Format.count(source.records, "record")), "
             line += "\(Format.count(p.rowsDeadLettered)) dead-lettered"
             if p.rowsSkipped > 0 { line += ", \(Format.count(p.rowsSkipped)) already stored (skipped)" }
