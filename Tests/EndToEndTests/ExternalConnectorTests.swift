@@ -114,7 +114,9 @@ import Testing
                        "nope": {"type": "exec", "command": ["no-such-program-here"], "topics": ["events"]},
                        "wrong": {"type": "exec", "command": ["python3", "\(Self.examples)/ndjson_source.py"], "topics": ["events"]},
                        "mute": {"type": "exec", "command": ["sh", "-c", "echo hello there"], "topics": ["events"]},
-                       "string": {"type": "exec", "command": "python3 sink.py", "topics": ["events"]}}}
+                       "string": {"type": "exec", "command": "python3 sink.py", "topics": ["events"]},
+                       "partial": {"type": "exec", "command": ["python3", "-c", "import sys, time; sys.stdout.write('{\\"type\\": \\"hel'); sys.stdout.flush(); time.sleep(60)"],
+                                   "topics": ["events"]}}}
             """, to: "config.json", in: dir.path)
         let result = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
         let text = result.stdout + result.stderr
@@ -129,6 +131,7 @@ import Testing
             "sinks.mute.command:",
             "the first line is not JSON",
             #"sinks.string.command: a command is a list of the program and its arguments: ["python3", "sink.py"]"#,
+            "sinks.partial.command:", "the line was not finished within 10 s",
         ] {
             #expect(text.contains(expected), "missing \(expected) in:\n\(text)")
         }
@@ -195,6 +198,35 @@ import Testing
         #expect(Date().timeIntervalSince(signalled) < 5, "the run took too long to stop")
         #expect(process.terminationStatus == 130, "\(stderr)")
         #expect(stderr.contains("interrupted"), "\(stderr)")
+    }
+
+    @Test func aSourceThatFailsAfterSomeBatchesStopsTheRunWithItsError() throws {
+        let dir = TemporaryDirectory()
+        try """
+        import sys
+        sys.path.insert(0, "\(EndToEnd.repositoryRoot)/connectors/sdk/python")
+        import sluice_connector as sluice
+        class Boom(sluice.Source):
+            name = "boom"
+            def open(self, options, position):
+                self.n = int(position or 0)
+            def records(self):
+                while True:
+                    if self.n == 5:
+                        raise ValueError(f"kaboom at {self.n}")
+                    self.n += 1
+                    yield str(self.n), '{"id": %d}' % self.n
+                    yield None
+            def position(self):
+                return str(self.n)
+        sluice.run(Boom())
+        """.write(toFile: dir.file("boom.py"), atomically: true, encoding: .utf8)
+        try EndToEnd.write(
+            #"{"sources": {"b": {"type": "exec", "command": ["python3", "boom.py"]}}, "sinks": {}}"#, to: "config.json",
+            in: dir.path)
+        let result = try EndToEnd.sluice(["run"], in: dir.path, expect: 1)
+        #expect(result.stderr.contains("kaboom at 5"), "\(result.stderr)")
+        #expect(try EndToEnd.records("b", dataDirectory: dir.file("data")).count == 5, "the batches before the failure")
     }
 
     @Test func describeListsAnExternalConnectorsOptions() throws {

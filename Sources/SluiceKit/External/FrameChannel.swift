@@ -37,7 +37,11 @@ public final class FrameChannel: @unchecked Sendable {
     // MARK: Reading
 
     /// The next line (without its line end), for the hello and the JSON-lines framing. `limit` bounds it.
-    public func readLine(limit: Int = ExternalProtocol.maxFrameBytes) throws(ExternalProtocolError) -> [UInt8] {
+    /// With `timeoutMillis`, a line not complete by then is an error (a hello cut short must not hang).
+    public func readLine(limit: Int = ExternalProtocol.maxFrameBytes, timeoutMillis: Int? = nil)
+        throws(ExternalProtocolError) -> [UInt8]
+    {
+        let deadline = timeoutMillis.map { Time.monotonicNanos() + UInt64(max(0, $0)) * 1_000_000 }
         var scanned = 0  // bytes after `start` known to hold no line end (`fill` may move `start`)
         while true {
             if let newline = buffer[(start + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -49,6 +53,12 @@ public final class FrameChannel: @unchecked Sendable {
             scanned = buffer.count - start
             if buffer.count - start > limit {
                 throw ExternalProtocolError("a line longer than \(limit) bytes")
+            }
+            if let deadline {
+                let left = Int((Int64(deadline) - Int64(Time.monotonicNanos())) / 1_000_000)
+                guard left > 0, waitReadable(timeoutMillis: left, countingBuffered: false) else {
+                    throw ExternalProtocolError("the line was not finished within \((timeoutMillis ?? 0) / 1000) s")
+                }
             }
             guard try fill() else {
                 if buffer.count > start { throw ExternalProtocolError("the output ended inside a line", closed: true) }
@@ -235,9 +245,10 @@ public final class FrameChannel: @unchecked Sendable {
 }
 
 extension FrameChannel {
-    /// Whether something can be read within `timeoutMillis` (buffered already, or on the descriptor).
-    public func waitReadable(timeoutMillis: Int) -> Bool {
-        if hasBuffered { return true }
+    /// Whether something can be read within `timeoutMillis` (buffered already, unless `countingBuffered`
+    /// is false, or on the descriptor).
+    public func waitReadable(timeoutMillis: Int, countingBuffered: Bool = true) -> Bool {
+        if countingBuffered && hasBuffered { return true }
         var descriptor = pollfd(fd: input, events: Int16(POLLIN), revents: 0)
         let deadline = Time.monotonicNanos() + UInt64(max(0, timeoutMillis)) * 1_000_000
         while true {

@@ -192,7 +192,18 @@ public struct ConfigLoader {
     ) -> ConnectorSpec? {
         guard let resolveSpec = spec.resolve else { return spec }
         switch resolveSpec(fields, path) {
-        case .success(let resolved): return resolved
+        case .success(let resolved):
+            // A connector that declares one of the runtime's own options would never see it.
+            let own = Set((CommonOptions.source + CommonOptions.sink).map(\.name))
+            if let clash = resolved.options.first(where: { own.contains($0.name) }) {
+                problems.append(
+                    ConfigProblem(
+                        path + ".command",
+                        "the connector declares an option \"\(clash.name)\", which is Sluice's own; the connector must "
+                            + "name it otherwise"))
+                return nil
+            }
+            return resolved
         case .failure(let problem):
             problems.append(problem)
             return nil

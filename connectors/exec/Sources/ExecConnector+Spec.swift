@@ -69,7 +69,9 @@ public enum ExecConnector {
         if let clash = declaration.options.first(where: { $0.name == "command" || $0.name == "type" }) {
             return .failure(
                 ConfigProblem(
-                    path + ".command", "the connector declares an option \"\(clash.name)\", which Sluice's own"))
+                    path + ".command",
+                    "the connector declares an option \"\(clash.name)\", which is Sluice's own; the connector must "
+                        + "name it otherwise"))
         }
         return .success(
             ConnectorSpec(

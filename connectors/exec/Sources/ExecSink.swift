@@ -56,7 +56,7 @@ public final class ExecSink: InspectableSink {
                         ("schemas", .object(schemas)),
                         ("window", .int(Self.window)),
                     ]),
-                expecting: "ready")
+                expecting: "ready", timeoutMillis: ExternalConnection.openTimeoutMillis)
             if !assigned.isEmpty { try started.request(Self.partitionsMessage("assign", assigned), expecting: "ok") }
         } catch let error as ExternalProtocolError {
             throw started.broken(error)

@@ -41,7 +41,7 @@ final class ExternalConnection: @unchecked Sendable {
         }
         let declaration: ConnectorDeclaration
         do {
-            let line = try process.channel.readLine(limit: 1 << 20)
+            let line = try process.channel.readLine(limit: 1 << 20, timeoutMillis: helloTimeoutMillis)
             let hello: JSONValue
             do {
                 hello = try JSONValue.parse(line)
@@ -64,6 +64,9 @@ final class ExternalConnection: @unchecked Sendable {
         process.channel.use(declaration.framing)
         return ExternalConnection(process: process, declaration: declaration, version: version, name: name)
     }
+
+    /// How long a connector may take to answer `open` (it may connect to a database first).
+    static let openTimeoutMillis = 60_000
 
     /// Sends `message` and waits for the reply, which must be of type `expecting` or an error; with
     /// `timeoutMillis`, no reply by then is a protocol error (for messages that must not hang Sluice).
