@@ -47,6 +47,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // glibc's posix_spawn chdir action, for external connectors (SluiceExec).
+        .target(name: "CSpawn"),
         .systemLibrary(
             name: "CLibPQ",
             pkgConfig: "libpq",
@@ -94,7 +96,7 @@ let package = Package(
         ),
         .target(
             name: "SluiceExec",
-            dependencies: ["SluiceKit", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSpawn", "SluiceKit", "SluiceCore", .product(name: "Logging", package: "swift-log")],
             path: "connectors/exec/Sources",
             swiftSettings: strict
         ),

@@ -130,7 +130,7 @@ public struct ConformanceSuite {
                             + "\(expected.count) followed it the first time\(Self.firstDifference(rest, expected))")
                 }
             }
-            return "opened at \(points.count) positions, each went on where it said"
+            return "opened at \(points.count) position\(points.count == 1 ? "" : "s"), each went on where it said"
         }
 
         check("source: killed at random moments, loses and repeats nothing") {

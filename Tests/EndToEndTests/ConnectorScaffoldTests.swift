@@ -46,5 +46,13 @@ import Testing
         let again = try EndToEnd.sluice(
             ["connectors", "new", "x", "--language", "python", "--role", "sink"], in: dir.path, expect: 2)
         #expect(again.stderr.contains("not empty"), "\(again.stderr)")
+        let builtIn = try EndToEnd.sluice(
+            ["connectors", "new", "csv", "--language", "python", "--role", "source"], in: dir.path, expect: 2)
+        #expect(builtIn.stderr.contains("\"csv\" is a built-in connector type"), "\(builtIn.stderr)")
+        try EndToEnd.write("", to: "taken", in: dir.path)
+        let file = try EndToEnd.sluice(
+            ["connectors", "new", "y", "--language", "python", "--role", "sink", "--output", "taken"], in: dir.path,
+            expect: 2)
+        #expect(file.stderr.contains("taken is a file"), "\(file.stderr)")
     }
 }

@@ -129,7 +129,7 @@ import Testing
             "sinks.wrong.command:",
             "is a source connector, not a sink",
             "sinks.mute.command:",
-            "the first line is not JSON",
+            "which is not a hello",
             #"sinks.string.command: a command is a list of the program and its arguments: ["python3", "sink.py"]"#,
             "sinks.partial.command:", "the line was not finished within 10 s",
         ] {
@@ -167,6 +167,16 @@ import Testing
             """, to: "config.json", in: dir.path)
         try EndToEnd.sluice(["run"], in: dir.path)
         #expect(try Self.sqlite(dir.file("out/e.db"), "SELECT count(*) FROM e") == ["100"])
+        // An installed connector is described and tested by its name.
+        let described = try EndToEnd.sluice(["connectors", "describe", "sqlite"], in: dir.path)
+        #expect(described.stdout.contains("database"), "\(described.stdout)")
+        let misspelled = try EndToEnd.sluice(["connectors", "describe", "sqlit"], in: dir.path, expect: 2)
+        #expect(misspelled.stderr.contains("did you mean \"sqlite\"?"), "\(misspelled.stderr)")
+        #expect(misspelled.stderr.components(separatedBy: "exec").count == 2, "exec once: \(misspelled.stderr)")
+        try EndToEnd.write(#"{"path": "in"}"#, to: "source-options.json", in: dir.path)
+        let tested = try EndToEnd.sluice(
+            ["connectors", "test", "events", "--config", "source-options.json", "--kills", "3"], in: dir.path)
+        #expect(tested.stdout.contains("checks passed"), "\(tested.stdout)")
         let notAConnector = try EndToEnd.sluice(["connectors", "install", "nowhere.py"], in: dir.path, expect: 2)
         #expect(notAConnector.stderr.contains("is not a connector program"))
     }
@@ -198,6 +208,136 @@ import Testing
         #expect(Date().timeIntervalSince(signalled) < 5, "the run took too long to stop")
         #expect(process.terminationStatus == 130, "\(stderr)")
         #expect(stderr.contains("interrupted"), "\(stderr)")
+    }
+
+    /// A Python sink whose `open` never returns (and which ignores SIGTERM and its closed input), writing
+    /// its pid to `pid.txt` first.
+    static func stuckSink(in dir: TemporaryDirectory) throws {
+        try """
+        import os, signal, sys, time
+        sys.path.insert(0, "\(EndToEnd.repositoryRoot)/connectors/sdk/python")
+        import sluice_connector as sluice
+        class Stuck(sluice.Sink):
+            name = "stuck"
+            def open(self, options, context):
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                with open("pid.txt", "w") as f:
+                    f.write(str(os.getpid()))
+                time.sleep(3600)
+        sluice.run(Stuck())
+        """.write(toFile: dir.file("stuck.py"), atomically: true, encoding: .utf8)
+        try EndToEnd.write(
+            """
+            {"sources": {"s": {"type": "csv", "path": "in.csv", "topic": "t"}},
+             "sinks": {"stuck": {"type": "exec", "command": ["python3", "stuck.py"], "topics": ["t"]}}}
+            """, to: "config.json", in: dir.path)
+        try EndToEnd.write("a,b\n1,2\n", to: "in.csv", in: dir.path)
+    }
+
+    /// Waits for the stuck sink's pid file; its pid.
+    static func stuckPid(_ dir: TemporaryDirectory) -> pid_t? {
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: dir.file("pid.txt"), encoding: .utf8), let pid = pid_t(text) {
+                return pid
+            }
+            Time.sleep(millis: 50)
+        }
+        return nil
+    }
+
+    @Test func aSinkThatNeverAnswersOpenDoesNotHoldCtrlC() throws {
+        let dir = TemporaryDirectory()
+        try Self.stuckSink(in: dir)
+        let (process, out, err) = try SluiceBinary.start(["run", "config.json"], in: dir.path)
+        let collector = OutputCollector(out: out, err: err)
+        let pid = try #require(Self.stuckPid(dir))
+        let signalled = Date()
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let (_, stderr) = collector.finish()
+        #expect(Date().timeIntervalSince(signalled) < 10, "the run took too long to stop: \(stderr)")
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        Time.sleep(millis: 200)
+        #expect(kill(pid, 0) != 0, "the connector outlived the run")
+    }
+
+    @Test func aSecondCtrlCEndsTheRunAndItsConnectorsAtOnce() throws {
+        let dir = TemporaryDirectory()
+        try Self.stuckSink(in: dir)
+        let (process, out, err) = try SluiceBinary.start(["run", "config.json"], in: dir.path)
+        let collector = OutputCollector(out: out, err: err)
+        let pid = try #require(Self.stuckPid(dir))
+        kill(process.processIdentifier, SIGINT)
+        Time.sleep(millis: 100)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        _ = collector.finish()
+        #expect(process.terminationStatus == 130)
+        var gone = false
+        for _ in 0..<40 where !gone {
+            gone = kill(pid, 0) != 0
+            if !gone { Time.sleep(millis: 50) }
+        }
+        #expect(gone, "the connector (pid \(pid)) still runs after the run ended")
+        if !gone { kill(pid, SIGKILL) }
+    }
+
+    @Test func aConnectorRunsInItsConfigFilesFolder() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("pipeline"), withIntermediateDirectories: true)
+        try EndToEnd.write(Self.testConfig(count: 300, sink: ""), to: "pipeline/config.json", in: dir.path)
+        try EndToEnd.sluice(["run", "pipeline/config.json"], in: dir.path)
+        let text = try String(contentsOfFile: dir.file("pipeline/ids.txt"), encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 300)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("ids.txt")))
+        try EndToEnd.write(
+            Self.testConfig(count: 1, sink: #", "working_directory": "missing""#), to: "pipeline/bad.json",
+            in: dir.path)
+        let bad = try EndToEnd.sluice(["validate", "pipeline/bad.json"], in: dir.path, expect: 2)
+        #expect(bad.stderr.contains("sinks.test.working_directory:"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("pipeline/missing is not a folder"), "\(bad.stderr)")
+    }
+
+    @Test func aBannerPrintedBeforeTheHelloIsSkipped() throws {
+        let dir = TemporaryDirectory()
+        try """
+        print("Welcome to some library 1.0")
+        import sys
+        sys.path.insert(0, "\(EndToEnd.repositoryRoot)/connectors/sdk/python")
+        import sluice_connector as sluice
+        class Two(sluice.Source):
+            name = "two"
+            def records(self):
+                yield "1", "one"
+                yield "2", "two"
+        sluice.run(Two())
+        """.write(toFile: dir.file("banner.py"), atomically: true, encoding: .utf8)
+        try EndToEnd.write(
+            #"{"sources": {"b": {"type": "exec", "command": ["python3", "banner.py"]}}, "sinks": {}}"#,
+            to: "config.json", in: dir.path)
+        let result = try EndToEnd.sluice(["run"], in: dir.path)
+        #expect(result.stderr.contains("Welcome to some library"), "\(result.stderr)")
+        #expect(try EndToEnd.records("b", dataDirectory: dir.file("data")).count == 2)
+    }
+
+    @Test func aSlowPerRecordSourceSendsWhatItHasWithinATenthOfASecond() throws {
+        let script = """
+            import sys, time
+            sys.path.insert(0, "\(EndToEnd.repositoryRoot)/connectors/sdk/python")
+            import sluice_connector as sluice
+            class Slow(sluice.Source):
+                def records(self):
+                    for n in range(6):
+                        time.sleep(0.07)
+                        yield str(n), "v"
+            print([len(b.records) for b in Slow().batches(10000, 1 << 20)])
+            """
+        let result = try Subprocess.run("/usr/bin/env", ["python3", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        // Each batch is cut once it has waited 0.1 s: three records at most, never all six in one.
+        let sizes = result.stdout.trimmingCharacters(in: CharacterSet(charactersIn: "[] \n")).split(separator: ",")
+            .compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        #expect(sizes.reduce(0, +) == 6 && sizes.count >= 2 && sizes.allSatisfy { $0 <= 3 }, "\(result.stdout)")
     }
 
     @Test func aSourceThatFailsAfterSomeBatchesStopsTheRunWithItsError() throws {

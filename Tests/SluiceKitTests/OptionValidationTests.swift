@@ -55,6 +55,14 @@ import Testing
         #expect(flag.validate(.string("true"), path: "x.flag", fromEnvironment: true) == .success(.bool(true)))
     }
 
+    @Test func aListOfStringsNamesTheItemThatIsNotOne() throws {
+        let list = OptionSpec("keys", .stringList, "Keys.")
+        #expect(
+            list.validate(.array([.string("a"), .number("7")]), path: "x.keys")
+                == .failure(ConfigProblem("x.keys[1]", "expected a string, found the number 7")))
+        #expect(list.validate(.string("a"), path: "x.keys") == .success(.array([.string("a")])))
+    }
+
     @Test func unknownOptionSuggestsTheClosestName() throws {
         let (_, problems) = try validate(#"{"path": "a.csv", "delimter": ";"}"#)
         #expect(problems == [ConfigProblem("sources.demo.delimter", "unknown option; did you mean \"delimiter\"?")])

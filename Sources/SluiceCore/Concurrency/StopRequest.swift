@@ -22,7 +22,10 @@ public enum StopRequest {
         let handler: @convention(c) (Int32) -> Void = { signal in
             _ = StopRequest.firstSignal.compareExchange(expected: 0, desired: signal, ordering: .relaxed)
             let count = StopRequest.flag.add(1, ordering: .relaxed).newValue
-            if count >= StopRequest.exitAfter.load(ordering: .relaxed) { _exit(128 + signal) }
+            if count >= StopRequest.exitAfter.load(ordering: .relaxed) {
+                StopRequest.killChildren()
+                _exit(128 + signal)
+            }
         }
         let hangup: @convention(c) (Int32) -> Void = { _ in
             StopRequest.hangupCount.add(1, ordering: .relaxed)
@@ -55,6 +58,41 @@ public enum StopRequest {
     public static var signalNumber: Int32? {
         let value = firstSignal.load(ordering: .relaxed)
         return value == 0 ? nil : value
+    }
+
+    /// Process groups of programs the process started (external connectors, in groups of their own so that
+    /// a Ctrl-C reaches Sluice alone), which an exit from the signal handler kills first: they would
+    /// otherwise run on without anyone reading their output. Fixed slots, read by the handler without
+    /// locks or allocation; a group beyond them is stopped only in order.
+    private static let childSlotCount = 256
+    private nonisolated(unsafe) static let childGroups: UnsafeMutablePointer<Atomic<Int32>> = {
+        let slots = UnsafeMutablePointer<Atomic<Int32>>.allocate(capacity: childSlotCount)
+        for index in 0..<childSlotCount { (slots + index).initialize(to: Atomic(0)) }
+        return slots
+    }()
+
+    /// Notes a child's process group, to be killed if the process ends from a signal.
+    public static func addChildGroup(_ group: Int32) {
+        for index in 0..<childSlotCount
+        where childGroups[index].compareExchange(expected: 0, desired: group, ordering: .relaxed).exchanged {
+            return
+        }
+    }
+
+    /// Forgets a child's process group once it has been reaped.
+    public static func removeChildGroup(_ group: Int32) {
+        for index in 0..<childSlotCount
+        where childGroups[index].compareExchange(expected: group, desired: 0, ordering: .relaxed).exchanged {
+            return
+        }
+    }
+
+    /// Kills every noted child's process group; only async-signal-safe calls.
+    private static func killChildren() {
+        for index in 0..<childSlotCount {
+            let group = childGroups[index].load(ordering: .relaxed)
+            if group > 0 { _ = kill(-group, SIGKILL) }
+        }
     }
 
     /// Asks for a stop from inside the process.

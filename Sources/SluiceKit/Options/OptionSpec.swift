@@ -130,8 +130,10 @@ public struct OptionSpec: Sendable {
             return .success(value)
         case .stringList:
             if case .string = value { return .success(.array([value])) }
-            guard case .array(let items) = value, items.allSatisfy({ $0.stringValue != nil }) else {
-                return problem("a list of strings")
+            guard case .array(let items) = value else { return problem("a list of strings") }
+            if let index = items.firstIndex(where: { $0.stringValue == nil }) {
+                return .failure(
+                    ConfigProblem("\(path)[\(index)]", "expected a string, found \(describe(items[index]))"))
             }
             return .success(value)
         case .stringMap(let allowed):

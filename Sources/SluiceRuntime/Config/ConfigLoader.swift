@@ -163,12 +163,19 @@ public struct ConfigLoader {
 
     /// Makes the file references of a connector's object absolute, from `base`: its `path`, and in a
     /// `command` (an external connector's program and arguments) a relative program path and the
-    /// arguments that name files there.
+    /// arguments that name files there. An external connector runs in `base` unless its
+    /// `working_directory` says otherwise, so that relative paths in its own options mean what they
+    /// mean here.
     private func resolveFiles(in fields: inout [(key: String, value: JSONValue)], base: String) {
+        if fields.contains(where: { $0.key == "command" }), !fields.contains(where: { $0.key == "working_directory" }) {
+            fields.append((key: "working_directory", value: .string(".")))
+        }
         for index in fields.indices {
             switch (fields[index].key, fields[index].value) {
             case ("path", .string(let text)):
                 fields[index].value = .string(resolve(text, base: base))
+            case ("working_directory", .string(let text)):
+                fields[index].value = .string(FileSystem.absolute(resolve(text, base: base)))
             case ("command", .array(let words)):
                 fields[index].value = .array(
                     words.enumerated().map { i, word in
@@ -392,6 +399,11 @@ public struct ConfigLoader {
                 continue
             }
             resolveFiles(in: &fields, base: base)
+            if case .string(let folder)? = fields.last(where: { $0.key == "working_directory" })?.value,
+                FileSystem.kind(folder) != .directory
+            {
+                problems.append(ConfigProblem(path + ".working_directory", "\(folder) is not a folder"))
+            }
             guard let spec = concreteSpec(entry.spec, fields, path: path, problems: &problems) else { continue }
             let (options, found) = spec.validate(
                 fields, path: path, common: CommonOptions.source, fromEnvironment: environment)
@@ -450,6 +462,11 @@ public struct ConfigLoader {
                 continue
             }
             resolveFiles(in: &fields, base: base)
+            if case .string(let folder)? = fields.last(where: { $0.key == "working_directory" })?.value,
+                FileSystem.kind(folder) != .directory
+            {
+                problems.append(ConfigProblem(path + ".working_directory", "\(folder) is not a folder"))
+            }
             guard let spec = concreteSpec(entry.spec, fields, path: path, problems: &problems) else { continue }
             let (options, found) = spec.validate(
                 fields, path: path, common: CommonOptions.sink, fromEnvironment: environment)

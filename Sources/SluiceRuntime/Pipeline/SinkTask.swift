@@ -387,14 +387,19 @@ final class SinkTask: @unchecked Sendable {
                 let elapsed = Int((Time.monotonicNanos() - started) / 1_000_000)
                 if elapsed >= definition.retryTimeoutMs {
                     throw RuntimeError(
-                        "sink \"\(definition.name)\" gave up after retrying for \(elapsed / 1000) s (\(attempt) retries); "
+                        "sink \"\(definition.name)\" gave up after retrying for \(elapsed / 1000) s "
+                            + "(retry_timeout_ms \(definition.retryTimeoutMs), \(attempt) retries); "
                             + "it kept failing with: \(error.message). Nothing was committed past what was written.",
                         transient: true)
                 }
                 counters.withLock { $0.retries += 1 }
                 metrics.retries.increment()
-                let delay = Backoff.delay(
-                    attempt: attempt, initial: definition.retryInitialMs, max: definition.retryMaxMs)
+                // The last wait ends at the timeout, not past it.
+                let delay = max(
+                    1,
+                    min(
+                        Backoff.delay(attempt: attempt, initial: definition.retryInitialMs, max: definition.retryMaxMs),
+                        definition.retryTimeoutMs - elapsed))
                 logger.warning(
                     "sink write failed; retrying",
                     metadata: [

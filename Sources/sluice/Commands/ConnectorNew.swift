@@ -1,5 +1,6 @@
 import ArgumentParser
 import SluiceCore
+import SluiceRuntime
 
 /// `sluice connectors new`: writes a connector project that works as generated.
 struct ConnectorNew: ParsableCommand {
@@ -52,7 +53,13 @@ struct ConnectorNew: ParsableCommand {
             throw CommandFailure.usage(
                 "\"\(name)\" is not a connector name: use lowercase letters, digits, - and _, starting with a letter")
         }
-        let folder = output ?? name
+        if BuiltInConnectors.registry.spec(type: name) != nil {
+            throw CommandFailure.usage("\"\(name)\" is a built-in connector type; choose another name")
+        }
+        let folder = FileSystem.normalized(output ?? name)
+        if FileSystem.exists(folder) && !FileSystem.isDirectory(folder) {
+            throw CommandFailure.usage("\(folder) is a file; choose another --output")
+        }
         if FileSystem.exists(folder), !((try? FileSystem.contentsOfDirectory(folder))?.isEmpty ?? false) {
             throw CommandFailure.usage("\(folder) exists and is not empty; choose another --output")
         }
@@ -94,13 +101,13 @@ struct ConnectorNew: ParsableCommand {
         let change =
             role == .source
             ? """
-            - `records` (Python) or `nextBatch` (Swift): read your input instead of the file's lines.
-            - `position` / `checkpoint`: where the records given so far end, exactly: from the same position
+            - `\(language == .python ? "records" : "nextBatch")`: read your input instead of the file's lines.
+            - `\(language == .python ? "position" : "checkpoint")`: where the records given so far end, exactly: from the same position
               the connector must give the same records in the same order.
             - `options`: declare every option with its type, default and meaning.
             """
             : """
-            - `write` (Python) or `write(_:)` (Swift): write to your destination; raise a record error for a
+            - `\(language == .python ? "write" : "write(_:)")`: write to your destination; raise a record error for a
               record that cannot be delivered, a transient error for a batch that cannot be written now.
             - `flush`: make everything written durable (commit, fsync) before returning.
             - `abort`: drop what was written since the last flush.

@@ -33,7 +33,7 @@ struct ConnectorTest: ParsableCommand {
             """
     )
 
-    @Argument(help: "The connector type: a built-in one, or exec with --command.")
+    @Argument(help: "The connector type: a built-in one, an installed one, or exec with --command.")
     var type: String
 
     @Option(
@@ -46,33 +46,21 @@ struct ConnectorTest: ParsableCommand {
     @Option(help: "How many times to kill the connector in each kill check.")
     var kills = 20
 
+    @OptionGroup var directory: DataDirectoryOptions
+
     func run() throws {
         var logger = Logger(label: "sluice.connectors.test")
         logger.logLevel = .warning
         let registry = BuiltInConnectors.registry
-        var spec: ConnectorSpec
-        var words: [String] = []
-        if type == "exec" {
-            guard let command else { throw CommandFailure.usage("an exec connector needs --command") }
-            words = command.split(separator: " ").map(String.init)
-            var found: ConnectorSpec?
-            var problem = ""
-            for kind in [ConnectorSpec.Kind.source, .sink] where found == nil {
-                switch ExecConnector.spec(kind, command: words, path: "--command") {
-                case .success(let resolved): found = resolved
-                case .failure(let failure): problem = failure.message
-                }
-            }
-            guard let found else { throw CommandFailure.runtime(problem) }
-            spec = found
-        } else {
-            guard let builtIn = registry.spec(type: type) else {
-                throw CommandFailure.usage(
-                    "unknown connector type \"\(type)\"; known: \(registry.specs.map(\.type).joined(separator: ", "))")
-            }
-            spec = builtIn
-        }
+        let found = try ConnectorLookup.find(
+            type: type, command: command,
+            dataDirectory: try DataLocation(directory, configFile: nil).resolve().path)
+        let spec = found.spec
+        let words = found.command ?? []
+        let makeType = found.registryType
         var members: [(key: String, value: JSONValue)] = []
+        // Relative paths in the options are taken from the options file's folder, as in a config file.
+        var base = FileSystem.absolute(".")
         if let config {
             let bytes: [UInt8]
             do { bytes = try FileSystem.readFile(config) } catch {
@@ -82,8 +70,19 @@ struct ConnectorTest: ParsableCommand {
                 throw CommandFailure.usage("\(config): expected a JSON object of the connector's options")
             }
             members = given
+            base = FileSystem.parentDirectory(of: FileSystem.absolute(config))
         }
-        if type == "exec" { members.append(("command", .array(words.map { .string($0) }))) }
+        for index in members.indices {
+            if members[index].key == "path", case .string(let text) = members[index].value, !text.hasPrefix("/") {
+                members[index].value = .string(base + "/" + text)
+            }
+        }
+        if found.command != nil {
+            members.append(("command", .array(words.map { .string($0) })))
+            if !members.contains(where: { $0.key == ExecConnector.workingDirectory.name }) {
+                members.append((ExecConnector.workingDirectory.name, .string(base)))
+            }
+        }
         let (options, problems) = spec.validate(members, path: "config")
         guard problems.isEmpty else {
             throw CommandFailure.usage(
@@ -93,15 +92,15 @@ struct ConnectorTest: ParsableCommand {
         var suite = ConformanceSuite(logger: logger)
         suite.kills = kills
         print(
-            "Checking \(type == "exec" ? "\(command ?? "") (\(spec.kind.rawValue))" : "\(type) (\(spec.kind.rawValue))")"
+            "Checking \(type == "exec" ? command ?? "" : type) (\(spec.kind.rawValue))"
         )
         suite.checkDeclaration(spec, given: members)
-        if type == "exec" {
+        if found.command != nil {
             suite.checkProtocol(command: words, role: spec.kind, probe: ExternalConnectors.probeMalformedMessages)
         }
         switch spec.kind {
         case .source:
-            let make = registry.sources[type]?.make
+            let make = registry.sources[makeType]?.make
             suite.checkSource(
                 open: { checkpoint in
                     let context = SourceContext(
@@ -114,7 +113,7 @@ struct ConnectorTest: ParsableCommand {
                     (source as? any Source)?.close()
                 })
         case .sink:
-            let make = registry.sinks[type]?.make
+            let make = registry.sinks[makeType]?.make
             suite.checkSink(
                 topic: "conformance",
                 open: {

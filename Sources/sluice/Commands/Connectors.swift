@@ -49,6 +49,7 @@ struct Connectors: ParsableCommand {
                 Examples:
                   sluice connectors describe csv
                   sluice connectors describe exec --command "python3 my_sink.py"
+                  sluice connectors describe sqlite --data-dir data
                 """
         )
 
@@ -64,30 +65,12 @@ struct Connectors: ParsableCommand {
         @Flag(help: "Print the options as the Markdown table of the connector's README.")
         var markdown = false
 
+        @OptionGroup var global: GlobalOptions
+
         func run() throws {
-            let registry = BuiltInConnectors.registry
-            guard var spec = registry.spec(type: type) else {
-                let known = registry.specs.map(\.type)
-                let hint = Suggestion.closest(to: type, in: known).map { "did you mean \"\($0)\"? " } ?? ""
-                throw CommandFailure.usage(
-                    "unknown connector type \"\(type)\"; \(hint)known: \(known.joined(separator: ", "))")
-            }
-            if let command {
-                guard type == "exec" else { throw CommandFailure.usage("--command is for external connectors (exec)") }
-                let words = command.split(separator: " ").map(String.init)
-                guard !words.isEmpty else { throw CommandFailure.usage("--command: name the program to start") }
-                var found: ConnectorSpec?
-                var problems: [String] = []
-                for kind in [ConnectorSpec.Kind.source, .sink] {
-                    switch ExecConnector.spec(kind, command: words, path: "--command") {
-                    case .success(let resolved): found = resolved
-                    case .failure(let problem): problems.append(problem.message)
-                    }
-                    if found != nil { break }
-                }
-                guard let found else { throw CommandFailure.runtime(problems.last ?? "cannot describe \(command)") }
-                spec = found
-            }
+            let spec = try ConnectorLookup.find(
+                type: type, command: command, dataDirectory: try global.location.resolve().path
+            ).spec
             if markdown {
                 print(ConnectorHelp.markdownTable(spec))
                 return
@@ -104,7 +87,9 @@ struct Connectors: ParsableCommand {
                 PATH is a connector program: a Python script (run by python3), an executable, or a project folder \
                 that `sluice connectors new` wrote (its connector.py, or its program built under .build). Sluice \
                 starts it to learn its name, role and options, and writes a manifest in the data directory's \
-                connectors folder. Folders in $SLUICE_CONNECTOR_PATH (separated by :) are searched too.
+                connectors folder. A config whose data_dir is that directory can then say "type": NAME. Sluice \
+                also searches the folders in $SLUICE_CONNECTOR_PATH (separated by :) for manifests NAME.json, \
+                for connectors shared between data directories.
 
                 Examples:
                   sluice connectors install connectors/examples/sqlite_sink.py

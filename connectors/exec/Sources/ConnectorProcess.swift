@@ -1,3 +1,4 @@
+import CSpawn
 import Logging
 import SluiceCore
 import SluiceKit
@@ -36,11 +37,12 @@ final class ConnectorProcess: @unchecked Sendable {
         self.errorTail = errorTail
     }
 
-    /// Starts `command` (its first element found on PATH when it has no slash).
     /// Linux's F_SETPIPE_SZ, which Glibc's module does not export.
     private static let setPipeSize: Int32 = 1031
 
-    static func start(command: [String], name: String, logger: Logger) throws
+    /// Starts `command` (its first element found on PATH when it has no slash) in `directory` (Sluice's
+    /// own when nil).
+    static func start(command: [String], directory: String?, name: String, logger: Logger) throws
         -> ConnectorProcess
     {
         guard let program = command.first, !program.isEmpty else {
@@ -49,14 +51,19 @@ final class ConnectorProcess: @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)
         // One connector starts at a time: a program started while another's pipes are being made would
         // inherit them (they are not yet close-on-exec), and hold them open after that one exits.
-        return try spawnLock.withLock { _ in try spawn(command: command, program: program, name: name, logger: logger) }
+        return try spawnLock.withLock { _ in
+            try spawn(command: command, program: program, directory: directory, name: name, logger: logger)
+        }
     }
 
     private static let spawnLock = Locked(())
 
-    private static func spawn(command: [String], program: String, name: String, logger: Logger) throws
-        -> ConnectorProcess
+    private static func spawn(command: [String], program: String, directory: String?, name: String, logger: Logger)
+        throws -> ConnectorProcess
     {
+        if let directory, FileSystem.kind(directory) != .directory {
+            throw ConnectorError.fatal("exec.working_directory", "\(directory) is not a folder")
+        }
         var toChild: [Int32] = [-1, -1]
         var fromChild: [Int32] = [-1, -1]
         var errors: [Int32] = [-1, -1]
@@ -77,6 +84,7 @@ final class ConnectorProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
+        if let directory { sluice_spawn_add_chdir(&actions, directory) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -106,6 +114,8 @@ final class ConnectorProcess: @unchecked Sendable {
             throw ConnectorError.fatal(
                 "exec.start", "cannot start \(program): \(String(cString: strerror(spawned)))")
         }
+        // An exit from a second Ctrl-C kills the connector too (it is in a group of its own).
+        StopRequest.addChildGroup(pid)
         let errorFile = errors[0]
         let child = pid
         let tail = Locked<[String]>([])
@@ -181,6 +191,7 @@ final class ConnectorProcess: @unchecked Sendable {
             var status: Int32 = 0
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid {
+                StopRequest.removeChildGroup(pid)
                 let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
                 exitStatus.withLock { $0 = code }
                 exited.withLock { $0 = true }

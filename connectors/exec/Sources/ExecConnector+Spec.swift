@@ -12,6 +12,13 @@ public enum ExecConnector {
             + "in the arguments are taken from the config file's folder.",
         example: #"["python3", "connectors/examples/ndjson_source.py"]"#)
 
+    /// Where the program runs, so that the relative paths in its own options (a database file, an output
+    /// folder) mean what they mean in the config file. The config loader fills it in.
+    public static let workingDirectory = OptionSpec(
+        "working_directory", .string,
+        "The folder the program runs in; relative to the config file's folder, which is the default.",
+        example: #""connectors""#)
+
     public static var sourceSpec: ConnectorSpec { spec(.source) }
     public static var sinkSpec: ConnectorSpec { spec(.sink) }
 
@@ -19,7 +26,7 @@ public enum ExecConnector {
         ConnectorSpec(
             type: "exec", kind: kind,
             summary: "An external \(kind.rawValue) connector: any program that speaks connectors/PROTOCOL.md",
-            options: [command],
+            options: [command, workingDirectory],
             resolve: { members, path in resolve(kind, members: members, path: path) })
     }
 
@@ -66,7 +73,9 @@ public enum ExecConnector {
                     "\(words.joined(separator: " ")) is a \(declaration.role.rawValue) connector, not a \(kind.rawValue)"
                 ))
         }
-        if let clash = declaration.options.first(where: { $0.name == "command" || $0.name == "type" }) {
+        if let clash = declaration.options.first(where: {
+            [command.name, workingDirectory.name, "type"].contains($0.name)
+        }) {
             return .failure(
                 ConfigProblem(
                     path + ".command",
@@ -77,6 +86,6 @@ public enum ExecConnector {
             ConnectorSpec(
                 type: "exec", kind: kind,
                 summary: declaration.summary.isEmpty ? "External connector \(declaration.name)" : declaration.summary,
-                options: [command] + declaration.options))
+                options: [command, workingDirectory] + declaration.options))
     }
 }

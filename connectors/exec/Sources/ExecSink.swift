@@ -17,6 +17,8 @@ public final class ExecSink: InspectableSink {
 
     private let context: SinkContext
     private let command: [String]
+    /// The folder the connector runs in: the config file's, unless the config says otherwise.
+    private let directory: String?
     private let connection = Locked<ExternalConnection?>(nil)
     /// The partitions the task owns, each with the offset to deliver from after the last flush.
     private var assigned: [TopicPartition: Int64] = [:]
@@ -30,6 +32,7 @@ public final class ExecSink: InspectableSink {
     public init(context: SinkContext) throws {
         self.context = context
         command = context.options.stringList("command") ?? []
+        directory = context.options.string(ExecConnector.workingDirectory.name)
         _ = try live()
     }
 
@@ -37,7 +40,7 @@ public final class ExecSink: InspectableSink {
     private func live() throws -> ExternalConnection {
         if let current = connection.withLock({ $0 }) { return current }
         let started = try ExternalConnection.start(
-            command: command, name: context.name, role: .sink, logger: context.logger)
+            command: command, directory: directory, name: context.name, role: .sink, logger: context.logger)
         do {
             var schemas: [(key: String, value: JSONValue)] = []
             for topic in context.topics.sorted() {

@@ -22,6 +22,8 @@ public final class ExecSource: Source {
 
     private let context: SourceContext
     private let command: [String]
+    /// The folder the connector runs in: the config file's, unless the config says otherwise.
+    private let directory: String?
     private let connection: Locked<ExternalConnection?>
     /// The position after the last frame received.
     private var position: [UInt8]
@@ -37,6 +39,7 @@ public final class ExecSource: Source {
     public init(context: SourceContext) throws {
         self.context = context
         command = context.options.stringList("command") ?? []
+        directory = context.options.string(ExecConnector.workingDirectory.name)
         position = context.checkpoint ?? []
         storedOrdinals = Set(
             context.storedAfterCheckpoint.compactMap { headers in
@@ -51,7 +54,7 @@ public final class ExecSource: Source {
 
     private func open() throws -> ExternalConnection {
         let started = try ExternalConnection.start(
-            command: command, name: context.name, role: .source, logger: context.logger)
+            command: command, directory: directory, name: context.name, role: .source, logger: context.logger)
         do {
             try started.request(
                 .message(

@@ -24,9 +24,10 @@ final class ExternalConnection: @unchecked Sendable {
     /// fatal when they come from what the connector is (a wrong role, no common version, a malformed
     /// hello), transient when the process could not be started for a passing reason.
     static func start(
-        command: [String], name: String, role: ConnectorSpec.Kind?, logger: Logger, helloTimeoutMillis: Int = 30_000
+        command: [String], directory: String? = nil, name: String, role: ConnectorSpec.Kind?, logger: Logger,
+        helloTimeoutMillis: Int = 30_000
     ) throws -> ExternalConnection {
-        let process = try ConnectorProcess.start(command: command, name: name, logger: logger)
+        let process = try ConnectorProcess.start(command: command, directory: directory, name: name, logger: logger)
         let shown = command.joined(separator: " ")
         func fail(_ message: String) -> ConnectorError {
             let status = process.finish(graceMillis: 1_000)
@@ -40,8 +41,20 @@ final class ExternalConnection: @unchecked Sendable {
             throw fail("no hello within \(helloTimeoutMillis / 1000) s (a connector writes its hello line first)")
         }
         let declaration: ConnectorDeclaration
+        // Lines before the hello that are not JSON objects (a library's banner printed at import, before
+        // an SDK could protect the channel) are passed to the log and skipped.
+        var stray: [UInt8]?
         do {
-            let line = try process.channel.readLine(limit: 1 << 20, timeoutMillis: helloTimeoutMillis)
+            var line = try process.channel.readLine(limit: 1 << 20, timeoutMillis: helloTimeoutMillis)
+            var skipped = 0
+            while line.first(where: { $0 != 0x20 && $0 != 0x09 }) != UInt8(ascii: "{") && skipped < 1000 {
+                logger.warning(
+                    "output before its hello: \(String(decoding: line.prefix(500), as: UTF8.self))",
+                    metadata: ["connector": "\(name)"])
+                stray = line
+                skipped += 1
+                line = try process.channel.readLine(limit: 1 << 20, timeoutMillis: helloTimeoutMillis)
+            }
             let hello: JSONValue
             do {
                 hello = try JSONValue.parse(line)
@@ -51,7 +64,11 @@ final class ExternalConnection: @unchecked Sendable {
             }
             declaration = try ConnectorDeclaration(hello: hello)
         } catch let error as ExternalProtocolError {
-            throw fail(error.closed ? "it ended before its hello" : error.message)
+            let wrote = stray.map {
+                " (it wrote \"\(String(decoding: $0.prefix(200), as: UTF8.self))\", which is not a hello: a connector's "
+                    + "first line on standard output is its hello)"
+            }
+            throw fail((error.closed ? "it ended before its hello" : error.message) + (wrote ?? ""))
         }
         if let role, declaration.role != role {
             throw fail("it is a \(declaration.role.rawValue), not a \(role.rawValue)")
@@ -73,9 +90,19 @@ final class ExternalConnection: @unchecked Sendable {
     @discardableResult
     func request(_ message: JSONValue, expecting: String, timeoutMillis: Int? = nil) throws -> JSONValue {
         try channel.send(message)
-        if let timeoutMillis, !channel.waitReadable(timeoutMillis: timeoutMillis) {
-            throw ExternalProtocolError(
-                "no answer to \"\(message["type"]?.stringValue ?? "")\" within \(timeoutMillis / 1000) s")
+        if let timeoutMillis {
+            // In slices, so that a stop request (Ctrl-C) need not wait for a connector that never answers.
+            let deadline = Time.monotonicNanos() + UInt64(timeoutMillis) * 1_000_000
+            while !channel.waitReadable(timeoutMillis: 200) {
+                let what = "\"\(message["type"]?.stringValue ?? "")\""
+                if StopRequest.isRequested {
+                    throw ConnectorError.fatal(
+                        "exec.stopped", "connector \(name): stopped while it had not answered \(what)")
+                }
+                if Time.monotonicNanos() >= deadline {
+                    throw ExternalProtocolError("no answer to \(what) within \(timeoutMillis / 1000) s")
+                }
+            }
         }
         return try reply(expecting: expecting)
     }

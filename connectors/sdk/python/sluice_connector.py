@@ -33,6 +33,7 @@ import json
 import os
 import struct
 import sys
+import time
 import traceback
 
 PROTOCOL_VERSIONS = [1]
@@ -149,6 +150,8 @@ class Source:
     options = []
     #: "binary" (fast) or "jsonl" (every message a line of JSON, a few times slower).
     framing = "binary"
+    #: How long, in seconds, the per-record API holds a batch open while records keep coming.
+    max_batch_wait = 0.1
 
     def open(self, options, position):
         """Start reading after `position` (the string `position()` returned for the last batch Sluice
@@ -166,18 +169,26 @@ class Source:
         return None
 
     def batches(self, max_records, max_bytes):
-        """The batch API: yield Batch objects. By default, cuts `records()` into batches."""
+        """The batch API: yield Batch objects. By default, cuts `records()` into batches: at
+        `max_records`, at about `max_bytes`, when a batch has waited `max_batch_wait` seconds (checked
+        as records come), and at each `None` that `records()` yields (yield one when nothing more is
+        coming soon, so that what came is sent at once)."""
         batch = []
         size = 0
+        started = 0.0
+        monotonic = time.monotonic
+        wait = self.max_batch_wait
         for item in self.records():
             if item is None:
                 if batch:
                     yield Batch(batch, self.position())
                     batch, size = [], 0
                 continue
+            if not batch:
+                started = monotonic()
             batch.append(item)
             size += 64
-            if len(batch) >= max_records or size >= max_bytes:
+            if len(batch) >= max_records or size >= max_bytes or monotonic() - started >= wait:
                 yield Batch(batch, self.position())
                 batch, size = [], 0
         if batch:
