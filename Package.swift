@@ -38,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // The Kafka protocol listener (SluiceKafkaWire): SwiftNIO directly, which Hummingbird runs on too.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
     ],
     targets: [
@@ -134,9 +136,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SluiceKafkaWire",
+            dependencies: [
+                "SluiceBroker", "SluiceLog", "SluiceCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceDaemon",
             dependencies: [
-                "SluiceRuntime", "SluiceKit", "SluiceLog", "SluiceCore",
+                "SluiceKafkaWire", "SluiceRuntime", "SluiceKit", "SluiceLog", "SluiceCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -15,13 +15,16 @@ public struct DaemonOptions: Sendable {
     public var shutdownTimeoutMillis: Int?
     /// Overrides the config's `admin.listen`.
     public var adminListen: String?
+    /// Overrides the config's `kafka.listen` (and turns the listener on without a `kafka` section).
+    public var kafkaListen: String?
     /// The version the build info metric and the status report.
     public var version: String
 
     public init(
         configPath: String, pollIntervalMillis: Int? = nil, shutdownTimeoutMillis: Int? = nil,
-        adminListen: String? = nil, version: String
+        adminListen: String? = nil, kafkaListen: String? = nil, version: String
     ) {
+        self.kafkaListen = kafkaListen
         self.configPath = configPath
         self.pollIntervalMillis = pollIntervalMillis
         self.shutdownTimeoutMillis = shutdownTimeoutMillis
@@ -95,6 +98,9 @@ public enum DaemonRunner {
         defer {
             if let serving { _ = try? waitFor { await serving.stop() } }
         }
+        let kafka = try KafkaService.start(
+            plan.config.kafka, override: options.kafkaListen, observer: observer, logger: logger)
+        defer { kafka?.stop() }
         // Where `sluice status` and the other clients find the admin API: in the data directory that
         // runs (a reload may change it).
         let record = JSONValue.object([("pid", .number(String(getpid()))), ("admin", .string(address))])

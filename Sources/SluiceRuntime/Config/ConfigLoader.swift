@@ -10,7 +10,7 @@ public struct ConfigLoader {
     public var registry: ConnectorRegistry
     public var environment: [String: String]
 
-    public static let topLevelKeys = ["data_dir", "topics", "sources", "sinks", "daemon", "admin"]
+    public static let topLevelKeys = ["data_dir", "topics", "sources", "sinks", "daemon", "admin", "kafka"]
 
     public init(registry: ConnectorRegistry, environment: [String: String]) {
         self.registry = registry
@@ -101,6 +101,7 @@ public struct ConfigLoader {
                 config.sinks = loadSinks(value, environment, base: base, installed: installed, problems: &problems)
             case "daemon": config.daemon = loadDaemon(value, problems: &problems)
             case "admin": config.admin = loadAdmin(value, problems: &problems)
+            case "kafka": config.kafka = loadKafka(value, problems: &problems)
             default:
                 let hint = Suggestion.closest(to: key, in: Self.topLevelKeys).map { "; did you mean \"\($0)\"?" } ?? ""
                 problems.append(
@@ -259,6 +260,51 @@ public struct ConfigLoader {
                 let hint = Suggestion.closest(to: key, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
                 problems.append(
                     ConfigProblem(path, "unknown admin setting\(hint) (allowed: \(names.joined(separator: ", ")))"))
+            }
+        }
+        return settings
+    }
+
+    /// The `kafka` section: the daemon's Kafka protocol listener.
+    private func loadKafka(_ value: JSONValue, problems: inout [ConfigProblem]) -> KafkaSettings? {
+        guard case .object(let members) = value else {
+            problems.append(ConfigProblem("kafka", "expected an object of Kafka listener settings"))
+            return nil
+        }
+        var settings = KafkaSettings()
+        let names = ["listen", "advertised_host", "auto_create_topics", "default_partitions"]
+        for (key, item) in members {
+            let path = "kafka." + key
+            switch key {
+            case "listen":
+                guard let text = item.stringValue, let address = KafkaSettings.address(text) else {
+                    problems.append(ConfigProblem(path, "expected \"HOST:PORT\", such as \"127.0.0.1:9092\""))
+                    continue
+                }
+                settings.host = address.host
+                settings.port = address.port
+            case "advertised_host":
+                guard let text = item.stringValue, !text.isEmpty, !text.contains(":") else {
+                    problems.append(ConfigProblem(path, "expected the host name clients reach the daemon by"))
+                    continue
+                }
+                settings.advertisedHost = text
+            case "auto_create_topics":
+                guard case .bool(let flag) = item else {
+                    problems.append(ConfigProblem(path, "expected true or false"))
+                    continue
+                }
+                settings.autoCreateTopics = flag
+            case "default_partitions":
+                guard let number = item.integerValue, (1...10_000).contains(number) else {
+                    problems.append(ConfigProblem(path, "expected an integer from 1 to 10000"))
+                    continue
+                }
+                settings.defaultPartitions = Int32(number)
+            default:
+                let hint = Suggestion.closest(to: key, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                problems.append(
+                    ConfigProblem(path, "unknown kafka setting\(hint) (allowed: \(names.joined(separator: ", ")))"))
             }
         }
         return settings

@@ -17,6 +17,8 @@ public struct PipelineConfig: Sendable {
     public var daemon = DaemonSettings()
     /// The daemon's admin HTTP API, from the `admin` section.
     public var admin = AdminSettings()
+    /// The daemon's Kafka protocol listener, from the `kafka` section; nil (no listener) without one.
+    public var kafka: KafkaSettings?
 
     /// Every topic the pipeline writes or reads, declared or not, in a stable order.
     /// The groups of the sinks that read `topic`.
@@ -44,6 +46,27 @@ public struct DaemonSettings: Sendable, Equatable {
     public var shutdownTimeoutMillis = 30_000
 
     public init() {}
+}
+
+/// The `kafka` section: where the daemon listens for Kafka clients, the host it tells them to reach it
+/// by, and whether a produce or metadata request for a missing topic creates it.
+public struct KafkaSettings: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 9092
+    /// The host in Metadata answers (default: the listen host, or this machine's name for 0.0.0.0).
+    public var advertisedHost: String?
+    /// Kafka's `auto.create.topics.enable`.
+    public var autoCreateTopics = true
+    /// The partitions of a topic created on first use (Kafka's `num.partitions`).
+    public var defaultPartitions: Int32 = 1
+
+    public init() {}
+
+    /// Reads `127.0.0.1:9092` or `[::1]:9092`.
+    public static func address(_ text: String) -> (host: String, port: Int)? {
+        guard case .tcp(let host, let port)? = AdminSettings.listen(text) else { return nil }
+        return (host, port)
+    }
 }
 
 /// The `admin` section: where the daemon's admin HTTP API listens, and the token it asks for.

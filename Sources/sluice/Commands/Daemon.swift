@@ -35,6 +35,10 @@ struct Daemon: ParsableCommand, LoggingCommand {
             file admin.token_file, which requests send as Authorization: Bearer; a read-only token \
             (SLUICE_ADMIN_READ_TOKEN, admin.read_token_env, admin.read_token_file) may only GET.
 
+            With a "kafka" section ({"listen": "127.0.0.1:9092"}) or --kafka-listen, the daemon also \
+            speaks the Kafka protocol: kcat, librdkafka and kafka-python clients produce to and fetch \
+            from its topics (plaintext; see the README for what is supported).
+
             The config's "daemon" section sets poll_interval_ms (default 1000) and \
             shutdown_timeout_ms (default 30000); the options below override them.
 
@@ -44,6 +48,8 @@ struct Daemon: ParsableCommand, LoggingCommand {
             Examples:
               sluice daemon pipeline.json
               sluice daemon --poll-interval-ms 1000 --log-level info
+              sluice daemon pipeline.json --kafka-listen 127.0.0.1:9092
+              kcat -b 127.0.0.1:9092 -L
               kill -TERM $(pgrep -f 'sluice daemon')   # drain, then exit 0
               kill -HUP $(pgrep -f 'sluice daemon')    # reload the config file
             """
@@ -63,6 +69,12 @@ struct Daemon: ParsableCommand, LoggingCommand {
             "Where the admin HTTP API listens: HOST:PORT, a unix socket path, or off (default: the config's admin.listen, else 127.0.0.1:8090)."
     )
     var adminListen: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Where the Kafka protocol listener listens (default: the config's kafka.listen; none without it).",
+            valueName: "host:port"))
+    var kafkaListen: String?
 
     @OptionGroup var log: LogOptions
 
@@ -85,7 +97,7 @@ struct Daemon: ParsableCommand, LoggingCommand {
         let outcome = try DaemonRunner.run(
             DaemonOptions(
                 configPath: config, pollIntervalMillis: pollIntervalMs, shutdownTimeoutMillis: shutdownTimeoutMs,
-                adminListen: adminListen, version: Version.release),
+                adminListen: adminListen, kafkaListen: kafkaListen, version: Version.release),
             logger: Logger(label: "sluice"))
         print(outcome.render())
         if outcome.stoppedAtOnce { throw CommandFailure(message: "", exitCode: Self.stoppedAtOnceCode) }

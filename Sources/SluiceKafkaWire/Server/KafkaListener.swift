@@ -1,0 +1,198 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SluiceCore
+
+/// The Kafka protocol listener: SwiftNIO accepts connections and cuts frames; requests run on a pool of
+/// threads for blocking work (appends and reads touch the disk), one at a time per connection so that
+/// each connection's answers come in order; fetches waiting for data are parked without a thread.
+public final class KafkaListener: Sendable {
+    /// Kafka's `socket.request.max.bytes`: a larger length prefix closes the connection.
+    public static let maxRequestBytes = 100 << 20
+
+    let handler: KafkaRequestHandler
+    let logger: Logger
+    let group: MultiThreadedEventLoopGroup
+    let pool: NIOThreadPool
+    let waiters: FetchWaiters
+    let channel: Locked<(any Channel)?> = Locked(nil)
+
+    public init(handler: KafkaRequestHandler, logger: Logger) {
+        self.handler = handler
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        pool = NIOThreadPool(numberOfThreads: 4)
+        waiters = FetchWaiters(brokers: handler.brokers)
+    }
+
+    /// Binds `host:port` and starts serving; the address bound (its port when 0 was asked).
+    public func start(host: String, port: Int) throws -> String {
+        pool.start()
+        waiters.start()
+        let (handler, pool, waiters, logger) = (self.handler, self.pool, self.waiters, self.logger)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = KafkaConnection(
+                        channel: channel, handler: handler, pool: pool, waiters: waiters, logger: logger)
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(KafkaConnectionHandler(connection))
+                }
+            }
+        let bound = try bootstrap.bind(host: host, port: port).wait()
+        channel.withLock { $0 = bound }
+        let actual = bound.localAddress?.port ?? port
+        return "\(host.contains(":") ? "[\(host)]" : host):\(actual)"
+    }
+
+    /// Stops accepting, closes connections and stops the threads.
+    public func stop() {
+        if let bound = channel.withLock({ $0 }) { try? bound.close().wait() }
+        waiters.stop()
+        try? group.syncShutdownGracefully()
+        try? pool.syncShutdownGracefully()
+    }
+}
+
+/// Cuts the byte stream into request frames: a big-endian int32 length, then that many bytes.
+struct KafkaFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
+        guard length >= 8 && Int(length) <= KafkaListener.maxRequestBytes else {
+            throw WireError("a request of \(length) bytes (at most \(KafkaListener.maxRequestBytes))")
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        let frame = buffer.readSlice(length: Int(length))!
+        context.fireChannelRead(wrapInboundOut(frame))
+        return .continue
+    }
+}
+
+/// Hands each frame to the connection's queue; closes the connection on a framing error.
+final class KafkaConnectionHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    let connection: KafkaConnection
+
+    init(_ connection: KafkaConnection) { self.connection = connection }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var frame = unwrapInboundIn(data)
+        connection.received(frame.readBytes(length: frame.readableBytes) ?? [])
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        connection.logger.info(
+            "closing a Kafka connection",
+            metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")", "reason": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.closed()
+        context.fireChannelInactive()
+    }
+}
+
+/// One client connection: its requests in order, one at a time on the pool.
+final class KafkaConnection: Sendable {
+    let channel: any Channel
+    let handler: KafkaRequestHandler
+    let pool: NIOThreadPool
+    let waiters: FetchWaiters
+    let logger: Logger
+
+    private struct State {
+        var queue: [KafkaRequest] = []
+        var busy = false
+        var open = true
+    }
+    private let state = Locked(State())
+
+    init(channel: any Channel, handler: KafkaRequestHandler, pool: NIOThreadPool, waiters: FetchWaiters, logger: Logger)
+    {
+        self.channel = channel
+        self.handler = handler
+        self.pool = pool
+        self.waiters = waiters
+        self.logger = logger
+    }
+
+    func received(_ frame: [UInt8]) {
+        let request: KafkaRequest
+        do {
+            request = try KafkaRequest(frame: frame)
+        } catch {
+            close("a request whose header cannot be read: \(error)")
+            return
+        }
+        state.withLock { $0.queue.append(request) }
+        next()
+    }
+
+    func closed() {
+        state.withLock { $0.open = false }
+    }
+
+    /// Starts the next request when none is running.
+    private func next() {
+        let request: KafkaRequest? = state.withLock { state in
+            guard state.open, !state.busy, !state.queue.isEmpty else { return nil }
+            state.busy = true
+            return state.queue.removeFirst()
+        }
+        guard let request else { return }
+        pool.submit { [self] work in
+            guard work == .active else { return }
+            finish(request, handler.handle(request))
+        }
+    }
+
+    private func finish(_ request: KafkaRequest, _ outcome: KafkaOutcome) {
+        switch outcome {
+        case .reply(let body):
+            send(body, to: request)
+            done()
+        case .noReply:
+            done()
+        case .close(let reason):
+            close(reason)
+        case .park(let deadline, let attempt):
+            waiters.park(deadline: deadline, attempt: attempt) { [self] body in
+                send(body, to: request)
+                done()
+            }
+        }
+    }
+
+    private func done() {
+        state.withLock { $0.busy = false }
+        next()
+    }
+
+    private func send(_ body: [UInt8], to request: KafkaRequest) {
+        let flexibleHeader =
+            request.apiKey != KafkaAPI.apiVersions.rawValue
+            && (KafkaAPI(rawValue: request.apiKey)?.isFlexible(request.version) ?? false)
+        var buffer = channel.allocator.buffer(capacity: 8 + body.count + 1)
+        buffer.writeInteger(Int32(4 + (flexibleHeader ? 1 : 0) + body.count))
+        buffer.writeInteger(request.correlationID)
+        if flexibleHeader { buffer.writeInteger(UInt8(0)) }
+        buffer.writeBytes(body)
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    private func close(_ reason: String) {
+        logger.info(
+            "closing a Kafka connection",
+            metadata: ["peer": "\(channel.remoteAddress.map { "\($0)" } ?? "?")", "reason": "\(reason)"])
+        state.withLock { $0.open = false }
+        channel.close(promise: nil)
+    }
+}

@@ -1,0 +1,45 @@
+import SluiceBroker
+
+/// One request as it came off the wire: its header, and a reader at the start of its body.
+public struct KafkaRequest: Sendable {
+    public var apiKey: Int16
+    public var version: Int16
+    public var correlationID: Int32
+    public var clientID: String?
+    /// The whole frame (without its length prefix); `bodyStart` is where the body begins.
+    public var frame: [UInt8]
+    public var bodyStart: Int
+
+    /// Reads the request header (v1, or v2 with tagged fields for flexible versions).
+    public init(frame: [UInt8]) throws(WireError) {
+        var reader = WireReader(frame)
+        apiKey = try reader.int16()
+        version = try reader.int16()
+        correlationID = try reader.int32()
+        clientID = try reader.nullableString()
+        if let api = KafkaAPI(rawValue: apiKey), api.isFlexible(version) { try reader.skipTaggedFields() }
+        self.frame = frame
+        bodyStart = reader.position
+    }
+
+    public var body: WireReader { WireReader(frame, at: bodyStart) }
+}
+
+/// What the broker needs from the daemon: its broker while a pipeline runs (nil between pipelines,
+/// when requests are answered with a retriable error).
+public protocol BrokerProvider: Sendable {
+    func withBroker<T>(_ body: (Broker) throws -> T) rethrows -> T?
+}
+
+/// What a request comes to.
+public enum KafkaOutcome: Sendable {
+    /// A response body (the header is added by the connection).
+    case reply([UInt8])
+    /// No answer (a produce with acks=0).
+    case noReply
+    /// A fetch waiting for data: `attempt(final)` is called again when records are appended and at
+    /// `deadline` (with final = true); it returns the body once it has one.
+    case park(deadline: UInt64, attempt: @Sendable (_ final: Bool) -> [UInt8]?)
+    /// Close the connection (an unknown API, a malformed request), with the reason for the log.
+    case close(String)
+}
