@@ -49,7 +49,7 @@ extension KafkaRequestHandler {
         let request = FetchRequest(
             version: version, maxWaitMillis: maxWait, minBytes: minBytes, maxBytes: maxBytes, partitions: partitions)
         if version < 4 || partitions.isEmpty || maxWait <= 0 {
-            return .reply(fetchAnswer(request, final: true)!)
+            return .reply(fetchAnswer(request, final: true) ?? [])
         }
         if let answer = fetchAnswer(request, final: false) { return .reply(answer) }
         let deadline = Time.monotonicNanos() + UInt64(maxWait) * 1_000_000

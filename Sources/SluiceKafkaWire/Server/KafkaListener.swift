@@ -68,7 +68,7 @@ struct KafkaFrameDecoder: ByteToMessageDecoder {
         }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)
-        let frame = buffer.readSlice(length: Int(length))!
+        guard let frame = buffer.readSlice(length: Int(length)) else { return .needMoreData }
         context.fireChannelRead(wrapInboundOut(frame))
         return .continue
     }
