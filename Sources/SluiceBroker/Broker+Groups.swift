@@ -30,7 +30,10 @@ extension Broker {
 
     /// Groups with committed offsets or live members, in order.
     public func groupNames() -> [String] {
-        Set(offsetStore.groups() + coordinator.activeGroups() + membersFiles().keys).sorted()
+        Set(
+            offsetStore.groups() + coordinator.activeGroups() + membersFiles().keys
+                + externalGroups.withLock { Array($0.keys) }
+        ).sorted()
     }
 
     /// The committed offsets of `group`: the next offset it will read, per partition.
@@ -60,6 +63,10 @@ extension Broker {
             owners = state.owners
             members = state.members.keys.sorted()
             generation = state.generation
+        } else if let external = externalGroups.withLock({ $0[group] }) {
+            owners = external.owners
+            members = external.members
+            generation = external.generation
         } else if let file = membersFiles()[group] {
             owners = file.owners
             members = file.members
@@ -115,7 +122,9 @@ extension Broker {
     /// commits through its consumers.
     public func setCommittedOffsets(_ group: String, _ offsets: [TopicPartition: Int64]) throws {
         guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
-        guard coordinator.state(of: group) == nil else {
+        guard coordinator.state(of: group) == nil,
+            externalGroups.withLock({ $0[group]?.members.isEmpty ?? true })
+        else {
             throw BrokerError(.invalidConfig, "group \"\(group)\" has live members; stop them before resetting offsets")
         }
         try offsetStore.commit(group: group, offsets: offsets.mapValues { $0 }, reset: true)
@@ -146,6 +155,42 @@ extension Broker {
     /// Groups with members now: in this process, or in the one that holds the data directory.
     public func groupsWithMembers() -> Set<String> {
         Set(membersFiles().filter { !$0.value.members.isEmpty }.keys).union(coordinator.groupNames())
+            .union(externalGroups.withLock { $0.filter { !$0.value.members.isEmpty }.keys })
+    }
+
+    // MARK: Groups of Kafka clients
+
+    /// Whether Sluice's own sinks use `group` in this process (a Kafka client may not join it).
+    public func isSinkGroup(_ group: String) -> Bool {
+        coordinator.state(of: group) != nil
+    }
+
+    /// Publishes who is in a group of Kafka clients (coordinated by the daemon's Kafka listener) and
+    /// what each owns, for `groups describe` here and in other processes; nil members forget it.
+    public func publishExternalGroup(
+        _ group: String, generation: Int32, members: [String]?, owners: [TopicPartition: String]
+    ) {
+        let path = coordinator.membersPath(group)
+        guard let members else {
+            externalGroups.withLock { $0[group] = nil }
+            try? FileSystem.removeFile(path)
+            return
+        }
+        externalGroups.withLock {
+            $0[group] = MembersFile(generation: generation, members: members, owners: owners)
+        }
+        GroupCoordinator.writeMembersFile(
+            path, group: group, generation: generation, strategy: "kafka-client", members: members, owners: owners,
+            dataDirectory: dataDirectory)
+    }
+
+    /// Commits offsets of a group of Kafka clients, durably, before returning.
+    public func commitExternal(_ group: String, _ offsets: [TopicPartition: Int64]) throws {
+        guard !isReadOnly else { throw BrokerError(.readOnly, "the broker is open read-only") }
+        guard coordinator.state(of: group) == nil else {
+            throw BrokerError(.invalidConfig, "group \"\(group)\" belongs to a Sluice sink")
+        }
+        try offsetStore.commit(group: group, offsets: offsets.mapValues { $0 })
     }
 
     /// The members files written by the process that owns the data directory, when one does.

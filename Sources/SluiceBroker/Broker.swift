@@ -47,6 +47,8 @@ public final class Broker: @unchecked Sendable {
     let offsetStore: OffsetStore
     let checkpointStore: CompactedStore
     let coordinator: GroupCoordinator
+    /// Groups of Kafka clients the daemon's Kafka listener coordinates, as `publishExternalGroup` says.
+    let externalGroups = Locked<[String: MembersFile]>([:])
 
     public static let offsetsTopic = "__consumer_offsets"
     /// Where sources keep their positions, as Kafka Connect keeps source offsets.

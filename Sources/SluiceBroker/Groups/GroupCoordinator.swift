@@ -191,15 +191,25 @@ final class GroupCoordinator: @unchecked Sendable {
             try? FileSystem.removeFile(path)
             return
         }
-        let owners = snapshot.owners.sorted { $0.key < $1.key }.map { tp, member in
+        Self.writeMembersFile(
+            path, group: group, generation: snapshot.generation, strategy: snapshot.strategy.rawValue,
+            members: snapshot.members.keys.sorted(), owners: snapshot.owners, dataDirectory: dataDirectory)
+    }
+
+    /// Writes a members file: the group's generation, members and owners, as `membersFiles` reads it.
+    static func writeMembersFile(
+        _ path: String, group: String, generation: Int32, strategy: String, members: [String],
+        owners: [TopicPartition: String], dataDirectory: String
+    ) {
+        let owners = owners.sorted { $0.key < $1.key }.map { tp, member in
             JSONValue.object([
                 ("topic", .string(tp.topic)), ("partition", .number(String(tp.partition))), ("member", .string(member)),
             ])
         }
         let json = JSONValue.object([
-            ("group", .string(group)), ("generation", .number(String(snapshot.generation))),
-            ("strategy", .string(snapshot.strategy.rawValue)),
-            ("members", .array(snapshot.members.keys.sorted().map { .string($0) })), ("owners", .array(owners)),
+            ("group", .string(group)), ("generation", .number(String(generation))),
+            ("strategy", .string(strategy)),
+            ("members", .array(members.map { .string($0) })), ("owners", .array(owners)),
         ])
         try? FileSystem.createDirectory(dataDirectory + "/__groups")
         try? FileSystem.writeAtomically(path, Array(json.prettyPrinted().utf8), sync: false)

@@ -82,7 +82,7 @@ public enum KafkaError: Int16, Sendable {
     case illegalGeneration = 22
     case inconsistentGroupProtocol = 23
     case invalidGroupId = 24
-    case unknownMemberId = 25
+    case unknownMemberID = 25
     case invalidSessionTimeout = 26
     case rebalanceInProgress = 27
     case topicAuthorizationFailed = 29

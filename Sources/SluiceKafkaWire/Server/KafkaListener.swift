@@ -29,6 +29,7 @@ public final class KafkaListener: Sendable {
     public func start(host: String, port: Int) throws -> String {
         pool.start()
         waiters.start()
+        handler.groups.start()
         let (handler, pool, waiters, logger) = (self.handler, self.pool, self.waiters, self.logger)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -52,6 +53,7 @@ public final class KafkaListener: Sendable {
     public func stop() {
         if let bound = channel.withLock({ $0 }) { try? bound.close().wait() }
         waiters.stop()
+        handler.groups.stop()
         try? group.syncShutdownGracefully()
         try? pool.syncShutdownGracefully()
     }
@@ -114,6 +116,8 @@ final class KafkaConnection: Sendable {
         var open = true
     }
     private let state = Locked(State())
+    /// The client's address, for DescribeGroups.
+    let host: String
 
     init(channel: any Channel, handler: KafkaRequestHandler, pool: NIOThreadPool, waiters: FetchWaiters, logger: Logger)
     {
@@ -122,12 +126,14 @@ final class KafkaConnection: Sendable {
         self.pool = pool
         self.waiters = waiters
         self.logger = logger
+        host = channel.remoteAddress?.ipAddress ?? ""
     }
 
     func received(_ frame: [UInt8]) {
-        let request: KafkaRequest
+        var request: KafkaRequest
         do {
             request = try KafkaRequest(frame: frame)
+            request.clientHost = host
         } catch {
             close("a request whose header cannot be read: \(error)")
             return
@@ -163,6 +169,11 @@ final class KafkaConnection: Sendable {
             done()
         case .close(let reason):
             close(reason)
+        case .later(let register):
+            register { [self] body in
+                send(body, to: request)
+                done()
+            }
         case .park(let deadline, let attempt):
             waiters.park(deadline: deadline, attempt: attempt) { [self] body in
                 send(body, to: request)

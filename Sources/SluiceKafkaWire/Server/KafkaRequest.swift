@@ -9,6 +9,8 @@ public struct KafkaRequest: Sendable {
     /// The whole frame (without its length prefix); `bodyStart` is where the body begins.
     public var frame: [UInt8]
     public var bodyStart: Int
+    /// The client's address, for DescribeGroups.
+    public var clientHost = ""
 
     /// Reads the request header (v1, or v2 with tagged fields for flexible versions).
     public init(frame: [UInt8]) throws(WireError) {
@@ -40,6 +42,9 @@ public enum KafkaOutcome: Sendable {
     /// A fetch waiting for data: `attempt(final)` is called again when records are appended and at
     /// `deadline` (with final = true); it returns the body once it has one.
     case park(deadline: UInt64, attempt: @Sendable (_ final: Bool) -> [UInt8]?)
+    /// An answer that comes later (a JoinGroup waiting for the other members): `register` is given the
+    /// function to call with the body, once.
+    case later(register: @Sendable (_ answer: @escaping @Sendable ([UInt8]) -> Void) -> Void)
     /// Close the connection (an unknown API, a malformed request), with the reason for the log.
     case close(String)
 }

@@ -33,16 +33,19 @@ public final class KafkaRequestHandler: Sendable {
     let settings: Settings
     let brokers: any BrokerProvider
     let logger: Logger
+    let groups: KafkaGroups
 
     /// The APIs answered; the others close the connection, as Kafka does for an unknown API.
     static let implemented: [KafkaAPI] = [
         .apiVersions, .metadata, .produce, .fetch, .listOffsets, .findCoordinator, .createTopics, .deleteTopics,
+        .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .offsetCommit, .offsetFetch, .listGroups, .describeGroups,
     ]
 
     public init(settings: Settings, brokers: any BrokerProvider, logger: Logger) {
         self.settings = settings
         self.brokers = brokers
         self.logger = logger
+        groups = KafkaGroups(brokers: brokers, logger: logger)
     }
 
     /// Answers one request.
@@ -64,6 +67,14 @@ public final class KafkaRequestHandler: Sendable {
             case .findCoordinator: return .reply(try findCoordinator(&body, version: request.version))
             case .createTopics: return .reply(try createTopics(&body, version: request.version))
             case .deleteTopics: return .reply(try deleteTopics(&body, version: request.version))
+            case .joinGroup: return try joinGroup(&body, version: request.version, request: request)
+            case .syncGroup: return try syncGroup(&body, version: request.version)
+            case .heartbeat: return .reply(try heartbeat(&body, version: request.version))
+            case .leaveGroup: return .reply(try leaveGroup(&body, version: request.version))
+            case .offsetCommit: return .reply(try offsetCommit(&body, version: request.version))
+            case .offsetFetch: return .reply(try offsetFetch(&body, version: request.version))
+            case .listGroups: return .reply(try listGroups(&body, version: request.version))
+            case .describeGroups: return .reply(try describeGroups(&body, version: request.version))
             default: return .close("\(api) is not served")
             }
         } catch {
