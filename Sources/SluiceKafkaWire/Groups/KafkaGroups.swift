@@ -362,8 +362,8 @@ final class KafkaGroups: Sendable {
     // MARK: Commits
 
     /// Whether a commit from `memberID` at `generation` may go on: a simple consumer (no member id,
-    /// generation -1) commits into a group without members; a member of the current generation, when
-    /// no rebalance is under way.
+    /// generation -1) commits into a group without members; a member of the current generation, but
+    /// while the leader's assignment is awaited.
     func checkCommit(group name: String, generation: Int32, memberID: String) -> KafkaError {
         groups.withLock { groups in
             guard let group = groups[name], !group.members.isEmpty else {
@@ -372,7 +372,9 @@ final class KafkaGroups: Sendable {
             if generation < 0 && memberID.isEmpty { return .none }  // Kafka allows it too
             guard group.members[memberID] != nil else { return .unknownMemberID }
             guard generation == group.generation else { return .illegalGeneration }
-            if group.phase == .preparingRebalance { return .rebalanceInProgress }
+            // As in Kafka: members commit what they processed before they rejoin (PreparingRebalance);
+            // between the joins and the leader's assignment there is nothing they may own.
+            if group.phase == .completingRebalance { return .rebalanceInProgress }
             return .none
         }
     }

@@ -113,8 +113,22 @@ extension KafkaRequestHandler {
             var base: Int64 = -1
             do {
                 for index in batches.indices {
-                    let appended = try broker.append(&batches[index], to: tp, verifiedCRC: true)
-                    if base < 0 { base = appended.baseOffset }
+                    let header = batches[index].withUnsafeBytes { RecordBatchHeader($0) }
+                    var first: Int64
+                    if header.producerId >= 0 {
+                        let (code, offset) = try producers.append(
+                            producerID: header.producerId, epoch: header.producerEpoch,
+                            firstSequence: header.baseSequence, count: header.lastOffsetDelta + 1, to: tp,
+                            broker: broker
+                        ) { try broker.append(&batches[index], to: tp, verifiedCRC: true).baseOffset }
+                        guard code == .none else {
+                            return PartitionResult(partition: tp.partition, error: code, baseOffset: -1)
+                        }
+                        first = offset
+                    } else {
+                        first = try broker.append(&batches[index], to: tp, verifiedCRC: true).baseOffset
+                    }
+                    if base < 0 { base = first }
                 }
                 let start = (try? broker.offsets(tp).start) ?? -1
                 return PartitionResult(partition: tp.partition, error: .none, baseOffset: base, logStartOffset: start)

@@ -34,11 +34,13 @@ public final class KafkaRequestHandler: Sendable {
     let brokers: any BrokerProvider
     let logger: Logger
     let groups: KafkaGroups
+    let producers = ProducerStates()
 
     /// The APIs answered; the others close the connection, as Kafka does for an unknown API.
     static let implemented: [KafkaAPI] = [
         .apiVersions, .metadata, .produce, .fetch, .listOffsets, .findCoordinator, .createTopics, .deleteTopics,
-        .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .offsetCommit, .offsetFetch, .listGroups, .describeGroups,
+        .initProducerId, .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .offsetCommit, .offsetFetch, .listGroups,
+        .describeGroups,
     ]
 
     public init(settings: Settings, brokers: any BrokerProvider, logger: Logger) {
@@ -67,6 +69,7 @@ public final class KafkaRequestHandler: Sendable {
             case .findCoordinator: return .reply(try findCoordinator(&body, version: request.version))
             case .createTopics: return .reply(try createTopics(&body, version: request.version))
             case .deleteTopics: return .reply(try deleteTopics(&body, version: request.version))
+            case .initProducerId: return .reply(try initProducerID(&body, version: request.version))
             case .joinGroup: return try joinGroup(&body, version: request.version, request: request)
             case .syncGroup: return try syncGroup(&body, version: request.version)
             case .heartbeat: return .reply(try heartbeat(&body, version: request.version))
