@@ -49,6 +49,10 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The codecs of Kafka's compressed record batches besides gzip (SluiceCore's Compression).
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // glibc's posix_spawn chdir action, for external connectors (SluiceExec).
         .target(name: "CSpawn"),
         .systemLibrary(
@@ -60,7 +64,7 @@ let package = Package(
         // Modules.
         .target(
             name: "SluiceCore",
-            dependencies: ["CZlib"],
+            dependencies: ["CZlib", "CSnappy", "CLZ4", "CZstd"],
             swiftSettings: coreSettings
         ),
         .target(

@@ -89,10 +89,10 @@ extension KafkaRequestHandler {
                     partition: tp.partition, error: .transactionalIdAuthorizationFailed,
                     message: "transactional batches are not supported")
             }
-            guard BatchCompression(rawValue: header.compressionCode) != nil else {
+            guard (0...4).contains(header.compressionCode) else {
                 return PartitionResult(
                     partition: tp.partition, error: .unsupportedCompressionType,
-                    message: "compression \(header.compressionCode) is not supported yet")
+                    message: "compression codec \(header.compressionCode) is not one of Kafka's")
             }
             let batch = Array(records[at..<at + header.totalSize])
             let crc = batch.withUnsafeBytes { RecordBatch.computeCRC($0, at: 0, totalSize: $0.count) }

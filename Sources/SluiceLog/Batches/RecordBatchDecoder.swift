@@ -44,15 +44,19 @@ public enum RecordBatchDecoder {
                 switch header.compressionCode {
                 case BatchCompression.none.rawValue:
                     batches.append((header, recordsStart..<recordsEnd))
-                case BatchCompression.gzip.rawValue:
+                case BatchCompression.gzip.rawValue...4:
                     let inflated: [UInt8]
                     do {
                         inflated = try bytes.withUnsafeBytes { raw in
-                            try Inflater.inflate(UnsafeRawBufferPointer(rebasing: raw[recordsStart..<recordsEnd]))
+                            try RecordBatch.decompress(
+                                header.compressionCode, UnsafeRawBufferPointer(rebasing: raw[recordsStart..<recordsEnd])
+                            )
                         }
                     } catch let error as CoreError {
                         throw LogError(
-                            .corrupt, "batch at offset \(header.baseOffset) holds bad gzip data", cause: error)
+                            .corrupt,
+                            "batch at offset \(header.baseOffset) holds bad \(RecordBatch.codecName(header.compressionCode)) "
+                                + "data", cause: error)
                     }
                     let start = arena.count
                     arena.append(contentsOf: inflated)
@@ -61,7 +65,7 @@ public enum RecordBatchDecoder {
                     throw LogError(
                         .corrupt,
                         "batch at offset \(header.baseOffset) uses compression codec \(header.compressionCode); "
-                            + "only none and gzip are supported"
+                            + "Kafka's are none, gzip, snappy, lz4 and zstd (0 to 4)"
                     )
                 }
             }

@@ -89,6 +89,24 @@ public struct RecordBatchHeader: Sendable, Equatable {
 /// Batch-level checks on whole batches held in memory.
 public enum RecordBatch {
     /// Computes the CRC of the batch at `offset` (whose header says it spans `totalSize` bytes).
+    /// The records section of a batch compressed with Kafka's codec `code` (1 gzip, 2 snappy, 3 lz4,
+    /// 4 zstd), decompressed.
+    public static func decompress(_ code: Int16, _ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+        switch code {
+        case 1: return try Inflater.inflate(input)
+        case 2: return try BatchCodecs.snappy(input)
+        case 3: return try BatchCodecs.lz4(input)
+        case 4: return try BatchCodecs.zstd(input)
+        default: throw CoreError(.compression, "unknown compression codec \(code)")
+        }
+    }
+
+    /// The name of Kafka's compression codec `code`.
+    public static func codecName(_ code: Int16) -> String {
+        ["none", "gzip", "snappy", "lz4", "zstd"].indices.contains(Int(code))
+            ? ["none", "gzip", "snappy", "lz4", "zstd"][Int(code)] : "codec \(code)"
+    }
+
     public static func computeCRC(_ bytes: UnsafeRawBufferPointer, at offset: Int, totalSize: Int) -> UInt32 {
         let start = offset + RecordBatchHeader.attributesOffset
         return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[start..<(offset + totalSize)]))
