@@ -100,10 +100,12 @@ public enum DaemonRunner {
         }
         let kafka = try KafkaService.start(
             plan.config.kafka, override: options.kafkaListen, observer: observer, logger: logger)
-        defer { kafka?.stop() }
+        defer { kafka?.listener.stop() }
         // Where `sluice status` and the other clients find the admin API: in the data directory that
         // runs (a reload may change it).
-        let record = JSONValue.object([("pid", .number(String(getpid()))), ("admin", .string(address))])
+        let record = JSONValue.object(
+            [("pid", .number(String(getpid()))), ("admin", .string(address))]
+                + (kafka.map { [("kafka", JSONValue.string($0.address))] } ?? []))
         var addressPath: String?
         defer { addressPath.map { try? FileSystem.removeFile($0) } }
 

@@ -15,7 +15,7 @@ extension PipelineObserver: BrokerProvider {}
 enum KafkaService {
     /// Starts the listener the `kafka` section (or `--kafka-listen`) asks for; nil when neither does.
     static func start(_ section: KafkaSettings?, override: String?, observer: PipelineObserver, logger: Logger) throws
-        -> KafkaListener?
+        -> (listener: KafkaListener, address: String)?
     {
         guard section != nil || override != nil else { return nil }
         var settings = section ?? KafkaSettings()
@@ -46,7 +46,7 @@ enum KafkaService {
             ])
         }
         logger.notice("Kafka listener started", metadata: ["kafka": "\(address)", "advertised_host": "\(advertised)"])
-        return listener
+        return (listener, address)
     }
 
     static func hostName() -> String {

@@ -57,6 +57,11 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    public var arrayValue: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     public var doubleValue: Double? {
         if case .number(let text) = self { return Double(text) }
         return nil

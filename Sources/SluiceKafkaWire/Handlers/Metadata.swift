@@ -43,7 +43,7 @@ extension KafkaRequestHandler {
         out.array([Self.nodeID]) { out, node in
             out.int32(node)
             out.string(settings.advertisedHost)
-            out.int32(settings.advertisedPort)
+            out.int32(advertisedPort)
             if version >= 1 { out.string(nil) }  // rack
         }
         if version >= 2 { out.string(settings.clusterID) }
@@ -78,7 +78,7 @@ extension KafkaRequestHandler {
         if version >= 1 { out.string(running ? nil : "the daemon is between pipelines; try again") }
         out.int32(running ? Self.nodeID : -1)
         out.string(running ? settings.advertisedHost : "")
-        out.int32(running ? settings.advertisedPort : -1)
+        out.int32(running ? advertisedPort : -1)
         return out.bytes
     }
 

@@ -46,6 +46,7 @@ public final class KafkaListener: Sendable {
         let bound = try bootstrap.bind(host: host, port: port).wait()
         channel.withLock { $0 = bound }
         let actual = bound.localAddress?.port ?? port
+        handler.bound(port: Int32(actual))
         return "\(host.contains(":") ? "[\(host)]" : host):\(actual)"
     }
 

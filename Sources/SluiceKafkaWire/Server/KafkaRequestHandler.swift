@@ -31,6 +31,14 @@ public final class KafkaRequestHandler: Sendable {
     static let nodeID: Int32 = 0
 
     let settings: Settings
+    /// The port clients are told: the one bound, when the listener asked for any free one (port 0).
+    private let boundPort: Locked<Int32?> = Locked(nil)
+    var advertisedPort: Int32 { boundPort.withLock { $0 } ?? settings.advertisedPort }
+
+    /// Called once the listener is bound: a listener on port 0 advertises the port it got.
+    func bound(port: Int32) {
+        if settings.advertisedPort == 0 { boundPort.withLock { $0 = port } }
+    }
     let brokers: any BrokerProvider
     let logger: Logger
     let groups: KafkaGroups

@@ -1,0 +1,233 @@
+import Foundation
+import Glibc
+import SluiceCore
+import SluiceTestSupport
+import Testing
+
+/// `sluice daemon` speaking the Kafka protocol to the clients people use: kcat, confluent-kafka
+/// (librdkafka) and kafka-python, from Debian and from PyPI (`.ci/run` installs both).
+@Suite(.serialized) struct KafkaProtocolTests {
+    static var clients: String { EndToEnd.repositoryRoot + "/Tests/EndToEndTests/KafkaClients/clients.py" }
+
+    /// Debian's Python with python3-confluent-kafka and python3-kafka, and the test venv's with the
+    /// PyPI releases (SLUICE_TEST_PYTHON).
+    static var pythons: [(name: String, path: String)] {
+        var found = [("debian", "/usr/bin/python3")]
+        if let venv = ProcessInfo.processInfo.environment["SLUICE_TEST_PYTHON"], !venv.isEmpty {
+            found.append(("pypi", venv))
+        }
+        return found
+    }
+
+    /// A daemon with a Kafka listener on a free port, in a fresh folder.
+    final class Daemon {
+        let dir = TemporaryDirectory()
+        let process: Process
+        let collector: OutputCollector
+        let bootstrap: String
+
+        init(topics: String = "{}", extra: String = "") throws {
+            try EndToEnd.write(
+                """
+                {"topics": \(topics), "sources": {}, "sinks": {}, "admin": {"listen": "off"},
+                 "daemon": {"poll_interval_ms": 100},
+                 "kafka": {"listen": "127.0.0.1:0"}\(extra)}
+                """, to: "config.json", in: dir.path)
+            (process, bootstrap, collector) = try Self.start(in: dir)
+        }
+
+        static func start(in dir: TemporaryDirectory) throws -> (Process, String, OutputCollector) {
+            try? FileManager.default.removeItem(atPath: dir.file("data/daemon.json"))
+            let (process, out, err) = try SluiceBinary.start(["daemon", "config.json"], in: dir.path)
+            let collector = OutputCollector(out: out, err: err)
+            for _ in 0..<300 {
+                if let bytes = try? FileSystem.readFile(dir.file("data/daemon.json")),
+                    let address = (try? JSONValue.parse(bytes))?["kafka"]?.stringValue
+                {
+                    return (process, address, collector)
+                }
+                Time.sleep(millis: 50)
+            }
+            process.terminate()
+            throw TestSupportError("the daemon did not start its Kafka listener: \(collector.finish().1)")
+        }
+
+        /// Runs a shell command with $BOOTSTRAP set; its result.
+        func shell(_ command: String) throws -> Subprocess.Result {
+            try Subprocess.run("/bin/sh", ["-c", "BOOTSTRAP=\(bootstrap); cd '\(dir.path)'; " + command])
+        }
+
+        func sluice(_ arguments: [String]) throws -> SluiceBinary.Result {
+            try SluiceBinary.run(arguments + ["--data-dir", dir.file("data")], in: dir.path)
+        }
+
+        func stop() -> String {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            return collector.finish().1
+        }
+
+        deinit {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+    }
+
+    static func lines(_ count: Int, value: (Int) -> String = { "value-\($0)" }) -> String {
+        (0..<count).map { "key-\($0):\(value($0))\n" }.joined()
+    }
+
+    @Test func kcatListsProducesAndConsumesAndKeysLandWhereSluiceProducePutsThem() throws {
+        let daemon = try Daemon(topics: #"{"events": {"partitions": 4}}"#)
+        defer { _ = daemon.stop() }
+        let listed = try daemon.shell("kcat -b $BOOTSTRAP -L")
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("topic \"events\" with 4 partitions"), "\(listed.stdout)")
+        #expect(listed.stdout.contains("broker 0 at \(daemon.bootstrap)"), "\(listed.stdout)")
+
+        let count = 200_000
+        try EndToEnd.write(Self.lines(count), to: "in.txt", in: daemon.dir.path)
+        let produced = try daemon.shell("kcat -b $BOOTSTRAP -t events -P -K: -X partitioner=murmur2_random -l in.txt")
+        #expect(produced.status == 0, "\(produced.stderr)")
+
+        // The same lines through `sluice produce` into a data directory of their own.
+        let other = TemporaryDirectory()
+        let made = try SluiceBinary.run(
+            ["topics", "create", "events", "--partitions", "4", "--data-dir", other.file("data")], in: other.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        let local = try SluiceBinary.run(
+            ["produce", "-t", "events", "--key-separator", ":", "--data-dir", other.file("data")], in: other.path,
+            stdin: Data(Self.lines(count).utf8))
+        #expect(local.status == 0, "\(local.stderr)")
+        let placedByKafka = try EndToEnd.records("events", dataDirectory: daemon.dir.file("data"))
+        let placedBySluice = try EndToEnd.records("events", dataDirectory: other.file("data"))
+        #expect(placedByKafka.count == count)
+        func placement(_ records: [(partition: Int32, record: Record)]) -> [String: Int32] {
+            Dictionary(
+                records.map { (String(decoding: $0.record.key ?? [], as: UTF8.self), $0.partition) },
+                uniquingKeysWith: { first, _ in first })
+        }
+        #expect(placement(placedByKafka) == placement(placedBySluice), "keys placed differently")
+
+        let consumed = try daemon.shell(
+            "kcat -b $BOOTSTRAP -t events -C -o beginning -e -q -f '%k:%s\\n' | sort | md5sum")
+        let expected = try daemon.shell("sort in.txt | md5sum")
+        #expect(consumed.stdout == expected.stdout, "kcat -C did not return every record once")
+    }
+
+    @Test func gzipAndOtherCodecsAreStoredCompressedAndReadEverywhere() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        try EndToEnd.write(
+            Self.lines(20_000) { _ in String(repeating: "a", count: 100) }, to: "same.txt", in: daemon.dir.path)
+        for codec in ["gzip", "snappy", "lz4", "zstd"] {
+            let produced = try daemon.shell("kcat -b $BOOTSTRAP -t z-\(codec) -P -K: -z \(codec) -l same.txt")
+            #expect(produced.status == 0, "\(codec): \(produced.stderr)")
+            let read = try daemon.sluice(["consume", "--topic", "z-\(codec)", "--from-beginning", "--format", "value"])
+            #expect(read.stdout.split(separator: "\n").count == 20_000, "\(codec): \(read.stderr)")
+            // 20,000 values of 100 bytes are far smaller on disk than the 2 MB they hold.
+            let size = try daemon.shell("du -sk data/z-\(codec)-0 | cut -f1")
+            #expect((Int(size.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .max) < 1000, "\(codec)")
+        }
+    }
+
+    @Test func twoKcatMembersShareFourPartitionsAndOneTakesAllWhenTheOtherLeaves() throws {
+        let daemon = try Daemon(topics: #"{"shared": {"partitions": 4}}"#)
+        defer { _ = daemon.stop() }
+        try EndToEnd.write(Self.lines(1000), to: "in.txt", in: daemon.dir.path)
+        #expect(try daemon.shell("kcat -b $BOOTSTRAP -t shared -P -K: -l in.txt").status == 0)
+        // Default signal dispositions: the test runner may ignore SIGTERM, and children inherit that.
+        let member =
+            "env --default-signal kcat -b $BOOTSTRAP -G pair shared -q -X session.timeout.ms=6000 -X auto.offset.reset=earliest"
+            + " -X auto.commit.interval.ms=200"
+        let first = try daemon.shell("(\(member) > first.out 2>&1 & echo $!)")
+        let second = try daemon.shell("(\(member) > second.out 2>&1 & echo $!)")
+        let pids = [first, second].compactMap { pid_t($0.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(pids.count == 2)
+        defer { for pid in pids { kill(pid, SIGKILL) } }
+        func owners() throws -> [String: Int] {
+            let described = try daemon.sluice(["groups", "describe", "pair"]).stdout
+            var count: [String: Int] = [:]
+            for line in described.split(separator: "\n") where line.hasPrefix("shared ") {
+                if let member = line.split(separator: " ").last, member != "-" {
+                    count[String(member), default: 0] += 1
+                }
+            }
+            return count
+        }
+        var shared = false
+        for _ in 0..<200 where !shared {
+            shared = (try owners()).values.sorted() == [2, 2]
+            if !shared { Time.sleep(millis: 100) }
+        }
+        let sharing = try owners()
+        #expect(shared, "two members with two partitions each: \(sharing)")
+        kill(pids[0], SIGTERM)
+        let left = Date()
+        var took = false
+        while !took && Date().timeIntervalSince(left) < 9 {
+            took = (try owners()).values.sorted() == [4]
+            if !took { Time.sleep(millis: 100) }
+        }
+        let remaining = try owners()
+        #expect(took, "the other member owns all four within the session timeout and 3 s: \(remaining)")
+        // The group's commits: everything was read.
+        var committed = false
+        for _ in 0..<100 where !committed {
+            let described = try daemon.sluice(["groups", "describe", "pair"]).stdout
+            committed = described.contains("total lag 0")
+            if !committed { Time.sleep(millis: 100) }
+        }
+        let final = try daemon.sluice(["groups", "describe", "pair"]).stdout
+        #expect(committed, "\(final)")
+    }
+
+    /// Runs clients.py with one of the Pythons; its JSON line.
+    static func client(_ python: String, _ arguments: [String]) throws -> JSONValue {
+        let result = try Subprocess.run(python, [clients] + arguments)
+        #expect(result.status == 0, "\(python) clients.py \(arguments.joined(separator: " ")): \(result.stderr)")
+        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        return (try? JSONValue.parse(Array(line.utf8))) ?? .null
+    }
+
+    @Test(arguments: pythons.map(\.path))
+    func confluentKafkaProducesContiguouslyResumesAtItsCommitAndSeeks(_ python: String) throws {
+        let versions = try Self.client(python, ["versions"])
+        #expect(versions["confluent"] != nil, "confluent-kafka is missing for \(python)")
+        let daemon = try Daemon(topics: #"{"orders": {"partitions": 3}}"#)
+        defer { _ = daemon.stop() }
+        for (topic, mode) in [("orders", "plain"), ("orders", "idempotent")] {
+            let produced = try Self.client(python, ["produce", daemon.bootstrap, topic, "50000", mode])
+            #expect(produced["delivered"]?.integerValue == 50_000, "\(mode): \(produced)")
+            #expect(produced["contiguous"] == .bool(true), "\(mode): \(produced)")
+        }
+        let first = try Self.client(python, ["consume", daemon.bootstrap, "orders", "readers", "30000", "commit"])
+        let rest = try Self.client(python, ["consume", daemon.bootstrap, "orders", "readers", "1000000", "commit"])
+        let keys = (first["keys"]?.arrayValue ?? []) + (rest["keys"]?.arrayValue ?? [])
+        #expect(keys.count == 100_000, "read \(keys.count) of 100,000 across a restart")
+        var counts: [Int64: Int] = [:]
+        for key in keys { counts[key.integerValue ?? -1, default: 0] += 1 }
+        #expect(counts.count == 50_000 && counts.values.allSatisfy { $0 == 2 }, "nothing lost or repeated")
+        let seek = try Self.client(python, ["seek", daemon.bootstrap, "orders"])
+        #expect(seek["first"]?.integerValue == 10 && seek["after_seek"]?.integerValue == 3, "\(seek)")
+        for codec in ["lz4", "zstd"] {
+            let produced = try Self.client(python, ["produce", daemon.bootstrap, "c-\(codec)", "5000", "plain", codec])
+            #expect(produced["delivered"]?.integerValue == 5000, "\(codec): \(produced)")
+            let read = try daemon.sluice(["consume", "--topic", "c-\(codec)", "--from-beginning", "--format", "value"])
+            #expect(Set(read.stdout.split(separator: "\n")).count == 5000, "\(codec)")
+        }
+    }
+
+    @Test(arguments: pythons.map(\.path))
+    func kafkaPythonGroupsOfThreeShareSixPartitions(_ python: String) throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let result = try Self.client(python, ["group", daemon.bootstrap, "six", "6"])
+        let three = result["three"]?.arrayValue?.map { $0.arrayValue?.count ?? 0 } ?? []
+        let two = result["two"]?.arrayValue?.map { $0.arrayValue?.count ?? 0 } ?? []
+        #expect(three == [2, 2, 2], "\(result)")
+        #expect(two == [3, 3], "\(result)")
+    }
+}
