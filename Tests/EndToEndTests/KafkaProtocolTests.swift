@@ -230,4 +230,53 @@ import Testing
         #expect(three == [2, 2, 2], "\(result)")
         #expect(two == [3, 3], "\(result)")
     }
+
+    @Test func badClientsAreClosedAloneAndEveryOtherConnectionGoesOn() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let result = try Self.client("/usr/bin/python3", ["abuse", daemon.bootstrap])
+        for check in [
+            "good_first", "garbage", "two_gigabytes", "negative_length", "unknown_api", "unknown_version", "cut_header",
+            "bad_body", "good_last",
+        ] {
+            #expect(result[check] == .bool(true), "\(check): \(result)")
+        }
+        #expect(result["many_answered"]?.integerValue == 200, "\(result)")
+        #expect(daemon.process.isRunning)
+        #expect(try daemon.shell("kcat -b $BOOTSTRAP -L").status == 0)
+    }
+
+    @Test func sigkillDuringProduceLosesNoAcknowledgedRecord() throws {
+        let daemon = try Daemon(topics: #"{"durable": {"partitions": 2}}"#)
+        let log = daemon.dir.file("acked.txt")
+        let producer = Process()
+        producer.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        producer.arguments = [Self.clients, "acked", daemon.bootstrap, "durable", "2000000", log]
+        producer.standardOutput = FileHandle.nullDevice
+        producer.standardError = FileHandle.nullDevice
+        try producer.run()
+        var acknowledged = 0
+        for _ in 0..<400 where acknowledged < 20_000 {
+            Time.sleep(millis: 50)
+            acknowledged = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count
+        }
+        kill(daemon.process.processIdentifier, SIGKILL)
+        daemon.process.waitUntilExit()
+        _ = daemon.collector.finish()
+        producer.waitUntilExit()
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count >= 20_000, "the producer was acknowledged \(lines.count) records before the kill")
+        let stored = try EndToEnd.records("durable", dataDirectory: daemon.dir.file("data"))
+        var byPosition: [String: String] = [:]
+        for (partition, record) in stored {
+            byPosition["\(partition) \(record.offset)"] = String(decoding: record.key ?? [], as: UTF8.self)
+        }
+        var missing = 0
+        for line in lines {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3 else { continue }
+            if byPosition["\(parts[1]) \(parts[2])"] != String(parts[0]) { missing += 1 }
+        }
+        #expect(missing == 0, "\(missing) acknowledged records are not where their acknowledgement said")
+    }
 }

@@ -66,8 +66,11 @@ struct KafkaFrameDecoder: ByteToMessageDecoder {
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
-        guard length >= 8 && Int(length) <= KafkaListener.maxRequestBytes else {
-            throw WireError("a request of \(length) bytes (at most \(KafkaListener.maxRequestBytes))")
+        guard length >= 10 && Int(length) <= KafkaListener.maxRequestBytes else {
+            throw WireError(
+                length < 10
+                    ? "a request of \(length) bytes, shorter than a request header"
+                    : "a request of \(length) bytes; at most \(KafkaListener.maxRequestBytes) are taken")
         }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)

@@ -128,6 +128,108 @@ def kafka_python_group(bootstrap, topic, partitions):
     emit(three=three, two=two, seconds=took)
 
 
+def acked(bootstrap, topic, count, log_path):
+    """Produces until a delivery fails, writing each acknowledged record (key partition offset) to
+    `log_path`."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2, "message.timeout.ms": 4000,
+                  "enable.idempotence": True})
+    log = open(log_path, "w", buffering=1)
+    failed = []
+
+    def done(err, msg):
+        if err:
+            failed.append(err)
+        else:
+            log.write("%s %d %d\n" % (msg.key().decode(), msg.partition(), msg.offset()))
+    for i in range(count):
+        if failed:  # the broker is gone: stop
+            break
+        while not failed:
+            try:
+                p.produce(topic, key=str(i), value="v%d" % i, on_delivery=done)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 200 == 0:
+            p.poll(0.001)
+    p.flush(10)
+    emit(done=True)
+
+
+def abuse(bootstrap):
+    """Bad clients next to a good one; what each got."""
+    import os
+    import socket
+    import struct
+    host, port = bootstrap.rsplit(":", 1)
+    address = (host, int(port))
+
+    def request(api, version, body=b"", correlation=1):
+        header = struct.pack(">hhih", api, version, correlation, 4) + b"test"
+        return struct.pack(">i", len(header) + len(body)) + header + body
+
+    def read_answer(sock):
+        sock.settimeout(5)
+        data = b""
+        while len(data) < 4:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        size = struct.unpack(">i", data[:4])[0]
+        while len(data) < 4 + size:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        return data[4:4 + size]
+
+    def closed_by_daemon(payload):
+        sock = socket.create_connection(address)
+        sock.sendall(payload)
+        sock.settimeout(5)
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return True  # the daemon closed it
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+        finally:
+            sock.close()
+
+    results = {}
+    good = socket.create_connection(address)
+    good.sendall(request(18, 0))
+    results["good_first"] = read_answer(good) is not None
+    results["garbage"] = closed_by_daemon(os.urandom(3000))
+    results["two_gigabytes"] = closed_by_daemon(struct.pack(">i", 0x7FFFFFF0) + b"x" * 100)
+    results["negative_length"] = closed_by_daemon(struct.pack(">i", -5))
+    results["unknown_api"] = closed_by_daemon(request(999, 0))
+    results["unknown_version"] = closed_by_daemon(request(3, 99))
+    results["cut_header"] = closed_by_daemon(struct.pack(">i", 6) + b"\x00\x03\x00\x01\x00\x00")
+    results["bad_body"] = closed_by_daemon(request(3, 1, struct.pack(">i", 1000000)))
+    # Cut frames and clients that vanish, mid-frame and mid-request (a long-polling fetch).
+    for payload in [struct.pack(">i", 100) + b"abc", request(1, 11, struct.pack(">iiiiibii", -1, 5000, 1, 1 << 20, 0, 0, -1, 1)
+                    + struct.pack(">h", 1) + b"t" + struct.pack(">iiiqqi", 1, 0, 0, 0, 0, 1 << 20) + struct.pack(">ih", 0, 0))]:
+        sock = socket.create_connection(address)
+        sock.sendall(payload)
+        sock.close()
+    many = [socket.create_connection(address) for _ in range(200)]
+    for n, sock in enumerate(many):
+        sock.sendall(request(18, 0, correlation=n))
+    results["many_answered"] = sum(1 for sock in many if read_answer(sock) is not None)
+    for sock in many:
+        sock.close()
+    good.sendall(request(3, 1, struct.pack(">i", -1), correlation=2))
+    results["good_last"] = read_answer(good) is not None
+    good.close()
+    emit(**results)
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "produce":
@@ -138,6 +240,10 @@ if __name__ == "__main__":
         confluent_seek(args[0], args[1])
     elif command == "group":
         kafka_python_group(args[0], args[1], int(args[2]))
+    elif command == "acked":
+        acked(args[0], args[1], int(args[2]), args[3])
+    elif command == "abuse":
+        abuse(args[0])
     elif command == "versions":
         import confluent_kafka
         import kafka
