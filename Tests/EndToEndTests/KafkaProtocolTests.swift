@@ -27,9 +27,12 @@ import Testing
         let bootstrap: String
 
         init(topics: String = "{}", extra: String = "") throws {
+            let sections =
+                (extra.contains("\"sources\"") ? "" : #""sources": {}, "#)
+                + (extra.contains("\"sinks\"") ? "" : #""sinks": {}, "#)
             try EndToEnd.write(
                 """
-                {"topics": \(topics), "sources": {}, "sinks": {}, "admin": {"listen": "off"},
+                {"topics": \(topics), \(sections)"admin": {"listen": "off"},
                  "daemon": {"poll_interval_ms": 100},
                  "kafka": {"listen": "127.0.0.1:0"}\(extra)}
                 """, to: "config.json", in: dir.path)
@@ -278,5 +281,68 @@ import Testing
             if byPosition["\(parts[1]) \(parts[2])"] != String(parts[0]) { missing += 1 }
         }
         #expect(missing == 0, "\(missing) acknowledged records are not where their acknowledgement said")
+    }
+
+    @Test func aKafkaConsumerReadsACSVPipelineAsItIsWritten() throws {
+        let daemon = try Daemon(
+            extra: """
+                , "sources": {"rows": {"type": "csv", "path": "in/*.csv", "key": ["id"]}}
+                """.replacingOccurrences(of: "\n", with: ""))
+        defer { _ = daemon.stop() }
+        try FileManager.default.createDirectory(atPath: daemon.dir.file("in"), withIntermediateDirectories: true)
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = [
+            "-c",
+            "kcat -b \(daemon.bootstrap) -t rows -C -o beginning -c 2000 -q -f '%k\\n' > '\(daemon.dir.file("read.txt"))'",
+        ]
+        try reader.run()
+        for file in 0..<2 {
+            let rows = (0..<1000).map { "\(file * 1000 + $0),row \(file * 1000 + $0)\n" }.joined()
+            try EndToEnd.write("id,name\n" + rows, to: "in/part-\(file).csv", in: daemon.dir.path)
+            Time.sleep(millis: 500)
+        }
+        var finished = false
+        for _ in 0..<300 where !finished {
+            finished = !reader.isRunning
+            if !finished { Time.sleep(millis: 50) }
+        }
+        if !finished { reader.terminate() }
+        #expect(finished, "kcat did not read 2,000 rows")
+        let keys = try String(contentsOfFile: daemon.dir.file("read.txt"), encoding: .utf8).split(separator: "\n")
+        #expect(Set(keys).count == 2000 && keys.count == 2000)
+    }
+
+    @Test(.enabled(if: PostgresServer.shouldRun))
+    func aKafkaProducerFeedsASluiceSinkIntoPostgres() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("kafka")
+        _ = try server.psql(
+            "CREATE TABLE events (id bigint PRIMARY KEY, name text, amount numeric)", database: database)
+        let daemon = try Daemon(
+            topics: #"{"events": {"partitions": 3}}"#,
+            extra: """
+                , "sinks": {"pg": {"type": "postgres", "topics": ["events"], "mode": "upsert", "key_columns": ["id"],
+                                  "connection": "\(server.connectionString(database: database))", "batch_wait_ms": 50}}
+                """.replacingOccurrences(of: "\n", with: ""))
+        defer { _ = daemon.stop() }
+        let script = """
+            import sys
+            from confluent_kafka import Producer
+            p = Producer({"bootstrap.servers": sys.argv[1], "compression.type": "zstd", "linger.ms": 5})
+            for i in range(10000):
+                p.produce("events", key=str(i), value='{"id": %d, "name": "n%d", "amount": %d.25}' % (i, i, i))
+                if i % 1000 == 0: p.poll(0)
+            assert p.flush(30) == 0
+            """
+        let produced = try Subprocess.run("/usr/bin/python3", ["-c", script, daemon.bootstrap])
+        #expect(produced.status == 0, "\(produced.stderr)")
+        var loaded = ""
+        for _ in 0..<300 where loaded != "10000|49995000" {
+            loaded = try server.psql("SELECT count(*), sum(id) FROM events", database: database)
+            if loaded != "10000|49995000" { Time.sleep(millis: 100) }
+        }
+        #expect(loaded == "10000|49995000")
+        #expect(try server.psql("SELECT name, amount FROM events WHERE id = 77", database: database) == "n77|77.25")
     }
 }
