@@ -185,6 +185,12 @@ import Testing
         }
         let final = try daemon.sluice(["groups", "describe", "pair"]).stdout
         #expect(committed, "\(final)")
+        // A Kafka client's group is reset like any group's, once the daemon is stopped.
+        for pid in pids { kill(pid, SIGKILL) }
+        _ = daemon.stop()
+        let reset = try daemon.sluice(["groups", "reset-offsets", "--group", "pair", "--topic", "shared", "--to-earliest", "--execute"])
+        #expect(reset.status == 0, "\(reset.stderr)")
+        #expect(try daemon.sluice(["groups", "describe", "pair"]).stdout.contains("total lag 1000"))
     }
 
     /// Runs clients.py with one of the Pythons; its JSON line.
@@ -263,6 +269,9 @@ import Testing
             Time.sleep(millis: 50)
             acknowledged = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count
         }
+        // A group commits what it read (synchronously), then the daemon is killed.
+        let read = try Self.client("/usr/bin/python3", ["consume", daemon.bootstrap, "durable", "readers", "5000", "commit"])
+        #expect(read["keys"]?.arrayValue?.count == 5000)
         kill(daemon.process.processIdentifier, SIGKILL)
         daemon.process.waitUntilExit()
         _ = daemon.collector.finish()
@@ -281,6 +290,11 @@ import Testing
             if byPosition["\(parts[1]) \(parts[2])"] != String(parts[0]) { missing += 1 }
         }
         #expect(missing == 0, "\(missing) acknowledged records are not where their acknowledgement said")
+        let committed = try daemon.sluice(["groups", "describe", "readers"]).stdout
+        let offsets = committed.split(separator: "\n").filter { $0.hasPrefix("durable ") }.compactMap {
+            Int($0.split(separator: " ", omittingEmptySubsequences: true)[2])
+        }
+        #expect(offsets.reduce(0, +) == 5000, "the group's commits survive the kill: \(committed)")
     }
 
     @Test func aKafkaConsumerReadsACSVPipelineAsItIsWritten() throws {
