@@ -33,8 +33,7 @@ import Testing
             try EndToEnd.write(
                 """
                 {"topics": \(topics), \(sections)"admin": {"listen": "off"},
-                 "daemon": {"poll_interval_ms": 100},
-                 "kafka": {"listen": "127.0.0.1:0"}\(extra)}
+                 "daemon": {"poll_interval_ms": 100}\(extra.contains("\"kafka\"") ? "" : #", "kafka": {"listen": "127.0.0.1:0"}"#)\(extra)}
                 """, to: "config.json", in: dir.path)
             (process, bootstrap, collector) = try Self.start(in: dir)
         }
@@ -188,7 +187,9 @@ import Testing
         // A Kafka client's group is reset like any group's, once the daemon is stopped.
         for pid in pids { kill(pid, SIGKILL) }
         _ = daemon.stop()
-        let reset = try daemon.sluice(["groups", "reset-offsets", "--group", "pair", "--topic", "shared", "--to-earliest", "--execute"])
+        let reset = try daemon.sluice([
+            "groups", "reset-offsets", "--group", "pair", "--topic", "shared", "--to-earliest", "--execute",
+        ])
         #expect(reset.status == 0, "\(reset.stderr)")
         #expect(try daemon.sluice(["groups", "describe", "pair"]).stdout.contains("total lag 1000"))
     }
@@ -251,6 +252,10 @@ import Testing
             #expect(result[check] == .bool(true), "\(check): \(result)")
         }
         #expect(result["many_answered"]?.integerValue == 200, "\(result)")
+        // Old minimum versions are advertised (librdkafka 2.0 turns features off otherwise).
+        for (api, range) in [("0", [0, 8]), ("1", [0, 11]), ("3", [0, 8]), ("11", [0, 5]), ("18", [0, 3])] {
+            #expect(result["ranges"]?[api]?.arrayValue?.compactMap(\.integerValue) == range.map(Int64.init), "\(api)")
+        }
         #expect(daemon.process.isRunning)
         #expect(try daemon.shell("kcat -b $BOOTSTRAP -L").status == 0)
     }
@@ -270,7 +275,8 @@ import Testing
             acknowledged = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count
         }
         // A group commits what it read (synchronously), then the daemon is killed.
-        let read = try Self.client("/usr/bin/python3", ["consume", daemon.bootstrap, "durable", "readers", "5000", "commit"])
+        let read = try Self.client(
+            "/usr/bin/python3", ["consume", daemon.bootstrap, "durable", "readers", "5000", "commit"])
         #expect(read["keys"]?.arrayValue?.count == 5000)
         kill(daemon.process.processIdentifier, SIGKILL)
         daemon.process.waitUntilExit()
@@ -358,5 +364,31 @@ import Testing
         }
         #expect(loaded == "10000|49995000")
         #expect(try server.psql("SELECT name, amount FROM events WHERE id = 77", database: database) == "n77|77.25")
+    }
+
+    @Test func kafkaSettingsAreCheckedAndAutoCreationCanBeTurnedOff() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(
+            #"{"sources": {}, "sinks": {}, "kafka": {"listen": "nowhere", "auto_create_topic": true, "default_partitions": 0}}"#,
+            to: "config.json", in: dir.path)
+        let refused = try EndToEnd.sluice(["validate", "config.json"], in: dir.path, expect: 2)
+        for expected in [
+            "kafka.listen: expected \"HOST:PORT\"",
+            "kafka.auto_create_topic: unknown kafka setting; did you mean "
+                + "\"auto_create_topics\"?", "kafka.default_partitions: expected an integer from 1 to 10000",
+        ] {
+            #expect(refused.stderr.contains(expected), "\(refused.stderr)")
+        }
+        try EndToEnd.write(#"{"sources": {}, "sinks": {}}"#, to: "config.json", in: dir.path)
+        let badFlag = try EndToEnd.sluice(["daemon", "config.json", "--kafka-listen", "9092"], in: dir.path, expect: 2)
+        #expect(badFlag.stderr.contains("--kafka-listen: expected HOST:PORT"), "\(badFlag.stderr)")
+
+        let daemon = try Daemon(
+            topics: #"{"known": {"partitions": 1}}"#,
+            extra: #", "kafka": {"listen": "127.0.0.1:0", "auto_create_topics": false}"#)
+        defer { _ = daemon.stop() }
+        let produced = try daemon.shell("echo x | kcat -b $BOOTSTRAP -t unknown -P -X topic.message.timeout.ms=3000")
+        #expect(produced.stderr.contains("Delivery failed"), "\(produced.stderr)")
+        #expect(try daemon.sluice(["topics", "list"]).stdout.contains("unknown") == false)
     }
 }

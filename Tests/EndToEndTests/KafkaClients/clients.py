@@ -204,7 +204,12 @@ def abuse(bootstrap):
     results = {}
     good = socket.create_connection(address)
     good.sendall(request(18, 0))
-    results["good_first"] = read_answer(good) is not None
+    answer = read_answer(good)
+    results["good_first"] = answer is not None
+    if answer:  # correlation id, error code, [api key, min, max]
+        count = struct.unpack_from(">i", answer, 6)[0]
+        ranges = [struct.unpack_from(">hhh", answer, 10 + 6 * n) for n in range(count)]
+        results["ranges"] = {str(key): [low, high] for key, low, high in ranges}
     results["garbage"] = closed_by_daemon(os.urandom(3000))
     results["two_gigabytes"] = closed_by_daemon(struct.pack(">i", 0x7FFFFFF0) + b"x" * 100)
     results["negative_length"] = closed_by_daemon(struct.pack(">i", -5))
