@@ -21,7 +21,7 @@ extension KafkaRequestHandler {
     /// Fetch v4–11 (v0–3 are advertised and answered with an error per partition): whole stored batches
     /// from each partition's offset, as they lie on disk (never decoded). With fewer than `min_bytes`,
     /// the request waits for appends up to `max_wait_ms`.
-    func fetch(_ body: inout WireReader, version: Int16) throws(WireError) -> KafkaOutcome {
+    func fetch(_ body: inout WireReader, version: Int16, memory: FetchMemory) throws(WireError) -> KafkaOutcome {
         _ = try body.int32()  // replica_id
         let maxWait = try body.int32()
         let minBytes = try body.int32()
@@ -49,16 +49,22 @@ extension KafkaRequestHandler {
         let request = FetchRequest(
             version: version, maxWaitMillis: maxWait, minBytes: minBytes, maxBytes: maxBytes, partitions: partitions)
         if version < 4 || partitions.isEmpty || maxWait <= 0 {
-            return .reply(fetchAnswer(request, final: true) ?? [])
+            return .reply(fetchAnswer(request, final: true, memory: memory) ?? [])
         }
-        if let answer = fetchAnswer(request, final: false) { return .reply(answer) }
+        if let answer = fetchAnswer(request, final: false, memory: memory) { return .reply(answer) }
+        let caughtUp = memory.hadRecords.withLock { had in
+            let asked = Set(partitions.map { TopicPartition($0.topic, $0.partition) })
+            defer { had.subtract(asked) }
+            return !had.isDisjoint(with: asked)
+        }
+        if caughtUp { return .reply(fetchAnswer(request, final: true, memory: memory) ?? []) }
         let deadline = Time.monotonicNanos() + UInt64(maxWait) * 1_000_000
-        return .park(deadline: deadline) { [self] final in fetchAnswer(request, final: final) }
+        return .park(deadline: deadline) { [self] final in fetchAnswer(request, final: final, memory: memory) }
     }
 
     /// The answer to `request` from what is stored now; nil when it is not final and holds fewer than
     /// `min_bytes` of records.
-    func fetchAnswer(_ request: FetchRequest, final: Bool) -> [UInt8]? {
+    func fetchAnswer(_ request: FetchRequest, final: Bool, memory: FetchMemory) -> [UInt8]? {
         let version = request.version
         struct Answer {
             var error: KafkaError
@@ -105,6 +111,13 @@ extension KafkaRequestHandler {
             answers = request.partitions.map { _ in Answer(error: .notLeaderOrFollower) }
         } else if !final && total < max(1, Int(request.minBytes)) {
             return nil
+        }
+        if total > 0 {
+            memory.hadRecords.withLock { had in
+                for (index, answer) in answers.enumerated() where !answer.records.isEmpty {
+                    had.insert(TopicPartition(request.partitions[index].topic, request.partitions[index].partition))
+                }
+            }
         }
         var out = WireWriter(capacity: 64 + total + request.partitions.count * 64)
         if version >= 1 { out.int32(0) }

@@ -122,6 +122,7 @@ final class KafkaConnection: Sendable {
     private let state = Locked(State())
     /// The client's address, for DescribeGroups.
     let host: String
+    let fetches = FetchMemory()
 
     init(channel: any Channel, handler: KafkaRequestHandler, pool: NIOThreadPool, waiters: FetchWaiters, logger: Logger)
     {
@@ -138,6 +139,7 @@ final class KafkaConnection: Sendable {
         do {
             request = try KafkaRequest(frame: frame)
             request.clientHost = host
+            request.fetches = fetches
         } catch {
             close("a request whose header cannot be read: \(error)")
             return

@@ -1,4 +1,5 @@
 import SluiceBroker
+import SluiceCore
 
 /// One request as it came off the wire: its header, and a reader at the start of its body.
 public struct KafkaRequest: Sendable {
@@ -11,6 +12,8 @@ public struct KafkaRequest: Sendable {
     public var bodyStart: Int
     /// The client's address, for DescribeGroups.
     public var clientHost = ""
+    /// What the connection remembers between its fetches.
+    public var fetches = FetchMemory()
 
     /// Reads the request header (v1, or v2 with tagged fields for flexible versions).
     public init(frame: [UInt8]) throws(WireError) {
@@ -25,6 +28,14 @@ public struct KafkaRequest: Sendable {
     }
 
     public var body: WireReader { WireReader(frame, at: bodyStart) }
+}
+
+/// Partitions whose last fetch on a connection brought records: a fetch that then finds nothing new is
+/// answered at once, empty, instead of waiting, so that a consumer that has caught up learns it (kcat
+/// -e, librdkafka's partition EOF) without a long poll's wait; its next fetches wait as usual.
+public final class FetchMemory: Sendable {
+    let hadRecords = Locked<Set<TopicPartition>>([])
+    public init() {}
 }
 
 /// What the broker needs from the daemon: its broker while a pipeline runs (nil between pipelines,
