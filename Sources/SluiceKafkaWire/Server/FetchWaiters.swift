@@ -11,6 +11,10 @@ final class FetchWaiters: Sendable {
         var fresh = true
     }
 
+    /// How long the thread sleeps with nothing parked, and waits at most with something parked.
+    static let idleSleepMillis = 10
+    static let longestWaitMillis = 50
+
     private let brokers: any BrokerProvider
     private let parked = Locked<[Parked]>([])
     private let stopping = Locked(false)
@@ -48,12 +52,15 @@ final class FetchWaiters: Sendable {
         while !stopping.withLock({ $0 }) {
             let waiting = parked.withLock { $0 }
             if waiting.isEmpty {
-                Time.sleep(millis: 5)
+                Time.sleep(millis: Self.idleSleepMillis)
                 continue
             }
             let now = Time.monotonicNanos()
             let nearest = waiting.map(\.deadline).min() ?? now
-            let wait = nearest > now ? Int(min(5, (nearest - now) / 1_000_000 + 1)) : 0
+            // Appends wake the wait at once; otherwise it lasts until the nearest deadline, at most
+            // `longestWait`: a fetch parked meanwhile is first asked when it ends (it looked itself just
+            // before), so an append that slipped between its look and its parking waits that long.
+            let wait = nearest > now ? Int(min(UInt64(Self.longestWaitMillis), (nearest - now) / 1_000_000 + 1)) : 0
             let signal = brokers.withBroker { $0.appended }
             var counter = signal?.current ?? seen
             if counter == seen && wait > 0 && !waiting.contains(where: \.fresh) {
