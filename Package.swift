@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "SluiceLog", targets: ["SluiceLog"]),
         .library(name: "SluiceCSV", targets: ["SluiceCSV"]),
         .library(name: "SluiceRuntime", targets: ["SluiceRuntime"]),
+        .library(name: "SluiceKafkaWire", targets: ["SluiceKafkaWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -240,7 +241,7 @@ let package = Package(
                 "SluiceTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            exclude: ["Snapshots"],
+            exclude: ["Snapshots", "KafkaClients"],
             swiftSettings: strict
         ),
     ]

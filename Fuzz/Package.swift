@@ -60,6 +60,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "FuzzKafkaRequests",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "SluiceKafkaWire", package: "sluice"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "FuzzConfigLoader",
             dependencies: [
                 "FuzzSupport",

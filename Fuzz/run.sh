@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 harnesses=("$@")
-((${#harnesses[@]} > 0)) || harnesses=(csv-parser csv-source record-batch segment-recovery config-loader protocol-frames)
+((${#harnesses[@]} > 0)) || harnesses=(csv-parser csv-source record-batch segment-recovery config-loader protocol-frames kafka-requests)
 scratch=${FUZZ_SCRATCH_PATH:-.build-fuzz}
 configuration=${FUZZ_CONFIGURATION:-debug}
 
@@ -37,6 +37,7 @@ for harness in "${harnesses[@]}"; do
         segment-recovery) binary=FuzzSegmentRecovery dict= ;;
         config-loader) binary=FuzzConfigLoader dict=config-loader.dict ;;
         protocol-frames) binary=FuzzProtocolFrames dict= ;;
+        kafka-requests) binary=FuzzKafkaRequests dict= ;;
         *)
             echo "unknown harness $harness"
             exit 2

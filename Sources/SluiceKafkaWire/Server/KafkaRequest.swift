@@ -59,3 +59,11 @@ public enum KafkaOutcome: Sendable {
     /// Close the connection (an unknown API, a malformed request), with the reason for the log.
     case close(String)
 }
+
+/// A provider with no broker: every request is answered as between two pipelines (for the fuzz
+/// harness, and for tools that only want the codec).
+public struct NoBroker: BrokerProvider {
+    public init() {}
+
+    public func withBroker<T>(_ body: (Broker) throws -> T) rethrows -> T? { nil }
+}
