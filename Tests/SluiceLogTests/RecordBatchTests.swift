@@ -222,13 +222,13 @@ import Testing
     @Test func unknownCompressionIsRefused() throws {
         var batch = try LogTestSupport.batch(LogTestSupport.records(2))
         batch.withUnsafeMutableBytes { raw in
-            raw.storeBigEndian(Int16(2), at: RecordBatchHeader.attributesOffset)
+            raw.storeBigEndian(Int16(5), at: RecordBatchHeader.attributesOffset)
             let crc = RecordBatch.computeCRC(UnsafeRawBufferPointer(raw), at: 0, totalSize: raw.count)
             raw.storeBigEndian(crc, at: RecordBatchHeader.crcOffset)
         }
         let error = try #require(throws: LogError.self) { try RecordBatchDecoder.decode(batch) }
         #expect(error.code == .corrupt)
-        #expect(error.message.contains("compression codec 2"))
+        #expect(error.message.contains("compression codec 5"))
     }
 
     // MARK: Damaged bytes

@@ -136,7 +136,8 @@ import Testing
         #expect(found.first?.message.hasPrefix("unknown key; did you mean \"sources\"?") == true)
         #expect(found.last == ConfigProblem("sources.orders.delimter", "unknown option; did you mean \"delimiter\"?"))
         let unrelated = try problems(#"{"zzz": 1}"#)
-        #expect(unrelated.first?.message == "unknown key (allowed: data_dir, topics, sources, sinks, daemon, admin)")
+        #expect(
+            unrelated.first?.message == "unknown key (allowed: data_dir, topics, sources, sinks, daemon, admin, kafka)")
     }
 
     @Test func wrongTypesNameTheirPath() throws {

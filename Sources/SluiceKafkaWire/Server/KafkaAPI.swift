@@ -38,7 +38,7 @@ public enum KafkaAPI: Int16, CaseIterable, Sendable {
         case .syncGroup: return 0...3
         case .describeGroups: return 0...4
         case .listGroups: return 0...2
-        case .apiVersions: return 0...3
+        case .apiVersions: return 0...4
         case .createTopics: return 0...4
         case .deleteTopics: return 0...3
         case .initProducerId: return 0...1

@@ -157,6 +157,102 @@ def acked(bootstrap, topic, count, log_path):
     emit(done=True)
 
 
+_CRC32C = []
+for _n in range(256):
+    _c = _n
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC32C.append(_c)
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def varint(n):
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def record_batch(values, pid=-1, epoch=-1, sequence=-1, attributes=0, crc_ok=True):
+    """A v2 record batch of `values` (no keys), as a producer builds it."""
+    import struct
+    records = b""
+    for i, value in enumerate(values):
+        body = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(value)) + value + varint(0)
+        records += varint(len(body)) + body
+    now = int(time.time() * 1000)
+    after_crc = struct.pack(">hiqqqhii", attributes, len(values) - 1, now, now, pid, epoch, sequence,
+                            len(values)) + records
+    crc = crc32c(after_crc) ^ (0 if crc_ok else 1)
+    return struct.pack(">qiibI", 0, 4 + 1 + 4 + len(after_crc), 0, 2, crc) + after_crc
+
+
+def produce_checks(bootstrap):
+    """Produce v3 by hand: a good batch, a bad CRC, a bad length, a transactional batch, an idempotent
+    producer's repeat and gap, and acks=0."""
+    import socket
+    import struct
+    host, port = bootstrap.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.settimeout(10)
+    correlation = [0]
+
+    def send(api, version, body):
+        correlation[0] += 1
+        header = struct.pack(">hhih", api, version, correlation[0], 1) + b"p"
+        sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+        return correlation[0]
+
+    def answer():
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                raise RuntimeError("closed")
+            data += chunk
+        return data[4:]
+
+    def produce(batch, acks=1, topic=b"raw"):
+        body = struct.pack(">hhii", -1, acks, 5000, 1) + struct.pack(">h", len(topic)) + topic
+        body += struct.pack(">ii", 1, 0) + struct.pack(">i", len(batch)) + batch
+        sent = send(0, 3, body)
+        if acks == 0:
+            return sent, None, None
+        data = answer()
+        got, = struct.unpack_from(">i", data, 0)
+        name_length, = struct.unpack_from(">h", data, 8)
+        at = 10 + name_length + 4
+        _, error, base = struct.unpack_from(">ihq", data, at)
+        assert got == sent, "answers out of order"
+        return got, error, base
+
+    results = {}
+    results["good"] = produce(record_batch([b"a", b"b"]))[1:]
+    results["bad_crc"] = produce(record_batch([b"c"], crc_ok=False))[1]
+    results["bad_length"] = produce(record_batch([b"d"])[:-3])[1]
+    results["transactional"] = produce(record_batch([b"e"], attributes=0x10))[1]
+    send(22, 1, struct.pack(">hi", -1, 60000))
+    data = answer()
+    _, _, error, pid, epoch = struct.unpack_from(">iihqh", data, 0)
+    results["init_producer_id"] = [error, int(pid >= 0)]
+    first = produce(record_batch([b"f", b"g"], pid=pid, epoch=epoch, sequence=0))[1:]
+    again = produce(record_batch([b"f", b"g"], pid=pid, epoch=epoch, sequence=0))[1:]
+    results["idempotent"] = [first, again]
+    results["gap"] = produce(record_batch([b"h"], pid=pid, epoch=epoch, sequence=5))[1]
+    produce(record_batch([b"i"]), acks=0)
+    results["after_acks0"] = produce(record_batch([b"j"]))[1:]
+    sock.close()
+    emit(**results)
+
+
 def abuse(bootstrap):
     """Bad clients next to a good one; what each got."""
     import os
@@ -247,6 +343,8 @@ if __name__ == "__main__":
         kafka_python_group(args[0], args[1], int(args[2]))
     elif command == "acked":
         acked(args[0], args[1], int(args[2]), args[3])
+    elif command == "produce-checks":
+        produce_checks(args[0])
     elif command == "abuse":
         abuse(args[0])
     elif command == "versions":
