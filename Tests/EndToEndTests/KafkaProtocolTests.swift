@@ -89,7 +89,7 @@ import Testing
         #expect(listed.stdout.contains("topic \"events\" with 4 partitions"), "\(listed.stdout)")
         #expect(listed.stdout.contains("broker 0 at \(daemon.bootstrap)"), "\(listed.stdout)")
 
-        let count = 200_000
+        let count = 1_000_000
         try EndToEnd.write(Self.lines(count), to: "in.txt", in: daemon.dir.path)
         let produced = try daemon.shell("kcat -b $BOOTSTRAP -t events -P -K: -X partitioner=murmur2_random -l in.txt")
         #expect(produced.status == 0, "\(produced.stderr)")
@@ -209,17 +209,17 @@ import Testing
         let daemon = try Daemon(topics: #"{"orders": {"partitions": 3}}"#)
         defer { _ = daemon.stop() }
         for (topic, mode) in [("orders", "plain"), ("orders", "idempotent")] {
-            let produced = try Self.client(python, ["produce", daemon.bootstrap, topic, "50000", mode])
-            #expect(produced["delivered"]?.integerValue == 50_000, "\(mode): \(produced)")
+            let produced = try Self.client(python, ["produce", daemon.bootstrap, topic, "100000", mode])
+            #expect(produced["delivered"]?.integerValue == 100_000, "\(mode): \(produced)")
             #expect(produced["contiguous"] == .bool(true), "\(mode): \(produced)")
         }
-        let first = try Self.client(python, ["consume", daemon.bootstrap, "orders", "readers", "30000", "commit"])
+        let first = try Self.client(python, ["consume", daemon.bootstrap, "orders", "readers", "60000", "commit"])
         let rest = try Self.client(python, ["consume", daemon.bootstrap, "orders", "readers", "1000000", "commit"])
         let keys = (first["keys"]?.arrayValue ?? []) + (rest["keys"]?.arrayValue ?? [])
-        #expect(keys.count == 100_000, "read \(keys.count) of 100,000 across a restart")
+        #expect(keys.count == 200_000, "read \(keys.count) of 200,000 across a restart")
         var counts: [Int64: Int] = [:]
         for key in keys { counts[key.integerValue ?? -1, default: 0] += 1 }
-        #expect(counts.count == 50_000 && counts.values.allSatisfy { $0 == 2 }, "nothing lost or repeated")
+        #expect(counts.count == 100_000 && counts.values.allSatisfy { $0 == 2 }, "nothing lost or repeated")
         let seek = try Self.client(python, ["seek", daemon.bootstrap, "orders"])
         #expect(seek["first"]?.integerValue == 10 && seek["after_seek"]?.integerValue == 3, "\(seek)")
         for codec in ["lz4", "zstd"] {
