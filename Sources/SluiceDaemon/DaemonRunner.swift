@@ -243,6 +243,9 @@ public enum DaemonRunner {
         if next.plan.config.admin != before.admin {
             logger.warning("the admin section changed; it takes effect when the daemon restarts")
         }
+        if next.plan.config.kafka != before.kafka {
+            logger.warning("the kafka section changed; it takes effect when the daemon restarts")
+        }
         let generation = reloads.applied(next.sequence)
         logger.notice("config reloaded", metadata: ["generation": "\(generation)"])
     }
