@@ -8,9 +8,11 @@ import SluiceKafkaWire
 //
 // Input: the frame as the listener hands it over (after the length prefix).
 
-let handler = KafkaRequestHandler(
-    settings: .init(advertisedHost: "127.0.0.1", advertisedPort: 9092), brokers: NoBroker(),
-    logger: Logger(label: "fuzz"))
+let handler: KafkaRequestHandler = {
+    var settings = KafkaRequestHandler.Settings(advertisedHost: "127.0.0.1", advertisedPort: 9092)
+    settings.brokerWaitMillis = 0  // no pipeline will ever start
+    return KafkaRequestHandler(settings: settings, brokers: NoBroker(), logger: Logger(label: "fuzz"))
+}()
 
 func test(_ bytes: [UInt8]) {
     guard let request = try? KafkaRequest(frame: bytes) else { return }

@@ -14,6 +14,8 @@ public final class KafkaRequestHandler: Sendable {
         public var defaultPartitions: Int32
         /// The cluster id in Metadata answers.
         public var clusterID: String
+        /// How long a request waits for a pipeline that is starting before it is answered without one.
+        public var brokerWaitMillis = 2_000
 
         public init(
             advertisedHost: String, advertisedPort: Int32, autoCreateTopics: Bool = true,
@@ -127,8 +129,15 @@ public final class KafkaRequestHandler: Sendable {
     // MARK: Broker access
 
     /// Runs `body` with the broker; nil when no pipeline runs (the caller answers with a retriable error).
+    /// A request that comes while a pipeline is starting (the daemon's first moments, a reload) waits for
+    /// it up to `settings.brokerWaitMillis`, so that a client that connects at once sees the configured topics.
     func withBroker<T>(_ body: (Broker) throws -> T) rethrows -> T? {
-        try brokers.withBroker(body)
+        let deadline = Time.monotonicNanos() + UInt64(settings.brokerWaitMillis) * 1_000_000
+        while true {
+            if let result = try brokers.withBroker(body) { return result }
+            if Time.monotonicNanos() >= deadline { return nil }
+            Time.sleep(millis: 20)
+        }
     }
 
     /// Kafka's code for a broker error.
