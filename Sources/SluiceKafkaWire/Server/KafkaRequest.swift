@@ -12,8 +12,8 @@ public struct KafkaRequest: Sendable {
     public var bodyStart: Int
     /// The client's address, for DescribeGroups.
     public var clientHost = ""
-    /// What the connection remembers between its fetches.
-    public var fetches = FetchMemory()
+    /// What the connection remembers between its fetches (nil outside a connection: nothing).
+    public var fetches: FetchMemory?
 
     /// Reads the request header (v1, or v2 with tagged fields for flexible versions).
     public init(frame: [UInt8]) throws(WireError) {

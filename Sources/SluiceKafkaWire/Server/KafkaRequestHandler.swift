@@ -74,7 +74,7 @@ public final class KafkaRequestHandler: Sendable {
             switch api {
             case .metadata: return .reply(try metadata(&body, version: request.version))
             case .produce: return try produce(&body, version: request.version)
-            case .fetch: return try fetch(&body, version: request.version, memory: request.fetches)
+            case .fetch: return try fetch(&body, version: request.version, memory: request.fetches ?? FetchMemory())
             case .listOffsets: return .reply(try listOffsets(&body, version: request.version))
             case .findCoordinator: return .reply(try findCoordinator(&body, version: request.version))
             case .createTopics: return .reply(try createTopics(&body, version: request.version))

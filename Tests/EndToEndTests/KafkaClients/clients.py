@@ -12,6 +12,21 @@ def emit(**fields):
     print(json.dumps(fields), flush=True)
 
 
+def produce_each(p, topic, count, done, value="value-%d", poll_every=5000, stop=lambda: False):
+    """Produces keys 0..count-1 (waiting while the producer's queue is full) until `stop()`."""
+    for i in range(count):
+        if stop():
+            return
+        while not stop():
+            try:
+                p.produce(topic, key=str(i), value=value % i, on_delivery=done)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % poll_every == 0:
+            p.poll(0.001)
+
+
 def confluent_produce(bootstrap, topic, count, idempotent, compression="none"):
     from confluent_kafka import Producer
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": idempotent, "linger.ms": 5,
@@ -23,15 +38,7 @@ def confluent_produce(bootstrap, topic, count, idempotent, compression="none"):
             errors.append(str(err))
         else:
             offsets.setdefault(msg.partition(), []).append(msg.offset())
-    for i in range(count):
-        while True:
-            try:
-                p.produce(topic, key=str(i), value="value-%d" % i, on_delivery=done)
-                break
-            except BufferError:
-                p.poll(0.05)
-        if i % 5000 == 0:
-            p.poll(0)
+    produce_each(p, topic, count, done)
     left = p.flush(60)
     contiguous = all(sorted(v) == list(range(min(v), min(v) + len(v))) for v in offsets.values())
     emit(delivered=sum(len(v) for v in offsets.values()), errors=errors[:3], left=left, contiguous=contiguous)
@@ -142,17 +149,7 @@ def acked(bootstrap, topic, count, log_path):
             failed.append(err)
         else:
             log.write("%s %d %d\n" % (msg.key().decode(), msg.partition(), msg.offset()))
-    for i in range(count):
-        if failed:  # the broker is gone: stop
-            break
-        while not failed:
-            try:
-                p.produce(topic, key=str(i), value="v%d" % i, on_delivery=done)
-                break
-            except BufferError:
-                p.poll(0.05)
-        if i % 200 == 0:
-            p.poll(0.001)
+    produce_each(p, topic, count, done, value="v%d", poll_every=200, stop=lambda: bool(failed))  # stop once the broker is gone
     p.flush(10)
     emit(done=True)
 
