@@ -54,6 +54,8 @@ let package = Package(
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // The Kafka backend's client (SluiceKafkaClient).
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         // glibc's posix_spawn chdir action, for external connectors (SluiceExec).
         .target(name: "CSpawn"),
         .systemLibrary(
@@ -76,6 +78,13 @@ let package = Package(
         .target(
             name: "SluiceBroker",
             dependencies: ["SluiceLog", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceKafkaClient",
+            dependencies: [
+                "CRdKafka", "SluiceBroker", "SluiceCore", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -133,8 +142,8 @@ let package = Package(
         .target(
             name: "SluiceRuntime",
             dependencies: [
-                "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV", "SluiceFile", "SluicePostgres",
-                "SluiceExec",
+                "SluiceBroker", "SluiceKafkaClient", "SluiceLog", "SluiceKit", "SluiceCore", "SluiceCSV", "SluiceFile",
+                "SluicePostgres", "SluiceExec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

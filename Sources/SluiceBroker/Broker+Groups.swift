@@ -15,6 +15,16 @@ extension Broker {
         public var lag: Int64? { max(0, endOffset - (committed ?? startOffset)) }
         /// The member that owns the partition now, when the group is running.
         public var member: String?
+
+        public init(
+            topicPartition: TopicPartition, committed: Int64?, startOffset: Int64, endOffset: Int64, member: String?
+        ) {
+            self.topicPartition = topicPartition
+            self.committed = committed
+            self.startOffset = startOffset
+            self.endOffset = endOffset
+            self.member = member
+        }
     }
 
     /// A group as `groups describe` shows it.

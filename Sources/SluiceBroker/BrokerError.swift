@@ -17,11 +17,14 @@ public struct BrokerError: Error, CustomStringConvertible, Sendable {
             case notOwner
             case offsetOutOfRange
             case storage
+            case unavailable
         }
 
         private let base: Base
 
         public static let topicNotFound = Code(base: .topicNotFound)
+        /// A Kafka cluster that cannot be reached, or did not answer in time.
+        public static let unavailable = Code(base: .unavailable)
         public static let topicExists = Code(base: .topicExists)
         /// A consumer group without committed offsets or live members.
         public static let groupNotFound = Code(base: .groupNotFound)

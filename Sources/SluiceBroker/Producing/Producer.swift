@@ -11,6 +11,13 @@ public final class Producer {
         public var baseOffset: Int64
         public var lastOffset: Int64
         public var records: Int
+
+        public init(partition: Int32, baseOffset: Int64, lastOffset: Int64, records: Int) {
+            self.partition = partition
+            self.baseOffset = baseOffset
+            self.lastOffset = lastOffset
+            self.records = records
+        }
     }
 
     public let broker: Broker

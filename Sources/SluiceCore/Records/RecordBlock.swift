@@ -39,11 +39,11 @@ public struct RecordBlock: Sendable {
 
     /// Where one header's name and value lie in `bytes`.
     public struct HeaderEntry: Sendable {
-        @usableFromInline var nameStart: Int32
-        @usableFromInline var nameLength: Int32
-        @usableFromInline var valueStart: Int32
+        public var nameStart: Int32
+        public var nameLength: Int32
+        public var valueStart: Int32
         /// -1 for a null value.
-        @usableFromInline var valueLength: Int32
+        public var valueLength: Int32
 
         @inlinable
         public init(nameStart: Int32, nameLength: Int32, valueStart: Int32, valueLength: Int32) {

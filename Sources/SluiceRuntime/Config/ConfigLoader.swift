@@ -1,6 +1,7 @@
 import SluiceBroker
 import SluiceCore
 import SluiceExec
+import SluiceKafkaClient
 import SluiceKit
 
 /// Reads a configuration file: parses the JSON, replaces `${NAME}` and `${NAME:-default}` from the
@@ -10,7 +11,7 @@ public struct ConfigLoader {
     public var registry: ConnectorRegistry
     public var environment: [String: String]
 
-    public static let topLevelKeys = ["data_dir", "topics", "sources", "sinks", "daemon", "admin", "kafka"]
+    public static let topLevelKeys = ["data_dir", "broker", "topics", "sources", "sinks", "daemon", "admin", "kafka"]
 
     public init(registry: ConnectorRegistry, environment: [String: String]) {
         self.registry = registry
@@ -102,6 +103,7 @@ public struct ConfigLoader {
             case "daemon": config.daemon = loadDaemon(value, problems: &problems)
             case "admin": config.admin = loadAdmin(value, problems: &problems)
             case "kafka": config.kafka = loadKafka(value, problems: &problems)
+            case "broker": config.broker = loadBroker(value, problems: &problems)
             default:
                 let hint = Suggestion.closest(to: key, in: Self.topLevelKeys).map { "; did you mean \"\($0)\"?" } ?? ""
                 problems.append(
@@ -263,6 +265,87 @@ public struct ConfigLoader {
             }
         }
         return settings
+    }
+
+    /// The `broker` section: the embedded broker (the default) or a Kafka cluster.
+    private func loadBroker(_ value: JSONValue, problems: inout [ConfigProblem]) -> BrokerSettings {
+        guard case .object(let members) = value else {
+            problems.append(ConfigProblem("broker", "expected an object such as {\"type\": \"embedded\"}"))
+            return .embedded
+        }
+        let type = value["type"]?.stringValue ?? "embedded"
+        let names = ["type", "bootstrap_servers", "properties", "replication_factor", "request_timeout_ms"]
+        switch type {
+        case "embedded":
+            for (key, _) in members where key != "type" {
+                problems.append(
+                    ConfigProblem("broker.\(key)", "only a broker of \"type\": \"kafka\" takes \"\(key)\""))
+            }
+            return .embedded
+        case "kafka":
+            break
+        default:
+            problems.append(ConfigProblem("broker.type", "expected \"embedded\" or \"kafka\", found \"\(type)\""))
+            return .embedded
+        }
+        var settings = KafkaClusterSettings(bootstrapServers: "")
+        for (key, item) in members {
+            let path = "broker." + key
+            switch key {
+            case "type": continue
+            case "bootstrap_servers":
+                guard let text = item.stringValue, text.contains(where: { $0 != " " }) else {
+                    problems.append(ConfigProblem(path, "expected \"HOST:PORT[,HOST:PORT...]\" as a string"))
+                    continue
+                }
+                settings.bootstrapServers = text
+            case "properties":
+                guard case .object(let properties) = item else {
+                    problems.append(ConfigProblem(path, "expected an object of librdkafka settings (strings)"))
+                    continue
+                }
+                for (name, property) in properties {
+                    switch property {
+                    case .string(let text): settings.properties[name] = text
+                    case .number(let text): settings.properties[name] = text
+                    case .bool(let flag): settings.properties[name] = flag ? "true" : "false"
+                    default:
+                        problems.append(ConfigProblem("\(path).\(name)", "expected a string, a number or a boolean"))
+                    }
+                }
+            case "replication_factor":
+                guard let number = item.integerValue, number == -1 || (1...32_767).contains(number) else {
+                    problems.append(ConfigProblem(path, "expected a number of replicas (-1: the cluster's default)"))
+                    continue
+                }
+                settings.replicationFactor = Int32(number)
+            case "request_timeout_ms":
+                guard let number = item.integerValue, (100...600_000).contains(number) else {
+                    problems.append(ConfigProblem(path, "expected milliseconds from 100 to 600000"))
+                    continue
+                }
+                settings.requestTimeoutMillis = Int32(number)
+            default:
+                let hint = Suggestion.closest(to: key, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                problems.append(
+                    ConfigProblem(path, "unknown broker setting\(hint) (allowed: \(names.joined(separator: ", ")))"))
+            }
+        }
+        if settings.bootstrapServers.isEmpty && value["bootstrap_servers"] == nil {
+            problems.append(
+                ConfigProblem(
+                    "broker.bootstrap_servers", "a Kafka broker needs the cluster's addresses, such as \"kafka1:9092\"")
+            )
+        }
+        for name in ["enable.idempotence", "acks", "group.id", "enable.auto.commit"]
+        where settings.properties[name] != nil {
+            problems.append(
+                ConfigProblem(
+                    "broker.properties.\(name)",
+                    "set by Sluice for its delivery guarantees (idempotent producer, acks=all, commits after the "
+                        + "durable write); remove it"))
+        }
+        return .kafka(settings)
     }
 
     /// The `kafka` section: the daemon's Kafka protocol listener.

@@ -1,5 +1,6 @@
 import SluiceBroker
 import SluiceCore
+import SluiceKafkaClient
 import SluiceKit
 
 /// A configuration file after validation: what `sluice run` runs. Built by `ConfigLoader`; every
@@ -19,6 +20,8 @@ public struct PipelineConfig: Sendable {
     public var admin = AdminSettings()
     /// The daemon's Kafka protocol listener, from the `kafka` section; nil (no listener) without one.
     public var kafka: KafkaSettings?
+    /// Where topics live: the embedded broker in `dataDirectory` (the default) or a Kafka cluster.
+    public var broker = BrokerSettings.embedded
 
     /// Every topic the pipeline writes or reads, declared or not, in a stable order.
     /// The groups of the sinks that read `topic`.
@@ -46,6 +49,12 @@ public struct DaemonSettings: Sendable, Equatable {
     public var shutdownTimeoutMillis = 30_000
 
     public init() {}
+}
+
+/// The `broker` section.
+public enum BrokerSettings: Sendable, Equatable {
+    case embedded
+    case kafka(KafkaClusterSettings)
 }
 
 /// The `kafka` section: where the daemon listens for Kafka clients, the host it tells them to reach it

@@ -74,13 +74,15 @@ extension Pipeline {
     }
 
     /// Per sink, the records its group has not committed.
-    func uncommitted(_ broker: Broker) throws -> [(sink: String, records: Int64)] {
+    func uncommitted(_ broker: any PipelineBroker) throws -> [(sink: String, records: Int64)] {
         try lag(broker, timestamps: false).map { ($0.sink, $0.records) }
     }
 
     /// Per sink, the records of its topics its group has not committed and, with `timestamps`, the
     /// timestamp of the oldest of them (of its batch: one read per partition that lags).
-    func lag(_ broker: Broker, timestamps: Bool) throws -> [(sink: String, records: Int64, oldestMillis: Int64?)] {
+    func lag(_ broker: any PipelineBroker, timestamps: Bool) throws -> [(
+        sink: String, records: Int64, oldestMillis: Int64?
+    )] {
         try config.sinks.map { sink in
             let committed = broker.committedOffsets(sink.group)
             var records: Int64 = 0
@@ -92,10 +94,10 @@ extension Pipeline {
                     let from = max(committed[tp] ?? start, start)
                     records += max(0, end - from)
                     guard timestamps, from < end else { continue }
-                    let bytes = try broker.read(tp, from: from, maxBytes: RecordBatchHeader.size)
-                    guard bytes.count >= RecordBatchHeader.size else { continue }
-                    let header = bytes.withUnsafeBytes { RecordBatchHeader($0, at: 0) }
-                    oldest = min(oldest ?? header.baseTimestamp, header.baseTimestamp)
+                    try broker.forEachBlock(tp, from: from) { block in
+                        if let first = block.entries.first { oldest = min(oldest ?? first.timestamp, first.timestamp) }
+                        return false
+                    }
                 }
             }
             return (sink.name, records, oldest)
@@ -110,7 +112,7 @@ final class ShutdownWatch: Sendable {
     private let done = ChangeSignal()
     private let thread: WorkerThread
 
-    init(timeoutMillis: Int, threads: [WorkerThread], stop: RunStop, broker: Broker) {
+    init(timeoutMillis: Int, threads: [WorkerThread], stop: RunStop, broker: any PipelineBroker) {
         let (timedOut, done) = (timedOut, done)
         let initial = done.current
         let deadline = Time.monotonicNanos() + UInt64(max(0, timeoutMillis)) * 1_000_000

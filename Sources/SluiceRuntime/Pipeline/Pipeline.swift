@@ -1,6 +1,7 @@
 import Logging
 import SluiceBroker
 import SluiceCore
+import SluiceKafkaClient
 import SluiceKit
 
 /// Runs a validated configuration to completion: opens the broker, creates the topics, starts every
@@ -38,7 +39,7 @@ public struct Pipeline: Sendable {
         _ continuous: Continuous?, progressIntervalMillis: Int, progress: (@Sendable (String) -> Void)?
     ) throws -> ContinuousOutcome {
         try PausedSinks.check(config.dataDirectory)
-        let broker = try Broker(dataDirectory: config.dataDirectory, logger: logger)
+        let broker = try openBroker()
         defer { try? broker.close() }
         try prepareTopics(broker)
         let startEnds = try endOffsets(broker)
@@ -66,7 +67,8 @@ public struct Pipeline: Sendable {
             observer?.attach(nil)
             observer?.set(.stopped)
         }
-        let maintenance = Maintenance(broker: broker, logger: logger)
+        // Flushes on an interval and retention, for the embedded broker (a Kafka cluster does its own).
+        let maintenance = (broker as? Broker).map { Maintenance(broker: $0, logger: logger) }
         let finished = ChangeSignal()
         // Ends what the sinks wait on (a statement, a connection) as soon as the run is asked to stop.
         let initial = finished.current
@@ -92,7 +94,7 @@ public struct Pipeline: Sendable {
             finished.notify()
             stopWatcher.join()
             reporter?.stop()
-            maintenance.stop()
+            maintenance?.stop()
         }
 
         var shutdown: ShutdownWatch?
@@ -174,11 +176,27 @@ public struct Pipeline: Sendable {
             throw interrupted
         }
         guard failures.isEmpty else { throw RuntimeError(failures.joined(separator: "\n"), transient: transient) }
-        try broker.applyRetention()
+        _ = try (broker as? Broker)?.applyRetention()
         return ContinuousOutcome(summary: try summarize(), stoppedAtOnce: false, timedOut: false, uncommitted: [])
     }
 
-    func makeSourceTasks(_ broker: Broker, _ stop: RunStop, _ definitions: [SourceDefinition]) -> [SourceTask] {
+    /// The broker the config names: the embedded one in the data directory, or a Kafka cluster.
+    func openBroker() throws -> any PipelineBroker {
+        switch config.broker {
+        case .embedded:
+            return try Broker(dataDirectory: config.dataDirectory, logger: logger)
+        case .kafka(let settings):
+            do {
+                return try KafkaCluster(settings, logger: logger)
+            } catch let error as BrokerError {
+                throw ConfigError([ConfigProblem(error.message.hasPrefix("broker") ? "" : "broker", error.message)])
+            }
+        }
+    }
+
+    func makeSourceTasks(_ broker: any PipelineBroker, _ stop: RunStop, _ definitions: [SourceDefinition])
+        -> [SourceTask]
+    {
         definitions.map { definition in
             let unknown: SourceFactory = { _ in
                 throw ConnectorError.fatal("config", "unknown source type \(definition.type)")
@@ -191,7 +209,9 @@ public struct Pipeline: Sendable {
     }
 
     /// The tasks of the sinks of `definitions` that are not paused (`PausedSinks`).
-    func makeSinkTasks(_ broker: Broker, _ stop: RunStop, _ definitions: [SinkDefinition]) throws -> [SinkTask] {
+    func makeSinkTasks(_ broker: any PipelineBroker, _ stop: RunStop, _ definitions: [SinkDefinition]) throws
+        -> [SinkTask]
+    {
         var tasks: [SinkTask] = []
         for definition in definitions {
             if paused.contains(definition.name) {
@@ -223,7 +243,7 @@ public struct Pipeline: Sendable {
 
     /// Waits until every sink group has committed up to the end of every partition it reads, or a
     /// task fails, or a stop is requested. Returns the failures.
-    private func waitForSinks(_ broker: Broker, _ tasks: [SinkTask], _ stop: RunStop) -> [String] {
+    private func waitForSinks(_ broker: any PipelineBroker, _ tasks: [SinkTask], _ stop: RunStop) -> [String] {
         while !stop.isRequested {
             let seen = broker.committed.current
             do {
@@ -237,7 +257,7 @@ public struct Pipeline: Sendable {
         return []
     }
 
-    private func caughtUp(_ sink: SinkDefinition, _ broker: Broker) throws -> Bool {
+    private func caughtUp(_ sink: SinkDefinition, _ broker: any PipelineBroker) throws -> Bool {
         let committed = broker.committedOffsets(sink.group)
         for topic in sink.topics {
             for partition in 0..<(try broker.partitionCount(topic)) {
@@ -252,7 +272,7 @@ public struct Pipeline: Sendable {
     /// What starting `config` would refuse about the topics `broker` holds (for a reload, before the
     /// running pipeline drains for it): a raised partition count of a topic written by key without
     /// `allow_key_remap`.
-    public static func topicProblems(_ config: PipelineConfig, broker: Broker) -> [ConfigProblem] {
+    public static func topicProblems(_ config: PipelineConfig, broker: any PipelineBroker) -> [ConfigProblem] {
         config.topics.compactMap { name, declared in
             guard let existing = broker.topicConfig(name), declared.partitions > existing.partitions,
                 !config.keyRemapAllowed.contains(name), (try? broker.isWrittenByKey(name)) == true
@@ -267,7 +287,7 @@ public struct Pipeline: Sendable {
 
     /// Creates the topics the file declares or uses, raises partition counts, applies settings, and
     /// stores what sources declare about their topics.
-    func prepareTopics(_ broker: Broker) throws {
+    func prepareTopics(_ broker: any PipelineBroker) throws {
         for (name, declared) in config.topics {
             if let existing = broker.topicConfig(name) {
                 if declared.partitions > existing.partitions {
@@ -310,7 +330,7 @@ public struct Pipeline: Sendable {
         }
     }
 
-    private func endOffsets(_ broker: Broker) throws -> [String: [Int64]] {
+    private func endOffsets(_ broker: any PipelineBroker) throws -> [String: [Int64]] {
         var ends: [String: [Int64]] = [:]
         for name in config.allTopics {
             ends[name] = try (0..<broker.partitionCount(name)).map { try broker.offsets(TopicPartition(name, $0)).end }
@@ -319,7 +339,7 @@ public struct Pipeline: Sendable {
     }
 
     /// Each sink's lag, and when one of its tasks waits to retry, in how long and why.
-    private func lagLine(_ broker: Broker, _ tasks: [SinkTask]) -> String {
+    private func lagLine(_ broker: any PipelineBroker, _ tasks: [SinkTask]) -> String {
         config.sinks.compactMap { sink -> String? in
             guard let lag = try? broker.lag(group: sink.group, topics: sink.topics) else { return nil }
             let total = lag.reduce(Int64(0)) { $0 + ($1.lag ?? ($1.endOffset)) }
@@ -336,7 +356,7 @@ public struct Pipeline: Sendable {
     }
 
     func summary(
-        _ broker: Broker,
+        _ broker: any PipelineBroker,
         _ sources: [SourceTask],
         _ sinks: [SinkTask],
         _ startEnds: [String: [Int64]],

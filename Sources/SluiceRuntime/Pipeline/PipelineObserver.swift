@@ -13,7 +13,7 @@ public final class PipelineObserver: Sendable {
     struct Attachment: Sendable {
         var status: @Sendable () -> PipelineStatus
         var files: @Sendable (String) -> [SourceFile]?
-        var broker: Broker
+        var broker: any PipelineBroker
         /// Each sink group of the config, with its sink's name and topics.
         var sinkGroups: [String: (sink: String, topics: [String])]
         /// The sinks paused when the pipeline started.
@@ -60,8 +60,10 @@ public final class PipelineObserver: Sendable {
     /// pipeline runs. Blocks the pipeline's end meanwhile.
     public func withBroker<T>(_ body: (Broker) throws -> T) rethrows -> T? {
         try lending.withLock { _ in
-            guard let attached = state.withLock({ $0.attached }) else { return nil }
-            return try body(attached.broker)
+            guard let attached = state.withLock({ $0.attached }), let broker = attached.broker as? Broker else {
+                return nil
+            }
+            return try body(broker)
         }
     }
 
@@ -70,10 +72,12 @@ public final class PipelineObserver: Sendable {
     /// short.
     public func withBroker<T>(group: String, _ body: (Broker, GroupUse) throws -> T) rethrows -> T? {
         try lending.withLock { _ in
-            guard let attached = state.withLock({ $0.attached }) else { return nil }
+            guard let attached = state.withLock({ $0.attached }), let broker = attached.broker as? Broker else {
+                return nil
+            }
             let use = attached.sinkGroups[group]
             return try body(
-                attached.broker,
+                broker,
                 GroupUse(
                     sink: use?.sink, paused: use.map { attached.paused.contains($0.sink) } ?? false,
                     topics: use?.topics ?? []))
@@ -148,7 +152,7 @@ public struct PipelineStatus: Sendable {
 extension Pipeline {
     /// The status of the tasks of this pipeline, read from their counters and the broker.
     func status(
-        _ broker: Broker, _ sources: [SourceTask], _ sinks: [SinkTask], restarting: Set<String> = [],
+        _ broker: any PipelineBroker, _ sources: [SourceTask], _ sinks: [SinkTask], restarting: Set<String> = [],
         restarts: [String: Int] = [:], _ finished: () -> Set<String>
     ) -> PipelineStatus {
         let ended = finished()

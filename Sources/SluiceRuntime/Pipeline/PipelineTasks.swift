@@ -16,7 +16,7 @@ final class PipelineTasks: Sendable {
     }
 
     private let state: Locked<State>
-    let broker: Broker
+    let broker: any PipelineBroker
     let stop: RunStop
     let continuous: Pipeline.Continuous?
     /// Set when the whole run drains.
@@ -30,7 +30,7 @@ final class PipelineTasks: Sendable {
     private let waiting = Locked<[String: UInt64]>([:])
     private let lastFailures = Locked<[String: Int]>([:])
 
-    init(_ pipeline: Pipeline, broker: Broker, stop: RunStop, continuous: Pipeline.Continuous?) {
+    init(_ pipeline: Pipeline, broker: any PipelineBroker, stop: RunStop, continuous: Pipeline.Continuous?) {
         state = Locked(State(pipeline: pipeline))
         self.broker = broker
         self.stop = stop

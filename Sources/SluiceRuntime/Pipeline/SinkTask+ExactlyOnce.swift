@@ -98,7 +98,7 @@ extension SinkTask {
     /// stored with the next batch records that it was), and finds the dead letters that attempts after
     /// those positions left in the dead-letter topic.
     func continueFromStoredPositions(
-        _ sink: any OffsetStoringSink, starts: [TopicPartition: Int64], consumer: GroupConsumer
+        _ sink: any OffsetStoringSink, starts: [TopicPartition: Int64], consumer: any GroupReader
     ) throws {
         let claimed = try readStoredPositions(sink, Set(starts.keys), deadLetterEnds: deadLetterEnds())
         let stored = claimed.positions
@@ -181,7 +181,7 @@ extension SinkTask {
 
     /// Reads the partitions again from the positions the sink holds, and finds the dead letters stored
     /// after them.
-    func rewindTo(_ positions: [TopicPartition: StoredPosition], consumer: GroupConsumer) throws {
+    func rewindTo(_ positions: [TopicPartition: StoredPosition], consumer: any GroupReader) throws {
         var scanFrom: [Int32: Int64] = [:]
         for (tp, position) in positions.sorted(by: { $0.key < $1.key }) {
             consumer.seek(tp, to: position.offset)
@@ -262,11 +262,10 @@ extension SinkTask {
     /// the task continues at or before them: they were dead-lettered by an attempt that was not committed.
     private func findDeadLetters(from scanFrom: [Int32: Int64], continuing: [TopicPartition: Int64]) throws {
         let topic = definition.deadLetterTopic
-        guard !scanFrom.isEmpty, broker.topicNames().contains(topic) else { return }
+        guard !scanFrom.isEmpty, broker.topicConfig(topic) != nil else { return }
         let count = try broker.partitionCount(topic)
         for (partition, from) in scanFrom where partition < count {
-            let log = try broker.log(TopicPartition(topic, partition))
-            try log.forEachBlock(from: max(from, log.startOffset)) { block in
+            try broker.forEachBlock(TopicPartition(topic, partition), from: from) { block in
                 for index in 0..<block.count {
                     guard let topicName = block.headerValue(index, named: SluiceHeader.originalTopic),
                         let partitionText = block.headerValue(index, named: SluiceHeader.originalPartition),
@@ -288,7 +287,7 @@ extension SinkTask {
     /// Dead-letters the failures not already in the dead-letter topic from an earlier attempt, while the
     /// task's claims are the latest; returns false (writing nothing) when another task claimed one of the
     /// partitions since.
-    func deadLetterOnce(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws -> Bool {
+    func deadLetterOnce(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: any RecordSender) throws -> Bool {
         let fresh = failures.filter { exactlyOnce.deadLettered[$0.topicPartition]?[$0.offset] == nil }
         guard !fresh.isEmpty else { return true }
         let before = try deadLetterEnds()
@@ -306,7 +305,7 @@ extension SinkTask {
     func deadLetterEnds() throws -> [Int64] {
         let topic = definition.deadLetterTopic
         var ends: [Int64] = []
-        if broker.topicNames().contains(topic) {
+        if broker.topicConfig(topic) != nil {
             for partition in 0..<(try broker.partitionCount(topic)) {
                 ends.append(try broker.offsets(TopicPartition(topic, partition)).end)
             }

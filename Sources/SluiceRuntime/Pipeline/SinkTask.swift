@@ -27,7 +27,7 @@ final class SinkTask: @unchecked Sendable {
 
     let definition: SinkDefinition
     let index: Int
-    let broker: Broker
+    let broker: any PipelineBroker
     /// Set when the run stops (a signal, or this or another task failed).
     let stop: RunStop
     let factory: SinkFactory
@@ -69,7 +69,7 @@ final class SinkTask: @unchecked Sendable {
     init(
         definition: SinkDefinition,
         index: Int,
-        broker: Broker,
+        broker: any PipelineBroker,
         factory: @escaping SinkFactory,
         schemas: [String: TopicSchema],
         stop: RunStop,
@@ -134,7 +134,7 @@ final class SinkTask: @unchecked Sendable {
         options.fetchMaxRecords = definition.maxBatchRecords
         options.fetchMaxBytes = definition.maxBatchBytes
         options.autoOffsetReset = definition.startFrom == "latest" ? .latest : .earliest
-        let consumer = try GroupConsumer(broker: broker, options: options)
+        let consumer = try broker.makeConsumer(options)
         defer { consumer.close() }
         let (broker, group, logger) = (broker, definition.group, logger)
         consumer.onPartitionsAssigned = { [unowned consumer, unowned self] starts in
@@ -160,7 +160,7 @@ final class SinkTask: @unchecked Sendable {
             revokedWhileGathering.formUnion(partitions)
             try sink.close(partitions: partitions)
         }
-        let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic)
+        let deadLetters = try broker.makeProducer(topic: definition.deadLetterTopic, source: nil)
         while !stopRequested.withLock({ $0 }) {
             let polled = try nextBatch(consumer)
             if !exactlyOnce.brokerBehind.isEmpty {
@@ -224,7 +224,7 @@ final class SinkTask: @unchecked Sendable {
 
     /// Polls until the batch is full, or `batch_wait_ms` passed since its first records arrived, or
     /// nothing more is there once the input has finished.
-    private func nextBatch(_ consumer: GroupConsumer) throws -> SinkBatch {
+    private func nextBatch(_ consumer: any GroupReader) throws -> SinkBatch {
         var chunks: [PartitionRecords] = []
         var records = 0
         var bytes = 0
@@ -280,8 +280,8 @@ final class SinkTask: @unchecked Sendable {
     /// durable, `stillOwner` must hold (the member was not evicted meanwhile), or it is dropped (`Fenced`).
     /// A stop ends the retries at once.
     private func deliver(
-        _ batch: SinkBatch, next: [TopicPartition: Int64], sink: any Sink, consumer: GroupConsumer,
-        deadLetters: Producer, stillOwner: () -> Bool
+        _ batch: SinkBatch, next: [TopicPartition: Int64], sink: any Sink, consumer: any GroupReader,
+        deadLetters: any RecordSender, stillOwner: () -> Bool
     ) throws {
         let storing = (sink as? any OffsetStoringSink).flatMap { $0.storesOffsets ? $0 : nil }
         let started = Time.monotonicNanos()
@@ -435,7 +435,7 @@ final class SinkTask: @unchecked Sendable {
 
     /// Sleeps, heartbeating every second so that a long backoff does not cost the task its partitions, and
     /// waking within 50 ms when the run stops.
-    private func sleep(millis: Int, heartbeating consumer: GroupConsumer) throws {
+    private func sleep(millis: Int, heartbeating consumer: any GroupReader) throws {
         var left = millis
         var sinceHeartbeat = 0
         while left > 0 && !stop.isRequested && !stopRequested.withLock({ $0 }) {
@@ -452,7 +452,7 @@ final class SinkTask: @unchecked Sendable {
 
     /// Appends the failed records to the dead-letter topic, with the original key, value and headers
     /// and headers saying what failed, and makes them durable.
-    func deadLetter(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: Producer) throws {
+    func deadLetter(_ failures: [RecordFailure], _ batch: SinkBatch, _ producer: any RecordSender) throws {
         var block = RecordBlock()
         let now = Time.nowMillis()
         for failure in failures {

@@ -23,7 +23,7 @@ final class SourceTask: @unchecked Sendable {
     }
 
     let definition: SourceDefinition
-    let broker: Broker
+    let broker: any PipelineBroker
     /// Set when the run stops (a signal, or another task failed).
     let stop: RunStop
     let logger: Logger
@@ -55,14 +55,16 @@ final class SourceTask: @unchecked Sendable {
     /// Whether a pass is under way, for the status.
     let reading = Locked(false)
 
-    init(definition: SourceDefinition, broker: Broker, factory: @escaping SourceFactory, stop: RunStop, logger: Logger)
-    {
+    init(
+        definition: SourceDefinition, broker: any PipelineBroker, factory: @escaping SourceFactory, stop: RunStop,
+        logger: Logger
+    ) {
         self.definition = definition
         self.broker = broker
         self.stop = stop
         self.factory = factory
         self.logger = logger
-        producerId = SourceCheckpoint.producerId(for: definition.name)
+        producerId = Broker.producerId(forSource: definition.name)
         metrics = SourceMetrics(source: definition.name, topic: definition.topic)
     }
 
@@ -208,8 +210,8 @@ final class SourceTask: @unchecked Sendable {
     }
 
     private func write(_ queue: BoundedQueue<Read>, topics: [String]) throws {
-        let producer = try Producer(broker: broker, topic: definition.topic, producerId: producerId)
-        let deadLetters = try Producer(broker: broker, topic: definition.deadLetterTopic, producerId: producerId)
+        let producer = try broker.makeProducer(topic: definition.topic, source: definition.name)
+        let deadLetters = try broker.makeProducer(topic: definition.deadLetterTopic, source: definition.name)
         while let read = queue.take() {
             let (batch, connectorCheckpoint) = (read.batch, read.checkpoint)
             try waitForSinks()
@@ -352,8 +354,7 @@ final class SourceTask: @unchecked Sendable {
     /// The headers of the records this source stored after `checkpoint` (all of them when there is
     /// none), found by the producer id in their batches.
     private func storedAfter(_ checkpoint: SourceCheckpoint?, topics: [String]) throws -> [[Header]] {
-        try SourceCheckpoint.headers(
-            storedBy: producerId, after: checkpoint?.partitionEnds ?? [:], in: topics, broker: broker)
+        try broker.headers(storedBy: definition.name, after: checkpoint?.partitionEnds ?? [:], in: topics)
     }
 }
 

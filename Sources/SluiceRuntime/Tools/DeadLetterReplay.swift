@@ -102,7 +102,7 @@ public struct DeadLetterReplay: Sendable {
     public func execute(broker: Broker) throws -> Int {
         guard !letters.isEmpty else { return 0 }
         let name = Self.checkpointName(deadLetterTopic)
-        let producerId = SourceCheckpoint.producerId(for: name)
+        let producerId = Broker.producerId(forSource: name)
         var replayed = try Self.replayedLetters(broker, deadLetterTopic)
         let targets = Set(letters.map(\.topic)).sorted()
         let stripped: Set<String> = [
@@ -152,9 +152,8 @@ public struct DeadLetterReplay: Sendable {
                 }
             }
         }
-        let producerId = SourceCheckpoint.producerId(for: name)
         let topics = broker.topicNames().filter { !TopicName.isInternal($0) }.sorted()
-        for headers in try SourceCheckpoint.headers(storedBy: producerId, after: ends, in: topics, broker: broker) {
+        for headers in try broker.headers(storedBy: name, after: ends, in: topics) {
             guard let value = headers.last(where: { $0.name == SluiceHeader.replayedFrom })?.value else { continue }
             let parts = String(decoding: value, as: UTF8.self).split(separator: ":")
             guard parts.count >= 3, parts.dropLast(2).joined(separator: ":") == topic,

@@ -1,0 +1,276 @@
+import CRdKafka
+import SluiceBroker
+import SluiceCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What librdkafka's callbacks reach through a handle's opaque: the last error it reported (for
+/// messages), and the reader whose rebalances it serves.
+final class HandleCallbacks: @unchecked Sendable {
+    let lastError = Locked<String?>(nil)
+    /// Set once the reader exists; callbacks run on the reader's own thread, inside its polls.
+    nonisolated(unsafe) weak var reader: KafkaGroupReader?
+}
+
+let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    _, _, reason, opaque in
+    guard let opaque, let reason else { return }
+    let callbacks = Unmanaged<HandleCallbacks>.fromOpaque(opaque).takeUnretainedValue()
+    callbacks.lastError.withLock { $0 = String(cString: reason) }
+}
+
+/// librdkafka's own log lines: kept as the handle's last error when they are errors, else dropped (its
+/// errors reach the user through the errors they cause).
+let logCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
+    handle, level, _, line in
+    guard level <= 3, let handle, let line, let opaque = rd_kafka_opaque(handle) else { return }
+    let callbacks = Unmanaged<HandleCallbacks>.fromOpaque(opaque).takeUnretainedValue()
+    callbacks.lastError.withLock { $0 = String(cString: line) }
+}
+
+let rebalanceCallback:
+    @convention(c) (
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        UnsafeMutableRawPointer?
+    ) -> Void = { _, code, partitions, opaque in
+        guard let opaque, let partitions else { return }
+        let callbacks = Unmanaged<HandleCallbacks>.fromOpaque(opaque).takeUnretainedValue()
+        callbacks.reader?.rebalance(code, partitions)
+    }
+
+/// A member of a Kafka consumer group (classic protocol, eager range assignment), read by one thread:
+/// offsets are committed by the runtime only (`enable.auto.commit=false`), after the durable write,
+/// and each rebalance goes through `onPartitionsRevoked` and `onPartitionsAssigned`, where the sink
+/// closes and opens its partitions and may `seek` where they start.
+final class KafkaGroupReader: GroupReader {
+    private let cluster: KafkaCluster
+    private let handle: KafkaHandle
+    private let callbacks: HandleCallbacks
+    private let queue: OpaquePointer
+    private let options: GroupConsumer.Options
+    private(set) var membershipEpoch = 0
+    var onPartitionsAssigned: (([TopicPartition: Int64]) throws -> Void)?
+    var onPartitionsRevoked: ((Set<TopicPartition>) throws -> Void)?
+    private var assignment: Set<TopicPartition> = []
+    private var positions: [TopicPartition: Int64] = [:]
+    /// During an assignment: where the sink asked its partitions to start.
+    private var seeks: [TopicPartition: Int64]?
+    /// What a callback threw, for `poll` to throw.
+    private var callbackError: (any Error)?
+    private var closed = false
+
+    init(cluster: KafkaCluster, options: GroupConsumer.Options) throws {
+        guard !options.group.isEmpty else { throw BrokerError(.invalidConfig, "a consumer group name cannot be empty") }
+        self.cluster = cluster
+        self.options = options
+        let callbacks = HandleCallbacks()
+        self.callbacks = callbacks
+        handle = try KafkaHandle(
+            .consumer, cluster.settings,
+            extra: [
+                ("group.id", options.group), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
+                ("enable.partition.eof", "false"), ("partition.assignment.strategy", "range"),
+                ("auto.offset.reset", options.autoOffsetReset == .latest ? "latest" : "earliest"),
+                ("session.timeout.ms", String(options.sessionTimeoutMs)),
+                ("max.poll.interval.ms", String(max(options.maxPollIntervalMs, options.sessionTimeoutMs))),
+            ]
+        ) { conf in
+            rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(callbacks).toOpaque())
+            rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+            rd_kafka_conf_set_error_cb(conf, errorCallback)
+            rd_kafka_conf_set_log_cb(conf, logCallback)
+        }
+        rd_kafka_poll_set_consumer(handle.raw)
+        queue = rd_kafka_queue_get_consumer(handle.raw)
+        callbacks.reader = self
+        let topics = PartitionList([:])
+        for topic in options.topics {
+            rd_kafka_topic_partition_list_add(topics.raw, topic, RD_KAFKA_PARTITION_UA)
+        }
+        let code = rd_kafka_subscribe(handle.raw, topics.raw)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_queue_destroy(queue)
+            throw KafkaHandle.error(code, "group \"\(options.group)\" cannot subscribe to \(options.topics)")
+        }
+    }
+
+    deinit {
+        close()
+        rd_kafka_queue_destroy(queue)
+    }
+
+    /// Serves a rebalance on the reader's thread (inside a poll).
+    func rebalance(_ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let partitions = Set(PartitionList.read(list).offsets.keys)
+        if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            membershipEpoch += 1
+            var starts: [TopicPartition: Int64] = [:]
+            do {
+                starts = try startOffsets(partitions)
+                seeks = [:]
+                try onPartitionsAssigned?(starts)
+            } catch {
+                if callbackError == nil { callbackError = error }
+            }
+            for (tp, offset) in seeks ?? [:] { starts[tp] = offset }
+            seeks = nil
+            let assigned = PartitionList(starts)
+            rd_kafka_assign(handle.raw, assigned.raw)
+            assignment = partitions
+            positions = starts
+        } else {
+            do {
+                if !assignment.isEmpty { try onPartitionsRevoked?(assignment) }
+            } catch {
+                if callbackError == nil { callbackError = error }
+            }
+            rd_kafka_assign(handle.raw, nil)
+            assignment = []
+            positions = [:]
+        }
+    }
+
+    /// Where each partition starts: the group's committed offset, else the log's start or end.
+    private func startOffsets(_ partitions: Set<TopicPartition>) throws -> [TopicPartition: Int64] {
+        let list = PartitionList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-1001)) }))
+        let code = rd_kafka_committed(handle.raw, list.raw, cluster.settings.requestTimeoutMillis)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaHandle.error(code, "cannot read the committed offsets of group \"\(options.group)\"")
+        }
+        var starts: [TopicPartition: Int64] = [:]
+        for (tp, committed) in PartitionList.read(list.raw).offsets {
+            if committed >= 0 {
+                starts[tp] = committed
+            } else {
+                let (low, high) = try handle.watermarks(tp, timeoutMillis: cluster.settings.requestTimeoutMillis)
+                starts[tp] = options.autoOffsetReset == .latest ? high : low
+            }
+        }
+        return starts
+    }
+
+    func poll(maxRecords: Int, maxBytes: Int, timeoutMillis: Int, interrupted: () -> Bool) throws
+        -> [PartitionRecords]
+    {
+        let deadline = Time.monotonicNanos() + UInt64(max(0, timeoutMillis)) * 1_000_000
+        let capacity = max(1, min(maxRecords, 10_000))
+        var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: capacity)
+        while true {
+            let now = Time.monotonicNanos()
+            let wait = now < deadline ? min(Int((deadline - now) / 1_000_000), 100) : 0
+            let count = rd_kafka_consume_batch_queue(queue, Int32(wait), &messages, capacity)
+            if let error = callbackError {
+                callbackError = nil
+                for index in 0..<max(0, count) { rd_kafka_message_destroy(messages[index]) }
+                throw error
+            }
+            if count > 0 { return try collect(messages[0..<count], maxBytes: maxBytes) }
+            if count < 0 {
+                throw KafkaHandle.error(rd_kafka_last_error(), "group \"\(options.group)\" cannot read")
+            }
+            if Time.monotonicNanos() >= deadline || interrupted() { return [] }
+        }
+    }
+
+    /// The messages as blocks per partition, in their order; destroys them.
+    private func collect(_ messages: ArraySlice<UnsafeMutablePointer<rd_kafka_message_t>?>, maxBytes: Int) throws
+        -> [PartitionRecords]
+    {
+        var blocks: [RecordBlock] = []
+        var order: [TopicPartition] = []
+        var slots: [TopicPartition: Int] = [:]
+        var failure: BrokerError?
+        defer { for message in messages { rd_kafka_message_destroy(message) } }
+        for case let message? in messages {
+            let m = message.pointee
+            guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                if failure == nil {
+                    failure = KafkaHandle.error(m.err, "group \"\(options.group)\" cannot read")
+                }
+                continue
+            }
+            let tp = TopicPartition(String(cString: rd_kafka_topic_name(m.rkt)), m.partition)
+            // Records of a partition given up, or from before a seek, are not this reader's any more.
+            guard assignment.contains(tp), m.offset >= positions[tp] ?? 0 else { continue }
+            let slot = slots[tp] ?? blocks.count
+            if slot == blocks.count {
+                slots[tp] = slot
+                blocks.append(RecordBlock())
+                order.append(tp)
+            }
+            KafkaMessages.append(message, to: &blocks[slot])
+            positions[tp] = m.offset + 1
+        }
+        if let failure, blocks.isEmpty { throw failure }
+        return zip(order, blocks).map { PartitionRecords(topicPartition: $0, records: $1) }
+    }
+
+    func commit(_ offsets: [TopicPartition: Int64]) throws {
+        guard !offsets.isEmpty else { return }
+        let list = PartitionList(offsets)
+        let code = rd_kafka_commit(handle.raw, list.raw, 0)
+        let partitionError = PartitionList.read(list.raw).error
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR, partitionError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaHandle.error(
+                code != RD_KAFKA_RESP_ERR_NO_ERROR ? code : partitionError,
+                "group \"\(options.group)\" cannot commit")
+        }
+        cluster.committed.notify()
+    }
+
+    func seek(_ tp: TopicPartition, to offset: Int64) {
+        guard assignment.contains(tp) || seeks != nil else { return }
+        if seeks != nil {
+            seeks?[tp] = offset
+            return
+        }
+        positions[tp] = offset
+        let list = PartitionList([tp: offset])
+        _ = rd_kafka_seek_partitions(handle.raw, list.raw, cluster.settings.requestTimeoutMillis)
+    }
+
+    func position(_ tp: TopicPartition) -> Int64? { positions[tp] }
+
+    func owns(_ partitions: Set<TopicPartition>) -> Bool { partitions.isSubset(of: assignment) }
+
+    /// librdkafka heartbeats on its own threads.
+    func heartbeat() throws {}
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        // Leaves the group (the revoke callback closes the sink's partitions first).
+        rd_kafka_consumer_close(handle.raw)
+    }
+}
+
+/// Turning librdkafka's messages into records.
+enum KafkaMessages {
+    static func append(_ message: UnsafeMutablePointer<rd_kafka_message_t>, to block: inout RecordBlock) {
+        let m = message.pointee
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(message, &type)
+        block.beginRecord(timestamp: timestamp, offset: m.offset)
+        if let key = m.key {
+            block.setKey(block.appendBytes(UnsafeRawBufferPointer(start: key, count: m.key_len)))
+        }
+        if let payload = m.payload {
+            block.setValue(block.appendBytes(UnsafeRawBufferPointer(start: payload, count: m.len)))
+        }
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return }
+        var index = 0
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            index += 1
+            guard let name else { continue }
+            let nameRange = block.appendBytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+            let valueRange = value.map { block.appendBytes(UnsafeRawBufferPointer(start: $0, count: size)) }
+            block.addHeader(name: nameRange, value: valueRange)
+        }
+    }
+}
