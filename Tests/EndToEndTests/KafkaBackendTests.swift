@@ -1,0 +1,190 @@
+import Foundation
+import Glibc
+import SluiceCore
+import SluiceRuntime
+import SluiceTestSupport
+import Testing
+
+/// `sluice run` with `"broker": {"type": "kafka"}`, through librdkafka, against a separate `sluice
+/// daemon` acting as the Kafka cluster (no Kafka broker can be installed here; the daemon speaks the
+/// protocol and librdkafka is the real client).
+@Suite(.serialized) struct KafkaBackendTests {
+    typealias Cluster = KafkaProtocolTests.Daemon
+
+    /// A config that runs on `cluster`: `body` holds the topics, sources and sinks.
+    static func config(_ body: String, cluster: String, properties: String = "{}") -> String {
+        """
+        {"broker": {"type": "kafka", "bootstrap_servers": "\(cluster)", "properties": \(properties),
+                    "request_timeout_ms": 5000},
+         \(body)}
+        """
+    }
+
+    /// Every file under `folder`, by relative path, with its bytes.
+    static func files(_ folder: String) throws -> [String: Data] {
+        var result: [String: Data] = [:]
+        guard let walker = FileManager.default.enumerator(atPath: folder) else { return result }
+        for case let path as String in walker {
+            var isFolder: ObjCBool = false
+            FileManager.default.fileExists(atPath: folder + "/" + path, isDirectory: &isFolder)
+            if !isFolder.boolValue { result[path] = FileManager.default.contents(atPath: folder + "/" + path) }
+        }
+        return result
+    }
+
+    @Test func theSamplesGiveTheSameFilesOnKafkaAsOnTheEmbeddedBroker() throws {
+        let cluster = try Cluster()
+        defer { _ = cluster.stop() }
+        let embedded = TemporaryDirectory()
+        let kafka = TemporaryDirectory()
+        let samples = EndToEnd.repositoryRoot + "/samples"
+        let body = """
+            "topics": {"orders": {"partitions": 4}},
+            "sources": {"orders": {"type": "csv", "path": "\(samples)/orders-*.csv*", "topic": "orders",
+                                   "key": ["order_id"], "columns": {"order_id": "int", "amount": "decimal"}}},
+            "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out", "format": "jsonl"},
+                      "letters": {"type": "file", "topics": ["orders.dlq"], "path": "letters", "envelope": true}}
+            """
+        try EndToEnd.write("{\(body)}", to: "config.json", in: embedded.path)
+        try EndToEnd.write(Self.config(body, cluster: cluster.bootstrap), to: "config.json", in: kafka.path)
+        func accounting(_ stdout: String) -> String? {
+            stdout.split(separator: "\n").first { $0.hasPrefix("Rows read") }?.components(separatedBy: " in ").first
+        }
+        let reference = try EndToEnd.sluice(["run", "config.json"], in: embedded.path)
+        let run = try EndToEnd.sluice(["run", "config.json"], in: kafka.path)
+        #expect(accounting(reference.stdout) != nil)
+        #expect(accounting(run.stdout) == accounting(reference.stdout), "\(run.stdout)")
+        let expected = try Self.files(embedded.file("out"))
+        #expect(expected.count == 4)
+        #expect(try Self.files(kafka.file("out")) == expected, "the files differ between the two brokers")
+        // The dead letters hold the same rows (their timestamps differ).
+        func letters(_ folder: String) throws -> Int {
+            try Self.files(folder).values.map { String(decoding: $0, as: UTF8.self) }.joined().split(separator: "\n")
+                .count
+        }
+        #expect(try letters(kafka.file("letters")) == letters(embedded.file("letters")))
+        #expect(try letters(kafka.file("letters")) > 0)
+        // A second run finds everything stored and committed, and does nothing again.
+        let again = try EndToEnd.sluice(["run", "config.json"], in: kafka.path)
+        #expect(again.stdout.contains("0 rows read") && again.stdout.contains("(+0 this run)"), "\(again.stdout)")
+        #expect(try Self.files(kafka.file("out")) == expected)
+        let described = try cluster.sluice(["groups", "describe", "files"])
+        #expect(described.stdout.contains("total lag 0"), "\(described.stdout)")
+    }
+
+    @Test func everyRowExactlyOnceInTheFilesAfterTwentyKillsOnKafka() throws {
+        let cluster = try Cluster()
+        defer { _ = cluster.stop() }
+        let dir = TemporaryDirectory()
+        let rows = 200_000
+        var generator = SampleOrders(rows: rows, seed: 15)
+        generator.badEvery = 1009
+        try generator.write(to: dir.file("orders.csv"))
+        try EndToEnd.write(
+            Self.config(
+                """
+                "topics": {"orders": {"partitions": 4}},
+                "sources": {"orders": {"type": "csv", "path": "orders.csv", "key": ["customer"],
+                                       "max_batch_rows": 5000, "columns": {"order_id": "int", "amount": "decimal"}}},
+                "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out",
+                                    "max_batch_records": 20000, "batch_wait_ms": 100}}
+                """, cluster: cluster.bootstrap), to: "config.json", in: dir.path)
+        let kills = try EndToEnd.killRepeatedly(
+            ["run"], in: dir.path, times: 20, seed: 7, minMillis: 250, spreadMillis: 900)
+        #expect(kills >= 20, "the run finished before it was killed 20 times")
+        try EndToEnd.sluice(["run"], in: dir.path)
+
+        let badRows = (1...rows).filter { $0 % 1009 == 0 }.count
+        let ids = try SinkPipelineTests.orderIds(in: dir.file("out"))
+        #expect(ids.count == rows - badRows, "rows in the files, counting duplicates")
+        #expect(Set(ids).count == rows - badRows, "distinct rows in the files")
+        let stored = try EndToEnd.records("orders", dataDirectory: cluster.dir.file("data"))
+        #expect(stored.count == rows - badRows, "records in the cluster's topic, counting duplicates")
+        #expect(try EndToEnd.records("orders.dlq", dataDirectory: cluster.dir.file("data")).count == badRows)
+        let described = try cluster.sluice(["groups", "describe", "files"])
+        #expect(described.stdout.contains("total lag 0"), "\(described.stdout)")
+    }
+
+    @Test func aRunOutlastsTheClusterRestartingUnderIt() throws {
+        let port = 20_000 + Int.random(in: 0..<10_000)
+        let cluster = try Cluster(extra: #", "kafka": {"listen": "127.0.0.1:\#(port)"}"#)
+        let dir = TemporaryDirectory()
+        let rows = 300_000
+        try SampleOrders(rows: rows, seed: 16).write(to: dir.file("orders.csv"))
+        try EndToEnd.write(
+            Self.config(
+                """
+                "topics": {"orders": {"partitions": 2}},
+                "sources": {"orders": {"type": "csv", "path": "orders.csv", "key": ["customer"],
+                                       "max_batch_rows": 2000, "columns": {"order_id": "int"}}},
+                "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out"}}
+                """, cluster: cluster.bootstrap), to: "config.json", in: dir.path)
+        let (process, out, err) = try SluiceBinary.start(["run", "config.json"], in: dir.path)
+        let collector = OutputCollector(out: out, err: err)
+        Time.sleep(millis: 1500)
+        kill(cluster.process.processIdentifier, SIGKILL)
+        cluster.process.waitUntilExit()
+        _ = cluster.collector.finish()
+        Time.sleep(millis: 1000)
+        let (restarted, _, restartedOutput) = try Cluster.start(in: cluster.dir)
+        defer {
+            kill(restarted.processIdentifier, SIGTERM)
+            restarted.waitUntilExit()
+            _ = restartedOutput.finish()
+        }
+        process.waitUntilExit()
+        let (stdout, stderr) = collector.finish()
+        #expect(process.terminationStatus == 0, "\(stdout)\n\(stderr)")
+        let ids = try SinkPipelineTests.orderIds(in: dir.file("out"))
+        #expect(Set(ids).count == rows, "distinct rows in the files")
+        #expect(ids.count == rows, "rows in the files, counting duplicates")
+    }
+
+    @Test func badBrokerSettingsAreClearErrorsAtTheirPath() throws {
+        let cluster = try Cluster(topics: #"{"orders": {"partitions": 2}}"#)
+        defer { _ = cluster.stop() }
+        let dir = TemporaryDirectory()
+        try "id,name\n1,a\n".write(toFile: dir.file("in.csv"), atomically: true, encoding: .utf8)
+        let body = """
+            "topics": {"orders": {"partitions": 4}},
+            "sources": {"orders": {"type": "csv", "path": "in.csv", "key": ["id"]}},
+            "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out"}}
+            """
+        func run(_ config: String, expect fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws
+        {
+            try EndToEnd.write(config, to: "config.json", in: dir.path)
+            let started = Time.monotonicNanos()
+            let result = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 2)
+            let seconds = Double(Time.monotonicNanos() - started) / 1e9
+            #expect(seconds < 20, "took \(seconds) s", sourceLocation: sourceLocation)
+            for fragment in fragments {
+                #expect(result.stderr.contains(fragment), "\(result.stderr)", sourceLocation: sourceLocation)
+            }
+            #expect(!result.stderr.contains("s3cret"), "a password in an error", sourceLocation: sourceLocation)
+        }
+        try run(
+            Self.config(body, cluster: "127.0.0.1:1"),
+            expect: ["broker.bootstrap_servers: cannot reach the Kafka cluster at 127.0.0.1:1", "Connection refused"])
+        try run(
+            Self.config(body, cluster: cluster.bootstrap, properties: #"{"security.protocol": "SSL"}"#),
+            expect: ["cannot reach the Kafka cluster", "SSL"])
+        try run(
+            Self.config(
+                body, cluster: cluster.bootstrap,
+                properties: #"{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "#
+                    + #""sasl.username": "u", "sasl.password": "s3cret"}"#),
+            expect: ["cannot reach the Kafka cluster", "SASL"])
+        try run(
+            Self.config(body, cluster: cluster.bootstrap, properties: #"{"no.such.setting": "1"}"#),
+            expect: ["broker.properties.no.such.setting: No such configuration property"])
+        try run(
+            Self.config(body, cluster: cluster.bootstrap, properties: #"{"acks": "1"}"#),
+            expect: ["broker.properties.acks: set by Sluice"])
+        try run(
+            #"{"broker": {"type": "kafka"}, \#(body)}"#, expect: ["broker.bootstrap_servers: a Kafka broker needs"])
+        try run(
+            Self.config(body, cluster: cluster.bootstrap),
+            expect: ["topics.orders.partitions", "has 2 partitions on the Kafka cluster, fewer than the 4"])
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out")), "a sink wrote before the run was refused")
+    }
+}
