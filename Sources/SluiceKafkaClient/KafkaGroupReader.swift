@@ -182,6 +182,8 @@ final class KafkaGroupReader: GroupReader {
         var order: [TopicPartition] = []
         var slots: [TopicPartition: Int] = [:]
         var failure: BrokerError?
+        var lastHandle: OpaquePointer?
+        var lastTopic = ""
         defer { for message in messages { rd_kafka_message_destroy(message) } }
         for case let message? in messages {
             let m = message.pointee
@@ -191,7 +193,12 @@ final class KafkaGroupReader: GroupReader {
                 }
                 continue
             }
-            let tp = TopicPartition(String(cString: rd_kafka_topic_name(m.rkt)), m.partition)
+            // The topic's name is made once per topic handle, not per record.
+            if m.rkt != lastHandle {
+                lastHandle = m.rkt
+                lastTopic = String(cString: rd_kafka_topic_name(m.rkt))
+            }
+            let tp = TopicPartition(lastTopic, m.partition)
             // Records of a partition given up, or from before a seek, are not this reader's any more.
             guard assignment.contains(tp), m.offset >= positions[tp] ?? 0 else { continue }
             let slot = slots[tp] ?? blocks.count
