@@ -26,8 +26,10 @@ import Testing
         guard let walker = FileManager.default.enumerator(atPath: folder) else { return result }
         for case let path as String in walker {
             var isFolder: ObjCBool = false
-            FileManager.default.fileExists(atPath: folder + "/" + path, isDirectory: &isFolder)
-            if !isFolder.boolValue { result[path] = FileManager.default.contents(atPath: folder + "/" + path) }
+            guard FileManager.default.fileExists(atPath: folder + "/" + path, isDirectory: &isFolder),
+                !isFolder.boolValue
+            else { continue }
+            result[path] = FileManager.default.contents(atPath: folder + "/" + path)
         }
         return result
     }
