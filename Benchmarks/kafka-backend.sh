@@ -28,7 +28,7 @@ for _ in $(seq 100); do grep -q "Kafka listener started" "$dir/cluster.out" && b
 pipeline() { # BROKER-SECTION TOPIC
     cat << JSON
 {"data_dir": "$dir/data", $1 "topics": {"$2": {"partitions": 4}},
- "sources": {"orders": {"type": "csv", "path": "$file", "key": ["customer"], "topic": "$2",
+ "sources": {"$2": {"type": "csv", "path": "$file", "key": ["customer"], "topic": "$2",
    "columns": {"order_id": "int", "ordered_at": "timestamp", "amount": "decimal", "quantity": "int", "gift": "bool"}}},
  "sinks": {"files": {"type": "file", "topics": ["$2"], "path": "$dir/out", "format": "jsonl", "group": "files-$2"}}}
 JSON

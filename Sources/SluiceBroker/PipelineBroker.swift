@@ -57,6 +57,17 @@ public protocol PipelineBroker: AnyObject, Sendable {
     func headers(storedBy source: String, after ends: [String: [Int64]], in topics: [String]) throws -> [[Header]]
     /// Makes everything written durable and lets go of the broker's resources.
     func close() throws
+    /// Where several processes run the same config (on a Kafka cluster), the claim that lets one of
+    /// them at a time run `source`; nil where the process is the only one (the embedded broker).
+    func claim(source: String) throws -> (any SourceClaim)?
+}
+
+/// One process's claim on a source that several processes share: it holds while `isOwner`, passes to
+/// another process when this one dies or releases it, and `epoch` moves each time it is gained.
+public protocol SourceClaim: AnyObject, Sendable {
+    var isOwner: Bool { get }
+    var epoch: Int { get }
+    func release()
 }
 
 /// Writes blocks of records to one topic.
@@ -109,6 +120,9 @@ extension Producer: RecordSender {}
 extension GroupConsumer: GroupReader {}
 
 extension Broker: PipelineBroker {
+    /// One process owns a data directory, so it owns its sources.
+    public func claim(source: String) throws -> (any SourceClaim)? { nil }
+
     public func forEachBlock(_ tp: TopicPartition, from offset: Int64, _ body: (RecordBlock) throws -> Bool) throws {
         let log = try log(tp)
         try log.forEachBlock(from: max(offset, log.startOffset), body)

@@ -25,7 +25,6 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
         var topics: [String: Int32] = [:]
         var topicsRead: UInt64 = 0
         var schemas: [String: JSONValue] = [:]
-        var checkpoints: [String: [UInt8]]?
     }
     private let state = Locked(State())
     /// How long the topic list read from the cluster is used before it is read again.
@@ -272,26 +271,23 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
 
     // MARK: Source checkpoints
 
+    /// Read from the topic each time: another process may have run the source since.
     public func sourceCheckpoint(_ source: String) -> [UInt8]? {
-        if let loaded = state.withLock({ $0.checkpoints }) { return loaded[source] }
-        var loaded: [String: [UInt8]] = [:]
-        if topicConfig(Self.checkpointsTopic) != nil {
-            do {
-                try forEachBlock(TopicPartition(Self.checkpointsTopic, 0), from: 0) { block in
-                    for index in 0..<block.count {
-                        guard let key = block.keyRange(index) else { continue }
-                        let name = String(decoding: block.bytes[key], as: UTF8.self)
-                        loaded[name] = block.valueRange(index).map { Array(block.bytes[$0]) }
-                    }
-                    return true
+        guard topicConfig(Self.checkpointsTopic) != nil else { return nil }
+        var found: [UInt8]?
+        do {
+            try forEachBlock(TopicPartition(Self.checkpointsTopic, 0), from: 0) { block in
+                for index in 0..<block.count {
+                    guard let key = block.keyRange(index), block.bytes[key].elementsEqual(source.utf8) else { continue }
+                    found = block.valueRange(index).map { Array(block.bytes[$0]) }
                 }
-            } catch {
-                logger.error("cannot read the sources' checkpoints", metadata: ["error": "\(error)"])
-                return nil
+                return true
             }
+        } catch {
+            logger.error("cannot read the sources' checkpoints", metadata: ["error": "\(error)"])
+            return nil
         }
-        state.withLock { $0.checkpoints = loaded }
-        return loaded[source]
+        return found
     }
 
     public func storeSourceCheckpoint(_ source: String, _ checkpoint: [UInt8]) throws {
@@ -303,9 +299,14 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
         block.setKey(block.appendBytes(Array(source.utf8)))
         block.setValue(block.appendBytes(checkpoint))
         try KafkaSender(cluster: self, topic: Self.checkpointsTopic).send(block)
-        state.withLock { state in
-            if state.checkpoints != nil { state.checkpoints?[source] = checkpoint }
+    }
+
+    /// Processes that run the same config share its sources through one consumer group per source.
+    public func claim(source: String) throws -> (any SourceClaim)? {
+        if topicConfig(Self.checkpointsTopic) == nil {
+            try createTopic(Self.checkpointsTopic, partitions: 1, compacted: true)
         }
+        return try KafkaSourceClaim(cluster: self, source: source, sessionTimeoutMillis: 10_000)
     }
 
     // MARK: Reading and writing

@@ -124,7 +124,9 @@ final class KafkaSender: RecordSender {
         partitioner.nextBatch()
         // Every produced record gets a delivery report (a success, or a failure once message.timeout.ms
         // passed), so this wait ends.
-        while tracker.state.withLock({ $0.pending > 0 }) { rd_kafka_poll(handle.raw, 10) }
+        // `rd_kafka_flush` sends what lingers at once (a batch's tail would otherwise wait linger.ms) and
+        // serves the delivery reports; it also waits for other threads' records, which share the handle.
+        while tracker.state.withLock({ $0.pending > 0 }) { rd_kafka_flush(handle.raw, 100) }
         let (failure, results) = tracker.state.withLock { ($0.failure, $0.results) }
         if let reason = refused ?? failure {
             throw BrokerError(

@@ -142,6 +142,89 @@ import Testing
         #expect(ids.count == rows, "rows in the files, counting duplicates")
     }
 
+    /// Rows appended to a CSV file of `SampleOrders`' columns, with order ids from `first`.
+    static func append(_ count: Int, from first: Int, to path: String) throws {
+        var out = ""
+        for id in first..<(first + count) {
+            out += "\(id),C\(id % 977),2026-01-02T03:04:05Z,12.50,1,new,appended,false\n"
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(out.utf8))
+        try handle.close()
+    }
+
+    @Test func threeDaemonsShareASinksPartitionsAndTheSurvivorsTakeOverAfterKills() throws {
+        let cluster = try Cluster()
+        defer { _ = cluster.stop() }
+        let shared = TemporaryDirectory()
+        try SampleOrders(rows: 60_000, seed: 17).write(to: shared.file("orders.csv"))
+        let config = Self.config(
+            """
+            "admin": {"listen": "off"}, "daemon": {"poll_interval_ms": 200},
+            "topics": {"orders": {"partitions": 6}},
+            "sources": {"orders": {"type": "csv", "path": "\(shared.file("orders.csv"))", "key": ["customer"],
+                                   "columns": {"order_id": "int"}}},
+            "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "\(shared.file("out"))",
+                                "session_timeout_ms": 4000, "batch_wait_ms": 50}}
+            """, cluster: cluster.bootstrap)
+        var daemons: [(dir: TemporaryDirectory, process: Process, output: OutputCollector)] = []
+        defer {
+            for daemon in daemons where daemon.process.isRunning {
+                kill(daemon.process.processIdentifier, SIGKILL)
+                daemon.process.waitUntilExit()
+                _ = daemon.output.finish()
+            }
+        }
+        for _ in 0..<3 {
+            let dir = TemporaryDirectory()
+            try EndToEnd.write(config, to: "config.json", in: dir.path)
+            let (process, out, err) = try SluiceBinary.start(["daemon", "config.json"], in: dir.path)
+            daemons.append((dir, process, OutputCollector(out: out, err: err)))
+        }
+        /// Waits until the files hold `rows` rows and the group owns its partitions as `members` says.
+        func settle(rows: Int, members: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            var ids: [Int64] = []
+            var described = ""
+            for _ in 0..<400 {
+                ids = (try? SinkPipelineTests.orderIds(in: shared.file("out"))) ?? []
+                described = (try? cluster.sluice(["groups", "describe", "files"]))?.stdout ?? ""
+                if ids.count >= rows && described.contains("\(members) member(s), total lag 0") { break }
+                Time.sleep(millis: 250)
+            }
+            #expect(ids.count == rows, "rows in the files, counting duplicates", sourceLocation: sourceLocation)
+            #expect(Set(ids).count == rows, "distinct rows in the files", sourceLocation: sourceLocation)
+            #expect(
+                described.contains("\(members) member(s), total lag 0"), "\(described)", sourceLocation: sourceLocation)
+            // Each member owns the same number of partitions.
+            var owned: [String: Int] = [:]
+            for line in described.split(separator: "\n") where line.hasPrefix("orders ") {
+                if let member = line.split(separator: " ").last { owned[String(member), default: 0] += 1 }
+            }
+            #expect(
+                owned.count == members && Set(owned.values) == [6 / members], "\(owned)", sourceLocation: sourceLocation
+            )
+        }
+        try settle(rows: 60_000, members: 3)
+        // A daemon that does not run the source, then the one that does: the others take its partitions
+        // within the session timeout, and the source passes to a survivor.
+        kill(daemons[0].process.processIdentifier, SIGKILL)
+        daemons[0].process.waitUntilExit()
+        _ = daemons[0].output.finish()
+        try Self.append(20_000, from: 1_000_001, to: shared.file("orders.csv"))
+        try settle(rows: 80_000, members: 2)
+        kill(daemons[1].process.processIdentifier, SIGKILL)
+        daemons[1].process.waitUntilExit()
+        _ = daemons[1].output.finish()
+        try Self.append(10_000, from: 2_000_001, to: shared.file("orders.csv"))
+        Time.sleep(millis: 1000)
+        try settle(rows: 90_000, members: 1)
+        kill(daemons[2].process.processIdentifier, SIGTERM)
+        daemons[2].process.waitUntilExit()
+        let (_, log) = daemons[2].output.finish()
+        #expect(log.contains("this process runs the source now"), "the survivor never ran the source: \(log)")
+    }
+
     @Test func badBrokerSettingsAreClearErrorsAtTheirPath() throws {
         let cluster = try Cluster(topics: #"{"orders": {"partitions": 2}}"#)
         defer { _ = cluster.stop() }

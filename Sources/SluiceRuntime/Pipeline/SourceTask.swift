@@ -47,6 +47,10 @@ final class SourceTask: @unchecked Sendable {
     private var draining: @Sendable () -> Bool = { false }
     /// Whether the source runs pass after pass (`runContinuously`).
     private var continuous = false
+    /// Where several processes share the source: this process's claim on it, and the epoch of the claim
+    /// its position was read in.
+    private var claim: (any SourceClaim)?
+    private var claimedEpoch = 0
     /// Told when a pass starts (true) and ends (false), so that sinks stop waiting for a batch to fill
     /// while no source reads.
     var onReading: (@Sendable (Bool) -> Void)?
@@ -94,7 +98,34 @@ final class SourceTask: @unchecked Sendable {
     func run() throws {
         started = Time.monotonicNanos()
         ThreadPriority.lowerCurrentThread(by: Self.niceness)
+        claim = try broker.claim(source: definition.name)
+        defer { claim?.release() }
+        var waiting = false
+        while let claim, !claim.isOwner {
+            if stop.isRequested { return }
+            if !waiting {
+                logger.notice(
+                    "another process runs this source; waiting for it", metadata: ["source": "\(definition.name)"])
+                waiting = true
+            }
+            Time.sleep(millis: 100)
+        }
         try runPass()
+    }
+
+    /// Where several processes share the source (a Kafka cluster): runs a pass only while it is this
+    /// process's; each time it is gained, the position is read again from what the last owner stored.
+    /// Returns whether a pass may run.
+    private func ownsSource() -> Bool {
+        guard let claim else { return true }
+        guard claim.isOwner else { return false }
+        if claim.epoch != claimedEpoch {
+            logger.notice("this process runs the source now", metadata: ["source": "\(definition.name)"])
+            claimedEpoch = claim.epoch
+            lastStored = nil
+            checked = nil
+        }
+        return true
     }
 
     /// Runs the source again and again, each pass from where the last one stopped, so that new files
@@ -111,8 +142,10 @@ final class SourceTask: @unchecked Sendable {
         let watcher = definition.options.string("path").flatMap {
             DirectoryWatcher(directories: [FileSystem.patternFolder($0)])
         }
+        claim = try broker.claim(source: definition.name)
+        defer { claim?.release() }
         while !stop.isRequested && !draining() {
-            try runPass()
+            if ownsSource() { try runPass() }
             var waited = 0
             while waited < pollIntervalMillis && !stop.isRequested && !draining() {
                 // Slices short enough for a drain to end the wait soon, long enough to cost nothing idle.
@@ -140,7 +173,10 @@ final class SourceTask: @unchecked Sendable {
         }
         let context: SourceContext
         let (stop, draining, stopping) = (stop, draining, stopping)
-        let isStopping: @Sendable () -> Bool = { stop.isRequested || draining() || stopping.withLock { $0 } }
+        let claim = claim
+        let isStopping: @Sendable () -> Bool = {
+            stop.isRequested || draining() || stopping.withLock { $0 } || claim.map { !$0.isOwner } == true
+        }
         if let lastStored {
             context = SourceContext(
                 name: definition.name, options: definition.options, logger: logger, checkpoint: lastStored,
@@ -178,7 +214,8 @@ final class SourceTask: @unchecked Sendable {
             ThreadPriority.lowerCurrentThread(by: Self.niceness)
             let opened = transfer.value
             defer { queue.close() }
-            while !stop.isRequested && !draining() {
+            // A pass ends at a batch boundary when the source passes to another process.
+            while !stop.isRequested && !draining() && claim?.isOwner != false {
                 var batch = SourceBatch(capacity: 4096, byteCapacity: 1 << 20)
                 let more = try opened.nextBatch(&batch)
                 let actions = opened.takeActionsAfterDurable()
