@@ -240,7 +240,9 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceRuntimeTests",
-            dependencies: ["SluiceRuntime", "SluiceBroker", "SluiceKit", "SluiceCore", "SluiceTestSupport"],
+            dependencies: [
+                "SluiceRuntime", "SluiceBroker", "SluiceKafkaClient", "SluiceKit", "SluiceCore", "SluiceTestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import SluiceBroker
 import SluiceCore
+import SluiceKafkaClient
 import SluiceKit
 import SluiceTestSupport
 import Testing
@@ -137,7 +138,53 @@ import Testing
         #expect(found.last == ConfigProblem("sources.orders.delimter", "unknown option; did you mean \"delimiter\"?"))
         let unrelated = try problems(#"{"zzz": 1}"#)
         #expect(
-            unrelated.first?.message == "unknown key (allowed: data_dir, topics, sources, sinks, daemon, admin, kafka)")
+            unrelated.first?.message
+                == "unknown key (allowed: data_dir, broker, topics, sources, sinks, daemon, admin, kafka)")
+    }
+
+    // MARK: The broker section
+
+    @Test func theBrokerSectionTakesAKafkaClusterWithSecretsFromTheEnvironment() throws {
+        let config = try load(
+            #"""
+            {"broker": {"type": "kafka", "bootstrap_servers": "k1:9092,k2:9092", "replication_factor": 3,
+                        "properties": {"sasl.password": "${KAFKA_PASSWORD}", "linger.ms": 10, "socket.nagle.disable": true}},
+             "sources": {}}
+            """#, environment: ["KAFKA_PASSWORD": "s3cret"])
+        #expect(
+            config.broker
+                == .kafka(
+                    KafkaClusterSettings(
+                        bootstrapServers: "k1:9092,k2:9092",
+                        properties: ["sasl.password": "s3cret", "linger.ms": "10", "socket.nagle.disable": "true"],
+                        replicationFactor: 3)))
+        #expect(try load(#"{"sources": {}}"#).broker == .embedded)
+        #expect(try load(#"{"broker": {"type": "embedded"}, "sources": {}}"#).broker == .embedded)
+    }
+
+    @Test func badBrokerSettingsAreNamedByPath() throws {
+        #expect(
+            try problems(#"{"broker": {"type": "kafk"}, "sources": {}}"#)
+                == [ConfigProblem("broker.type", #"expected "embedded" or "kafka", found "kafk""#)])
+        let found = try problems(
+            #"""
+            {"broker": {"type": "kafka", "bootstrap_server": "x", "replication_factor": 0,
+                        "properties": {"acks": "1", "linger.ms": [1]}}, "sources": {}}
+            """#)
+        #expect(
+            found.map(\.path).sorted() == [
+                "broker.bootstrap_server", "broker.bootstrap_servers", "broker.properties.acks",
+                "broker.properties.linger.ms", "broker.replication_factor",
+            ])
+        #expect(
+            found.first { $0.path == "broker.bootstrap_server" }?.message.contains("did you mean \"bootstrap_servers\"")
+                == true)
+        #expect(
+            try problems(#"{"broker": {"bootstrap_servers": "x"}, "sources": {}}"#)
+                == [
+                    ConfigProblem(
+                        "broker.bootstrap_servers", #"only a broker of "type": "kafka" takes "bootstrap_servers""#)
+                ])
     }
 
     @Test func wrongTypesNameTheirPath() throws {
