@@ -325,7 +325,7 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
         var next = max(offset, start)
         guard next < end else { return }
         let reader = try KafkaHandle(
-            .consumer, settings,
+            .consumer, settings, defaults: KafkaGroupReader.fetchDefaults,
             extra: [("enable.partition.eof", "false"), ("group.id", "sluice-reader"), ("enable.auto.commit", "false")])
         let assigned = PartitionList([tp: next])
         let code = rd_kafka_assign(reader.raw, assigned.raw)

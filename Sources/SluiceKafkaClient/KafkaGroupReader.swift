@@ -68,7 +68,7 @@ final class KafkaGroupReader: GroupReader {
         let callbacks = HandleCallbacks()
         self.callbacks = callbacks
         handle = try KafkaHandle(
-            .consumer, cluster.settings,
+            .consumer, cluster.settings, defaults: Self.fetchDefaults,
             extra: [
                 ("group.id", options.group), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
                 ("enable.partition.eof", "false"), ("partition.assignment.strategy", "range"),
@@ -100,6 +100,12 @@ final class KafkaGroupReader: GroupReader {
         close()
         rd_kafka_queue_destroy(queue)
     }
+
+    /// librdkafka 2.0 backs a partition's fetches off for `fetch.error.backoff.ms` (500 ms) whenever its
+    /// prefetched queue holds `queued.min.messages` (100,000): a sink that writes fast emptied the queue
+    /// long before the next fetch, and stalled (six half-second stalls in a 1,000,000-record run). The
+    /// queue's size stays bounded by `queued.max.messages.kbytes`.
+    static let fetchDefaults = [("queued.min.messages", "1000000"), ("fetch.error.backoff.ms", "50")]
 
     /// Serves a rebalance on the reader's thread (inside a poll).
     func rebalance(_ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
@@ -160,7 +166,15 @@ final class KafkaGroupReader: GroupReader {
         while true {
             let now = Time.monotonicNanos()
             let wait = now < deadline ? min(Int((deadline - now) / 1_000_000), 100) : 0
-            let count = rd_kafka_consume_batch_queue(queue, Int32(wait), &messages, capacity)
+            // What is there now, without waiting: librdkafka's batch call would wait for a full batch.
+            var count = rd_kafka_consume_batch_queue(queue, 0, &messages, capacity)
+            if count == 0 && wait > 0, let first = rd_kafka_consume_queue(queue, Int32(wait)) {
+                messages[0] = first
+                count = messages.withUnsafeMutableBufferPointer { buffer in
+                    guard let rest = buffer.baseAddress?.advanced(by: 1), capacity > 1 else { return 1 }
+                    return 1 + max(0, rd_kafka_consume_batch_queue(queue, 0, rest, capacity - 1))
+                }
+            }
             if let error = callbackError {
                 callbackError = nil
                 for index in 0..<max(0, count) { rd_kafka_message_destroy(messages[index]) }

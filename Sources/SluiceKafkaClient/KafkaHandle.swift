@@ -32,11 +32,12 @@ final class KafkaHandle: @unchecked Sendable {
 
     enum Kind { case producer, consumer }
 
-    /// A handle with the cluster's settings, then `extra` (Sluice's own, which the user's properties
+    /// A handle with Sluice's `defaults` (which the user's properties may change), the cluster's
+    /// settings, then `extra` (Sluice's own, which the user's properties
     /// cannot override where correctness depends on them), then `configure` on the raw configuration.
     init(
-        _ kind: Kind, _ settings: KafkaClusterSettings, extra: [(String, String)] = [],
-        configure: (OpaquePointer) -> Void = { _ in }
+        _ kind: Kind, _ settings: KafkaClusterSettings, defaults: [(String, String)] = [],
+        extra: [(String, String)] = [], configure: (OpaquePointer) -> Void = { _ in }
     ) throws(BrokerError) {
         guard let conf = rd_kafka_conf_new() else {
             throw BrokerError(.unavailable, "librdkafka: cannot allocate a configuration")
@@ -45,6 +46,7 @@ final class KafkaHandle: @unchecked Sendable {
         defer { if !handedOver { rd_kafka_conf_destroy(conf) } }
         try Self.set(conf, "bootstrap.servers", settings.bootstrapServers, path: "broker.bootstrap_servers")
         try Self.set(conf, "client.id", "sluice", path: "broker")
+        for (name, value) in defaults { try Self.set(conf, name, value, path: "broker") }
         for (name, value) in settings.properties.sorted(by: { $0.key < $1.key }) {
             try Self.set(conf, name, value, path: KafkaClusterSettings.path(name))
         }
