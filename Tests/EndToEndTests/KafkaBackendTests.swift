@@ -89,7 +89,7 @@ import Testing
                 "sources": {"orders": {"type": "csv", "path": "orders.csv", "key": ["customer"],
                                        "max_batch_rows": 5000, "columns": {"order_id": "int", "amount": "decimal"}}},
                 "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out",
-                                    "max_batch_records": 20000, "batch_wait_ms": 100}}
+                                    "max_batch_records": 20000, "batch_wait_ms": 100, "session_timeout_ms": 6000}}
                 """, cluster: cluster.bootstrap), to: "config.json", in: dir.path)
         let kills = try EndToEnd.killRepeatedly(
             ["run"], in: dir.path, times: 20, seed: 7, minMillis: 250, spreadMillis: 900)
@@ -105,6 +105,37 @@ import Testing
         #expect(try EndToEnd.records("orders.dlq", dataDirectory: cluster.dir.file("data")).count == badRows)
         let described = try cluster.sluice(["groups", "describe", "files"])
         #expect(described.stdout.contains("total lag 0"), "\(described.stdout)")
+    }
+
+    @Test(.enabled(if: PostgresServer.shouldRun))
+    func aPostgresUpsertSinkKilledTwentyTimesOnKafkaEndsWithExactlyTheExpectedRows() throws {
+        let cluster = try Cluster()
+        defer { _ = cluster.stop() }
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase("kafka_kills")
+        let dir = TemporaryDirectory()
+        let rows = 200_000
+        var generator = SampleOrders(rows: rows, seed: 18)
+        generator.badEvery = 1013
+        try generator.write(to: dir.file("orders.csv"))
+        try EndToEnd.write(
+            Self.config(
+                PostgresPipelineTests().config(
+                    server, database: database, file: "orders.csv", mode: "upsert",
+                    extra: #", "session_timeout_ms": 6000"#
+                )
+                .dropFirst().dropLast().trimmingCharacters(in: .whitespacesAndNewlines),
+                cluster: cluster.bootstrap), to: "config.json", in: dir.path)
+        let kills = try EndToEnd.killRepeatedly(
+            ["run"], in: dir.path, times: 20, seed: 29, minMillis: 300, spreadMillis: 1200)
+        #expect(kills >= 20, "the run finished before it was killed 20 times")
+        try EndToEnd.sluice(["run"], in: dir.path)
+        let good = (1...rows).filter { $0 % 1013 != 0 }
+        #expect(
+            try server.psql("SELECT count(*), count(DISTINCT order_id), sum(order_id) FROM orders", database: database)
+                == "\(good.count)|\(good.count)|\(good.reduce(0, +))")
+        let letters = try EndToEnd.records("orders.dlq", dataDirectory: cluster.dir.file("data"))
+        #expect(letters.count == rows - good.count, "dead letters, counting duplicates")
     }
 
     @Test func aRunOutlastsTheClusterRestartingUnderIt() throws {
