@@ -174,8 +174,8 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceDaemon", "SluiceRuntime", "SluiceBroker", "SluiceLog", "SluiceKit", "SluiceCore",
-                "SluicePostgres", "SluiceExec", "SluiceKitTesting",
+                "SluiceDaemon", "SluiceRuntime", "SluiceBroker", "SluiceKafkaClient", "SluiceLog", "SluiceKit",
+                "SluiceCore", "SluicePostgres", "SluiceExec", "SluiceKitTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -116,6 +116,12 @@ public protocol GroupReader: AnyObject {
     func close()
 }
 
+extension GroupReader {
+    public func poll(maxRecords: Int, maxBytes: Int, timeoutMillis: Int) throws -> [PartitionRecords] {
+        try poll(maxRecords: maxRecords, maxBytes: maxBytes, timeoutMillis: timeoutMillis, interrupted: { false })
+    }
+}
+
 extension Producer: RecordSender {}
 extension GroupConsumer: GroupReader {}
 

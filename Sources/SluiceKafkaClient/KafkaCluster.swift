@@ -97,6 +97,12 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
 
     public func topicID(_ topic: String) -> String? { nil }
 
+    /// The cluster's topics, in order; those starting with "_" (the cluster's and Sluice's own) only
+    /// with `includeInternal`.
+    public func topicNames(includeInternal: Bool) throws -> [String] {
+        try topics(fresh: true).keys.filter { includeInternal || !$0.hasPrefix("_") }.sorted()
+    }
+
     public func partitionCount(_ topic: String) throws -> Int32 {
         guard let count = try topics()[topic] ?? topics(fresh: true)[topic] else {
             throw BrokerError(.topicNotFound, "topic \"\(topic)\" does not exist on the Kafka cluster")
@@ -223,7 +229,8 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
 
     public func committedResets(_ group: String) -> [TopicPartition: Int64] { [:] }
 
-    func listCommitted(_ group: String) throws -> [TopicPartition: Int64] {
+    /// The group's committed offsets on the cluster.
+    public func listCommitted(_ group: String) throws -> [TopicPartition: Int64] {
         // Every partition of the cluster's topics is named: librdkafka 2.0.2 asks for none when given none.
         var all: [TopicPartition: Int64] = [:]
         for (topic, count) in try topics() where !topic.hasPrefix("_") {

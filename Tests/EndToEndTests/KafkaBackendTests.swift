@@ -256,6 +256,40 @@ import Testing
         #expect(log.contains("this process runs the source now"), "the survivor never ran the source: \(log)")
     }
 
+    @Test func theAdminCommandsWorkOnTheClusterWithBootstrapServer() throws {
+        let cluster = try Cluster(topics: #"{"orders": {"partitions": 3}}"#)
+        defer { _ = cluster.stop() }
+        let dir = TemporaryDirectory()
+        let server = ["--bootstrap-server", cluster.bootstrap]
+        let produced = try EndToEnd.sluice(
+            ["produce", "--topic", "orders", "--key-separator", ":"] + server, in: dir.path,
+            stdin: (0..<300).map { "k\($0):v\($0)\n" }.joined())
+        #expect(produced.stderr.contains("Produced 300 records to orders."))
+        // Keys land where the embedded broker puts them.
+        var placed: [String: Int32] = [:]
+        for (partition, record) in try EndToEnd.records("orders", dataDirectory: cluster.dir.file("data")) {
+            placed[String(decoding: record.key ?? [], as: UTF8.self)] = partition
+        }
+        try EndToEnd.sluice(
+            ["produce", "--topic", "local", "--key-separator", ":"], in: dir.path, stdin: "k1:a\nk2:b\n")
+        #expect(try EndToEnd.sluice(["topics", "list"] + server, in: dir.path).stdout.contains("orders\n"))
+        let described = try EndToEnd.sluice(["topics", "describe", "orders"] + server, in: dir.path).stdout
+        #expect(described.contains("Topic: orders\tPartitions: 3"))
+        #expect(placed.count == 300)
+        let all = try EndToEnd.sluice(
+            ["consume", "--topic", "orders", "--from-beginning", "--format", "%k\n"] + server, in: dir.path)
+        #expect(Set(all.stdout.split(separator: "\n").map(String.init)) == Set(placed.keys))
+        let grouped = try EndToEnd.sluice(
+            ["consume", "--topic", "orders", "--group", "readers", "--from-beginning", "--format", "value"] + server,
+            in: dir.path)
+        #expect(grouped.stdout.split(separator: "\n").count == 300)
+        let group = try EndToEnd.sluice(["groups", "describe", "readers"] + server, in: dir.path)
+        #expect(group.stdout.contains("Group readers: on the Kafka cluster, total lag 0"), "\(group.stdout)")
+        let unreachable = try EndToEnd.sluice(
+            ["topics", "list", "--bootstrap-server", "127.0.0.1:1"], in: dir.path, expect: 1)
+        #expect(unreachable.stderr.contains("--bootstrap-server: cannot reach the Kafka cluster at 127.0.0.1:1"))
+    }
+
     @Test func badBrokerSettingsAreClearErrorsAtTheirPath() throws {
         let cluster = try Cluster(topics: #"{"orders": {"partitions": 2}}"#)
         defer { _ = cluster.stop() }

@@ -78,14 +78,18 @@ import Testing
         #expect(missing.stderr.contains("did you mean \"g\"?"))
     }
 
-    @Test func bootstrapServerIsIgnoredWithANote() throws {
+    @Test func bootstrapServerIsRefusedByCommandsThatWorkOnADataDirectoryOnly() throws {
         let dir = try Self.populated()
-        for command in [["topics", "list"], ["groups", "list"], ["groups", "describe", "g"], ["sources", "list"]] {
-            let result = try EndToEnd.sluice(command + ["--bootstrap-server", "localhost:9092"], in: dir.path)
-            #expect(result.stderr.contains("note: --bootstrap-server localhost:9092 is ignored"), "\(command)")
+        for command in [
+            ["groups", "list"], ["sources", "list"], ["topics", "create", "x"], ["groups", "delete", "g"],
+        ] {
+            let result = try EndToEnd.sluice(
+                command + ["--bootstrap-server", "localhost:9092"], in: dir.path, expect: 2)
+            #expect(result.stderr.contains("--bootstrap-server: `sluice"), "\(command)")
+            #expect(result.stderr.contains("use Kafka's own tools"), "\(command)")
         }
-        let listed = try EndToEnd.sluice(["topics", "list", "--bootstrap-server", "localhost:9092"], in: dir.path)
-        #expect(listed.stdout == "t\n")
+        let listed = try EndToEnd.sluice(["topics", "list"], in: dir.path)
+        #expect(listed.stdout == "t\n", "nothing was created")
     }
 
     @Test func resetOffsetsTakesTheKafkaOptions() throws {

@@ -56,9 +56,15 @@ extension ConsoleConsumer {
     }
 
     /// The partitions to read: the one chosen, which must exist, or all.
-    func selectedPartitions(_ broker: Broker) throws -> [Int32] {
-        guard let partition else { return Array(0..<(try broker.partitionCount(topic))) }
-        try broker.checkPartition(TopicPartition(topic, partition))
+    func selectedPartitions(_ broker: any PipelineBroker) throws -> [Int32] {
+        let count = try broker.partitionCount(topic)
+        guard let partition else { return Array(0..<count) }
+        guard (0..<count).contains(partition) else {
+            throw BrokerError(
+                .invalidPartitions,
+                "topic \"\(topic)\" has no partition \(partition); its partitions are "
+                    + (count == 1 ? "0 only" : "0 to \(count - 1)"))
+        }
         return [partition]
     }
 

@@ -33,7 +33,7 @@ public struct ConsoleConsumer {
 
     /// Prints records to `output` until the end of the log (or forever with `follow`, until a stop is
     /// requested) or `maxMessages`.
-    public func run(broker: Broker, output: BufferedOutput) throws -> Outcome {
+    public func run(broker: any PipelineBroker, output: BufferedOutput) throws -> Outcome {
         try checkOptions()
         let partitions = try selectedPartitions(broker)
         var printer = RecordPrinter(format: format, topic: topic, timestampStyle: timestampStyle)
@@ -60,7 +60,7 @@ public struct ConsoleConsumer {
             }
             var options = GroupConsumer.Options(group: group, topics: [topic])
             options.autoOffsetReset = fromBeginning || offset == .beginning ? .earliest : .latest
-            let consumer = try GroupConsumer(broker: broker, options: options)
+            let consumer = try broker.makeConsumer(options)
             defer { consumer.close() }
             while !StopRequest.isRequested {
                 let batch = try consumer.poll(maxRecords: 10_000, maxBytes: 4 << 20, timeoutMillis: follow ? 500 : 200)
@@ -77,7 +77,23 @@ public struct ConsoleConsumer {
                 if !more { break }
                 if try batch.isEmpty && !follow && caughtUp(broker, consumer, partitions) { break }
             }
-        } else {
+        } else if !(broker is Broker) {
+            // A Kafka cluster: each partition from its start position to its end as it is now.
+            guard !follow else {
+                throw RuntimeError("--follow on a Kafka cluster needs --group (a member of a consumer group)")
+            }
+            let (positions, notes) = startPositions(ranges)
+            outcome.notes += notes
+            outer: for (i, range) in ranges.enumerated() {
+                var more = true
+                try broker.forEachBlock(range.tp, from: positions[i]) { block in
+                    more = try emit(PartitionRecords(topicPartition: range.tp, records: block))
+                    return more
+                }
+                try output.flush()
+                if !more { break outer }
+            }
+        } else if let broker = broker as? Broker {
             var (positions, notes) = startPositions(ranges)
             outcome.notes += notes
             var seen = broker.appended.current
@@ -110,7 +126,9 @@ public struct ConsoleConsumer {
         return outcome
     }
 
-    private func caughtUp(_ broker: Broker, _ consumer: GroupConsumer, _ partitions: [Int32]) throws -> Bool {
+    private func caughtUp(_ broker: any PipelineBroker, _ consumer: any GroupReader, _ partitions: [Int32]) throws
+        -> Bool
+    {
         for partition in partitions {
             let tp = TopicPartition(topic, partition)
             guard let position = consumer.position(tp) else { return false }

@@ -35,10 +35,17 @@ public struct ConsoleProducer {
     }
 
     /// Reads `input` to its end and sends every line.
-    public func run(broker: Broker, input: SystemFile) throws -> Outcome {
-        if let partition { try checkPartition(partition, broker) }
+    public func run(broker: any PipelineBroker, input: SystemFile) throws -> Outcome {
+        let embedded = broker as? Broker
+        if let partition {
+            guard let embedded else {
+                throw RuntimeError(
+                    "--partition works on the embedded broker only; on a Kafka cluster records go by key")
+            }
+            try checkPartition(partition, embedded)
+        }
         try broker.ensureTopic(topic)
-        let producer = try Producer(broker: broker, topic: topic)
+        let producer = try broker.makeProducer(topic: topic, source: nil)
         let headerBytes = headers.map { (Array($0.name.utf8), $0.value) }
         var block = RecordBlock(capacity: batchRecords, byteCapacity: 1 << 20)
         var pending: [UInt8] = []
@@ -63,11 +70,11 @@ public struct ConsoleProducer {
         }
         func sendBlock() throws {
             guard !block.isEmpty else { return }
-            if let partition {
+            if let partition, let embedded {
                 for index in 0..<block.count where block.keyRange(index) != nil {
                     if producer.partition(of: block, at: index) != partition { keyedElsewhere += 1 }
                 }
-                try broker.append(block, to: TopicPartition(topic, partition), now: now)
+                try embedded.append(block, to: TopicPartition(topic, partition), now: now)
             } else {
                 try producer.send(block, now: now)
             }

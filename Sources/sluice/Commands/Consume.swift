@@ -1,9 +1,10 @@
 import ArgumentParser
+import SluiceBroker
 import SluiceCore
 import SluiceRuntime
 
 /// `sluice consume`
-struct Consume: ParsableCommand, GlobalOptionsCommand {
+struct Consume: ParsableCommand, GlobalOptionsCommand, KafkaCapableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a topic's records.",
         discussion: """
@@ -106,9 +107,9 @@ struct Consume: ParsableCommand, GlobalOptionsCommand {
     }
 
     func run() throws {
-        let broker = try global.openBroker(readOnly: group == nil)
+        let broker = try global.location.openPipelineBroker(readOnly: group == nil)
         let outcome = try consumer.run(broker: broker, output: BufferedOutput())
-        if group != nil { try broker.close() }
+        if group != nil || !(broker is Broker) { try broker.close() }
         for note in outcome.notes { printToStandardError(note) }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SluiceBroker
 import SluiceCore
+import SluiceKafkaClient
 import SluiceRuntime
 
 /// `sluice groups …`
@@ -36,7 +37,7 @@ struct Groups: ParsableCommand {
         }
     }
 
-    struct Describe: ParsableCommand, GlobalOptionsCommand {
+    struct Describe: ParsableCommand, GlobalOptionsCommand, KafkaCapableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a group's committed offsets, end offsets, lag and members per partition.",
             discussion: """
@@ -67,6 +68,10 @@ struct Groups: ParsableCommand {
         }
 
         func run() throws {
+            if let cluster = try global.location.kafkaCluster() {
+                try describe(cluster)
+                return
+            }
             let broker = try global.openBroker(readOnly: true)
             // A group the config runs, or one with members now, exists before its first commit.
             let configured = global.location.configuredGroups()
@@ -89,6 +94,33 @@ struct Groups: ParsableCommand {
                     table.add([
                         row.topicPartition.topic, "\(row.topicPartition.partition)",
                         row.committed.map(String.init) ?? "-", "\(row.endOffset)", "\(row.lag ?? 0)", row.member ?? "-",
+                    ])
+                }
+                print(table.render())
+            }
+        }
+
+        /// A group on a Kafka cluster: its committed offsets against the partitions' ends (its members are
+        /// the cluster's to show: kafka-consumer-groups --describe --members).
+        private func describe(_ cluster: KafkaCluster) throws {
+            guard !allGroups else {
+                throw CommandFailure.usage("--all-groups works on a data directory; on a Kafka cluster name the groups")
+            }
+            let configured = global.location.configuredGroups()
+            for (index, group) in (names + groupOptions).enumerated() {
+                let committed = try cluster.listCommitted(group)
+                let topics = Set(committed.keys.map(\.topic)).union(configured[group] ?? []).sorted()
+                guard !topics.isEmpty else {
+                    throw CommandFailure.runtime("group \"\(group)\" has committed no offsets on the Kafka cluster")
+                }
+                let rows = try cluster.lag(group: group, topics: topics)
+                if index > 0 { print("") }
+                print("Group \(group): on the Kafka cluster, total lag \(rows.reduce(0) { $0 + ($1.lag ?? 0) })")
+                var table = Table(["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"])
+                for row in rows {
+                    table.add([
+                        row.topicPartition.topic, "\(row.topicPartition.partition)",
+                        row.committed.map(String.init) ?? "-", "\(row.endOffset)", "\(row.lag ?? 0)",
                     ])
                 }
                 print(table.render())

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Glibc
+import SluiceBroker
 import SluiceCore
 import SluiceRuntime
 
 /// `sluice produce`
-struct Produce: ParsableCommand, GlobalOptionsCommand {
+struct Produce: ParsableCommand, GlobalOptionsCommand, KafkaCapableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write one record per line of standard input to a topic.",
         discussion: """
@@ -58,7 +59,7 @@ struct Produce: ParsableCommand, GlobalOptionsCommand {
     }
 
     func run() throws {
-        let broker = try global.openBroker(readOnly: false)
+        let broker = try global.location.openPipelineBroker(readOnly: false)
         let input = try SystemFile.open("/dev/stdin", .readOnly)
         var producer = ConsoleProducer(topic: topic, keySeparator: keySeparator)
         producer.partition = partition
@@ -66,7 +67,7 @@ struct Produce: ParsableCommand, GlobalOptionsCommand {
         producer.emptyAsNull = emptyAsNull
         let outcome = try producer.run(broker: broker, input: input)
         // The topic's retention applies after each produce, as it would in a running broker.
-        try broker.applyRetention()
+        _ = try (broker as? Broker)?.applyRetention()
         try broker.close()
         let (count, target) = (outcome.sent, partition.map { "\(topic) partition \($0)" } ?? topic)
         printToStandardError("Produced \(count) record\(count == 1 ? "" : "s") to \(target).")

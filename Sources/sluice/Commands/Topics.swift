@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import SluiceBroker
 import SluiceCore
+import SluiceKafkaClient
 import SluiceRuntime
 
 /// `sluice topics …`
@@ -21,7 +22,7 @@ struct Topics: ParsableCommand {
         subcommands: [List.self, Describe.self, Create.self, Alter.self, Delete.self]
     )
 
-    struct List: ParsableCommand, GlobalOptionsCommand {
+    struct List: ParsableCommand, GlobalOptionsCommand, KafkaCapableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the topics.",
             discussion: "Example:\n  sluice topics list --data-dir data"
@@ -33,12 +34,16 @@ struct Topics: ParsableCommand {
         var includeInternal = false
 
         func run() throws {
+            if let cluster = try global.location.kafkaCluster() {
+                for name in try cluster.topicNames(includeInternal: includeInternal) { print(name) }
+                return
+            }
             let broker = try global.openBroker(readOnly: true)
             for name in broker.topicNames(includeInternal: includeInternal) { print(name) }
         }
     }
 
-    struct Describe: ParsableCommand, GlobalOptionsCommand {
+    struct Describe: ParsableCommand, GlobalOptionsCommand, KafkaCapableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show partitions, offsets, segments and settings of one topic or of all.",
             discussion: """
@@ -62,8 +67,12 @@ struct Topics: ParsableCommand {
         }
 
         func run() throws {
-            let broker = try global.openBroker(readOnly: true)
             let topic = try TopicOrGroup.name(name, topicOption, option: "topic")
+            if let cluster = try global.location.kafkaCluster() {
+                try describe(cluster, topic)
+                return
+            }
+            let broker = try global.openBroker(readOnly: true)
             let names = topic.map { [$0] } ?? broker.topicNames(includeInternal: false)
             var first = true
             for name in names {
@@ -85,6 +94,22 @@ struct Topics: ParsableCommand {
                         "\(partition.endOffset - partition.startOffset)", "\(partition.segments.count)",
                         "\(partition.sizeInBytes)",
                     ])
+                }
+                print(table.render())
+            }
+        }
+
+        /// A Kafka cluster's topics: partitions and offsets (its settings are the cluster's, kafka-configs).
+        private func describe(_ cluster: KafkaCluster, _ topic: String?) throws {
+            let names = try topic.map { [$0] } ?? cluster.topicNames(includeInternal: false)
+            for (index, name) in names.enumerated() {
+                let count = try cluster.partitionCount(name)
+                if index > 0 { print("") }
+                print("Topic: \(name)\tPartitions: \(count)")
+                var table = Table(["PARTITION", "START-OFFSET", "END-OFFSET", "RECORDS"])
+                for partition in 0..<count {
+                    let (start, end) = try cluster.offsets(TopicPartition(name, partition))
+                    table.add(["\(partition)", "\(start)", "\(end)", "\(end - start)"])
                 }
                 print(table.render())
             }

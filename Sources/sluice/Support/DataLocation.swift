@@ -1,6 +1,7 @@
 import Logging
 import SluiceBroker
 import SluiceCore
+import SluiceKafkaClient
 import SluiceKit
 import SluiceRuntime
 
@@ -88,6 +89,37 @@ struct DataLocation {
                     + "that `sluice run` used with --config FILE (its config), --data-dir DIR or "
                     + "\(Self.environmentVariable)=DIR")
         }
+    }
+
+    /// The Kafka cluster the command works on, when it works on one: `--bootstrap-server HOST:PORT`, or
+    /// the `broker` section of `--config`.
+    func kafkaCluster() throws -> KafkaCluster? {
+        var settings: KafkaClusterSettings?
+        if let bootstrapServer {
+            if dataDirectory != nil {
+                throw CommandFailure.usage(
+                    "--bootstrap-server and --data-dir name two brokers (a Kafka cluster and a data directory); give one"
+                )
+            }
+            settings = KafkaClusterSettings(bootstrapServers: bootstrapServer)
+        } else if let configFile {
+            let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
+            if case .kafka(let fromConfig)? = try? loader.load(path: configFile).broker { settings = fromConfig }
+        }
+        guard let settings else { return nil }
+        do {
+            return try KafkaCluster(settings, logger: Logger(label: "sluice"))
+        } catch let error as BrokerError {
+            throw CommandFailure.runtime(
+                error.message.replacingOccurrences(
+                    of: "broker.bootstrap_servers: ", with: bootstrapServer != nil ? "--bootstrap-server: " : ""))
+        }
+    }
+
+    /// The broker a command that works on both reads and writes: the Kafka cluster, or the data directory.
+    func openPipelineBroker(readOnly: Bool) throws -> any PipelineBroker {
+        if let cluster = try kafkaCluster() { return cluster }
+        return try openBroker(readOnly: readOnly)
     }
 
     /// The options that name this directory again, for a command printed for the user to run.

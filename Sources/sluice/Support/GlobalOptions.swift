@@ -13,7 +13,11 @@ struct DataDirectoryOptions: ParsableArguments {
             valueName: "dir"))
     var dataDirectory: String?
 
-    @Option(name: .customLong("bootstrap-server"), help: .hidden)
+    @Option(
+        name: .customLong("bootstrap-server"),
+        help: ArgumentHelp(
+            "A Kafka cluster to work on instead of a data directory (topics list and describe, groups describe, "
+                + "produce, consume).", valueName: "host:port"))
     var bootstrapServer: String?
 
     @OptionGroup var log: LogOptions
@@ -52,6 +56,9 @@ extension LoggingCommand {
 protocol DataDirectoryCommand: LoggingCommand {
     var location: DataLocation { get }
 }
+
+/// A command that works on a Kafka cluster too (`--bootstrap-server`, or a config whose broker is one).
+protocol KafkaCapableCommand {}
 
 /// A command that has the global options.
 protocol GlobalOptionsCommand: DataDirectoryCommand {

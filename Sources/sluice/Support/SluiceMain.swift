@@ -24,10 +24,15 @@ enum SluiceMain {
         let json = (command as? any LoggingCommand)?.logFormat == .json
         jsonLogs.withLock { $0 = json }
         LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level, json: json) }
-        if let location = (command as? any DataDirectoryCommand)?.location, let server = location.bootstrapServer {
-            printToStandardError(
-                "note: --bootstrap-server \(server) is ignored: Sluice's broker is embedded and works on its data "
-                    + "directory (--data-dir, or the data_dir of --config)")
+        if let location = (command as? any DataDirectoryCommand)?.location, location.bootstrapServer != nil,
+            !(command is any KafkaCapableCommand)
+        {
+            printError(
+                "--bootstrap-server: `sluice \(type(of: command).configuration.commandName ?? "")` works on the embedded "
+                    + "broker's data directory only (--data-dir, or the data_dir of --config); on a Kafka cluster, "
+                    + "use Kafka's own tools. With --bootstrap-server: topics list, topics describe, groups "
+                    + "describe, produce, consume.")
+            exit(2)
         }
         StopRequest.installHandlers()
         do {
