@@ -196,8 +196,16 @@ final class KafkaGroupReader: GroupReader {
         var order: [TopicPartition] = []
         var slots: [TopicPartition: Int] = [:]
         var failure: BrokerError?
-        var lastHandle: OpaquePointer?
-        var lastTopic = ""
+        struct Run {
+            var handle: OpaquePointer?
+            var partition: Int32 = -1
+            var topic = ""
+            var tp: TopicPartition?
+            var owned = false
+            var position: Int64 = 0
+            var slot = 0
+        }
+        var run = Run()
         defer { for message in messages { rd_kafka_message_destroy(message) } }
         for case let message? in messages {
             let m = message.pointee
@@ -207,23 +215,30 @@ final class KafkaGroupReader: GroupReader {
                 }
                 continue
             }
-            // The topic's name is made once per topic handle, not per record.
-            if m.rkt != lastHandle {
-                lastHandle = m.rkt
-                lastTopic = String(cString: rd_kafka_topic_name(m.rkt))
+            // Messages come in runs of one partition: the partition's state is looked up (its name made,
+            // hashed) once per run, not per record.
+            if m.rkt != run.handle || m.partition != run.partition {
+                if let tp = run.tp { positions[tp] = run.position }
+                let topic = m.rkt == run.handle ? run.topic : String(cString: rd_kafka_topic_name(m.rkt))
+                let tp = TopicPartition(topic, m.partition)
+                run = Run(handle: m.rkt, partition: m.partition, topic: topic, tp: tp)
+                run.owned = assignment.contains(tp)
+                run.position = positions[tp] ?? 0
+                if run.owned {
+                    run.slot = slots[tp] ?? blocks.count
+                    if run.slot == blocks.count {
+                        slots[tp] = run.slot
+                        blocks.append(RecordBlock(capacity: messages.count, byteCapacity: messages.count * 256))
+                        order.append(tp)
+                    }
+                }
             }
-            let tp = TopicPartition(lastTopic, m.partition)
             // Records of a partition given up, or from before a seek, are not this reader's any more.
-            guard assignment.contains(tp), m.offset >= positions[tp] ?? 0 else { continue }
-            let slot = slots[tp] ?? blocks.count
-            if slot == blocks.count {
-                slots[tp] = slot
-                blocks.append(RecordBlock())
-                order.append(tp)
-            }
-            KafkaMessages.append(message, to: &blocks[slot])
-            positions[tp] = m.offset + 1
+            guard run.owned, m.offset >= run.position else { continue }
+            KafkaMessages.append(message, to: &blocks[run.slot])
+            run.position = m.offset + 1
         }
+        if let tp = run.tp { positions[tp] = run.position }
         if let failure, blocks.isEmpty { throw failure }
         return zip(order, blocks).map { PartitionRecords(topicPartition: $0, records: $1) }
     }
