@@ -300,11 +300,13 @@ import Testing
             "sources": {"orders": {"type": "csv", "path": "in.csv", "key": ["id"]}},
             "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out"}}
             """
-        func run(_ config: String, expect fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws
-        {
+        func run(
+            _ config: String, expect fragments: [String], status: Int32 = 2,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) throws {
             try EndToEnd.write(config, to: "config.json", in: dir.path)
             let started = Time.monotonicNanos()
-            let result = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 2)
+            let result = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: status)
             let seconds = Double(Time.monotonicNanos() - started) / 1e9
             #expect(seconds < 20, "took \(seconds) s", sourceLocation: sourceLocation)
             for fragment in fragments {
@@ -314,16 +316,17 @@ import Testing
         }
         try run(
             Self.config(body, cluster: "127.0.0.1:1"),
-            expect: ["broker.bootstrap_servers: cannot reach the Kafka cluster at 127.0.0.1:1", "Connection refused"])
+            expect: ["broker.bootstrap_servers: cannot reach the Kafka cluster at 127.0.0.1:1", "Connection refused"],
+            status: 1)
         try run(
             Self.config(body, cluster: cluster.bootstrap, properties: #"{"security.protocol": "SSL"}"#),
-            expect: ["cannot reach the Kafka cluster", "SSL"])
+            expect: ["cannot reach the Kafka cluster", "SSL"], status: 1)
         try run(
             Self.config(
                 body, cluster: cluster.bootstrap,
                 properties: #"{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "#
                     + #""sasl.username": "u", "sasl.password": "s3cret"}"#),
-            expect: ["cannot reach the Kafka cluster", "SASL"])
+            expect: ["cannot reach the Kafka cluster", "SASL"], status: 1)
         try run(
             Self.config(body, cluster: cluster.bootstrap, properties: #"{"no.such.setting": "1"}"#),
             expect: ["broker.properties.no.such.setting: No such configuration property"])

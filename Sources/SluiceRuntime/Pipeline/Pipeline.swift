@@ -188,6 +188,9 @@ public struct Pipeline: Sendable {
         case .kafka(let settings):
             do {
                 return try KafkaCluster(settings, logger: logger)
+            } catch let error as BrokerError where error.code == .unavailable {
+                // A cluster down may come back: the daemon starts the pipeline again after a backoff.
+                throw RuntimeError(error.message, transient: true)
             } catch let error as BrokerError {
                 throw ConfigError([ConfigProblem(error.message.hasPrefix("broker") ? "" : "broker", error.message)])
             }
