@@ -41,6 +41,10 @@ public protocol PipelineBroker: AnyObject, Sendable {
     func setTopicSchema(_ name: String, _ schema: JSONValue?) throws
     /// Whether records with keys were ever written to the topic.
     func isWrittenByKey(_ name: String) throws -> Bool
+    /// The first offset of `tp` whose record's timestamp is at or after `timestamp` (the end when none).
+    func offset(forTimestamp timestamp: Int64, in tp: TopicPartition) throws -> Int64
+    /// Stores offsets for a group that has no live members (`groups reset-offsets`).
+    func setCommittedOffsets(_ group: String, _ offsets: [TopicPartition: Int64]) throws
     /// The offsets `groups reset-offsets` set for the group per partition, when the broker keeps them.
     func committedResets(_ group: String) -> [TopicPartition: Int64]
     /// Calls `body` with the records of `tp` from `offset` on, a block at a time, until it returns false
@@ -128,6 +132,10 @@ extension GroupConsumer: GroupReader {}
 extension Broker: PipelineBroker {
     /// One process owns a data directory, so it owns its sources.
     public func claim(source: String) throws -> (any SourceClaim)? { nil }
+
+    public func offset(forTimestamp timestamp: Int64, in tp: TopicPartition) throws -> Int64 {
+        try log(tp).offset(forTimestamp: timestamp)
+    }
 
     public func forEachBlock(_ tp: TopicPartition, from offset: Int64, _ body: (RecordBlock) throws -> Bool) throws {
         let log = try log(tp)

@@ -41,7 +41,8 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
             extra: [
                 ("enable.idempotence", "true"), ("acks", "all"), ("linger.ms", "5"),
                 ("message.timeout.ms", "300000"),
-            ]
+            ],
+            opaque: callbacks
         ) { conf in
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(callbacks).toOpaque())
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReport)
@@ -228,6 +229,65 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
     public func committedHighWater(_ group: String) -> [TopicPartition: Int64] { committedOffsets(group) }
 
     public func committedResets(_ group: String) -> [TopicPartition: Int64] { [:] }
+
+    /// The consumer groups the cluster knows, in order.
+    public func groupNames() throws -> [String] {
+        var names: [String] = []
+        try adminCall("list the consumer groups") { queue, options in
+            rd_kafka_ListConsumerGroups(producerHandle.raw, options, queue)
+        } result: { event in
+            var count = 0
+            guard let result = rd_kafka_event_ListConsumerGroups_result(event),
+                let listings = rd_kafka_ListConsumerGroups_result_valid(result, &count)
+            else { return }
+            for index in 0..<count {
+                if let id = rd_kafka_ConsumerGroupListing_group_id(listings[index]) {
+                    names.append(String(cString: id))
+                }
+            }
+        }
+        return names.sorted()
+    }
+
+    public func offset(forTimestamp timestamp: Int64, in tp: TopicPartition) throws -> Int64 {
+        let list = PartitionList([tp: timestamp])
+        let code = rd_kafka_offsets_for_times(producerHandle.raw, list.raw, settings.requestTimeoutMillis)
+        let (found, error) = PartitionList.read(list.raw)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR, error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaHandle.error(
+                code != RD_KAFKA_RESP_ERR_NO_ERROR ? code : error, "cannot find offsets by time in \(tp)")
+        }
+        guard let offset = found[tp], offset >= 0 else { return try offsets(tp).end }
+        return offset
+    }
+
+    /// Through AlterConsumerGroupOffsets, which the cluster refuses while the group has members.
+    public func setCommittedOffsets(_ group: String, _ offsets: [TopicPartition: Int64]) throws {
+        let list = PartitionList(offsets)
+        guard let request = rd_kafka_AlterConsumerGroupOffsets_new(group, list.raw) else { return }
+        defer { rd_kafka_AlterConsumerGroupOffsets_destroy(request) }
+        var requests: [OpaquePointer?] = [request]
+        try adminCall("reset the offsets of group \"\(group)\"") { queue, options in
+            rd_kafka_AlterConsumerGroupOffsets(producerHandle.raw, &requests, 1, options, queue)
+        } result: { event in
+            var count = 0
+            guard let result = rd_kafka_event_AlterConsumerGroupOffsets_result(event),
+                let groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(result, &count), count > 0
+            else { return }
+            var failure = rd_kafka_group_result_error(groups[0]).map { String(cString: rd_kafka_error_string($0)) }
+            if failure == nil, let partitions = rd_kafka_group_result_partitions(groups[0]) {
+                let code = PartitionList.read(partitions).error
+                if code != RD_KAFKA_RESP_ERR_NO_ERROR { failure = String(cString: rd_kafka_err2str(code)) }
+            }
+            if let failure {
+                throw BrokerError(
+                    .notOwner,
+                    "the Kafka cluster refused to reset the offsets of group \"\(group)\" (\(failure)); a group "
+                        + "with running members cannot be reset: stop its consumers first")
+            }
+        }
+        committed.notify()
+    }
 
     /// The group's committed offsets on the cluster.
     public func listCommitted(_ group: String) throws -> [TopicPartition: Int64] {

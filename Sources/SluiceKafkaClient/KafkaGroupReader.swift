@@ -75,7 +75,8 @@ final class KafkaGroupReader: GroupReader {
                 ("auto.offset.reset", options.autoOffsetReset == .latest ? "latest" : "earliest"),
                 ("session.timeout.ms", String(options.sessionTimeoutMs)),
                 ("max.poll.interval.ms", String(max(options.maxPollIntervalMs, options.sessionTimeoutMs))),
-            ]
+            ],
+            opaque: callbacks
         ) { conf in
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(callbacks).toOpaque())
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)

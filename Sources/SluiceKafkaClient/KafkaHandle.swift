@@ -29,6 +29,9 @@ public struct KafkaClusterSettings: Sendable, Equatable {
 /// A librdkafka client handle (`rd_kafka_t`), destroyed with the object.
 final class KafkaHandle: @unchecked Sendable {
     let raw: OpaquePointer
+    /// What the handle's callbacks reach through its opaque: kept alive until `rd_kafka_destroy` has
+    /// returned (librdkafka still logs while it shuts down).
+    private let opaque: AnyObject?
 
     enum Kind { case producer, consumer }
 
@@ -37,8 +40,9 @@ final class KafkaHandle: @unchecked Sendable {
     /// cannot override where correctness depends on them), then `configure` on the raw configuration.
     init(
         _ kind: Kind, _ settings: KafkaClusterSettings, defaults: [(String, String)] = [],
-        extra: [(String, String)] = [], configure: (OpaquePointer) -> Void = { _ in }
+        extra: [(String, String)] = [], opaque: AnyObject? = nil, configure: (OpaquePointer) -> Void = { _ in }
     ) throws(BrokerError) {
+        self.opaque = opaque
         guard let conf = rd_kafka_conf_new() else {
             throw BrokerError(.unavailable, "librdkafka: cannot allocate a configuration")
         }

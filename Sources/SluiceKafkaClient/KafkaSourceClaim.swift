@@ -25,7 +25,8 @@ final class KafkaSourceClaim: SourceClaim, @unchecked Sendable {
                 ("group.id", "sluice-source.\(source)"), ("enable.auto.commit", "false"),
                 ("enable.partition.eof", "false"), ("session.timeout.ms", String(sessionTimeoutMillis)),
                 ("heartbeat.interval.ms", String(max(100, sessionTimeoutMillis / 5))),
-            ]
+            ],
+            opaque: box
         ) { conf in
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())
             rd_kafka_conf_set_rebalance_cb(conf, claimRebalance)

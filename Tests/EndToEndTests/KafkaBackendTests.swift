@@ -285,6 +285,21 @@ import Testing
         #expect(grouped.stdout.split(separator: "\n").count == 300)
         let group = try EndToEnd.sluice(["groups", "describe", "readers"] + server, in: dir.path)
         #expect(group.stdout.contains("Group readers: on the Kafka cluster, total lag 0"), "\(group.stdout)")
+        #expect(try EndToEnd.sluice(["groups", "list"] + server, in: dir.path).stdout.contains("readers\n"))
+        // Offsets reset by the cluster: a plan first, then applied; the group reads everything again.
+        let plan = try EndToEnd.sluice(
+            ["groups", "reset-offsets", "--group", "readers", "--topic", "orders", "--to-earliest"] + server,
+            in: dir.path)
+        #expect(plan.stdout.contains("This is the plan only"))
+        try EndToEnd.sluice(
+            ["groups", "reset-offsets", "--group", "readers", "--all-topics", "--to-earliest", "--execute"] + server,
+            in: dir.path)
+        let again = try EndToEnd.sluice(
+            ["consume", "--topic", "orders", "--group", "readers", "--format", "value"] + server, in: dir.path)
+        #expect(again.stdout.split(separator: "\n").count == 300)
+        try EndToEnd.sluice(["topics", "create", "more", "--partitions", "5"] + server, in: dir.path)
+        #expect(
+            try EndToEnd.sluice(["topics", "describe", "more"] + server, in: dir.path).stdout.contains("Partitions: 5"))
         let unreachable = try EndToEnd.sluice(
             ["topics", "list", "--bootstrap-server", "127.0.0.1:1"], in: dir.path, expect: 1)
         #expect(unreachable.stderr.contains("--bootstrap-server: cannot reach the Kafka cluster at 127.0.0.1:1"))

@@ -39,7 +39,7 @@ public struct OffsetResetPlan: Sendable {
 
     /// Plans the reset of `group` on `targets`; `now` is the time `byDuration` counts back from.
     public static func make(
-        broker: Broker,
+        broker: any PipelineBroker,
         group: String,
         targets: [OffsetResetTarget],
         spec: OffsetResetSpec,
@@ -70,10 +70,10 @@ public struct OffsetResetPlan: Sendable {
                 case .shiftBy(let delta):
                     let (sum, overflow) = (current ?? end).addingReportingOverflow(delta)
                     new = overflow ? (delta < 0 ? Int64.min : Int64.max) : sum
-                case .toDatetime(let millis): new = try broker.log(tp).offset(forTimestamp: millis)
+                case .toDatetime(let millis): new = try broker.offset(forTimestamp: millis, in: tp)
                 case .byDuration(let millis):
                     let (since, overflow) = now.subtractingReportingOverflow(millis)
-                    new = try broker.log(tp).offset(forTimestamp: overflow ? Int64.min : since)
+                    new = try broker.offset(forTimestamp: overflow ? Int64.min : since, in: tp)
                 }
                 new = min(max(new, start), end)
                 rows.append(Row(topicPartition: tp, current: current, new: new))
@@ -83,7 +83,7 @@ public struct OffsetResetPlan: Sendable {
     }
 
     /// Commits the planned offsets.
-    public func execute(broker: Broker) throws {
+    public func execute(broker: any PipelineBroker) throws {
         try broker.setCommittedOffsets(
             group, Dictionary(rows.map { ($0.topicPartition, $0.new) }, uniquingKeysWith: { _, last in last }))
     }

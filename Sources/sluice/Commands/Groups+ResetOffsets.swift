@@ -1,11 +1,12 @@
 import ArgumentParser
 import SluiceBroker
 import SluiceCore
+import SluiceKafkaClient
 import SluiceRuntime
 
 extension Groups {
     /// `sluice groups reset-offsets`, with the options of `kafka-consumer-groups --reset-offsets`.
-    struct ResetOffsets: ParsableCommand, GlobalOptionsCommand {
+    struct ResetOffsets: ParsableCommand, GlobalOptionsCommand, KafkaCapableCommand {
         static let configuration = CommandConfiguration(
             commandName: "reset-offsets",
             abstract: "Move a group's committed offsets; prints the plan, and applies it with --execute.",
@@ -128,6 +129,10 @@ extension Groups {
         }
 
         func run() throws {
+            if let cluster = try global.location.kafkaCluster() {
+                try reset(on: cluster)
+                return
+            }
             // Checked before the write lock is taken, so that a running group is named as such.
             let idle =
                 execute
@@ -146,6 +151,40 @@ extension Groups {
                     printToStandardError("note: group \(group) is running; --execute is refused until it stops")
                 }
             }
+            Self.printTable(plans)
+            guard execute else {
+                print("This is the plan only; add --execute to apply it.")
+                return
+            }
+            for plan in plans { try plan.execute(broker: broker) }
+            try broker.close()
+            let names = plans.map(\.group)
+            print("Offsets of group\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")) reset.")
+        }
+
+        /// The same on a Kafka cluster: the plan from the group's committed offsets and the partitions'
+        /// offsets, applied with AlterConsumerGroupOffsets (which the cluster refuses while the group runs).
+        private func reset(on cluster: KafkaCluster) throws {
+            let groups = try allGroups ? cluster.groupNames() : group
+            var plans: [OffsetResetPlan] = []
+            for group in groups {
+                let targets =
+                    try targets()
+                    ?? Set(try cluster.listCommitted(group).keys.map(\.topic)).sorted().map {
+                        OffsetResetTarget(topic: $0)
+                    }
+                plans.append(try OffsetResetPlan.make(broker: cluster, group: group, targets: targets, spec: spec()))
+            }
+            Self.printTable(plans)
+            guard execute else {
+                print("This is the plan only; add --execute to apply it.")
+                return
+            }
+            for plan in plans { try plan.execute(broker: cluster) }
+            print("Offsets of group\(plans.count == 1 ? "" : "s") \(plans.map(\.group).joined(separator: ", ")) reset.")
+        }
+
+        static func printTable(_ plans: [OffsetResetPlan]) {
             var table = Table(["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"])
             for plan in plans {
                 for row in plan.rows {
@@ -156,14 +195,6 @@ extension Groups {
                 }
             }
             print(table.render())
-            guard execute else {
-                print("This is the plan only; add --execute to apply it.")
-                return
-            }
-            for plan in plans { try plan.execute(broker: broker) }
-            try broker.close()
-            let names = plans.map(\.group)
-            print("Offsets of group\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")) reset.")
         }
     }
 }

@@ -23,7 +23,7 @@ struct Groups: ParsableCommand {
         subcommands: [List.self, Describe.self, ResetOffsets.self, Delete.self]
     )
 
-    struct List: ParsableCommand, GlobalOptionsCommand {
+    struct List: ParsableCommand, GlobalOptionsCommand, KafkaCapableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the consumer groups.",
             discussion: "Example:\n  sluice groups list"
@@ -32,6 +32,10 @@ struct Groups: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
+            if let cluster = try global.location.kafkaCluster() {
+                for name in try cluster.groupNames() { print(name) }
+                return
+            }
             let broker = try global.openBroker(readOnly: true)
             for name in broker.groupNames() { print(name) }
         }

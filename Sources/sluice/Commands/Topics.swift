@@ -116,7 +116,7 @@ struct Topics: ParsableCommand {
         }
     }
 
-    struct Create: ParsableCommand, TopicSettingCommand {
+    struct Create: ParsableCommand, TopicSettingCommand, KafkaCapableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a topic.",
             discussion: """
@@ -155,7 +155,12 @@ struct Topics: ParsableCommand {
             let topic = try TopicOrGroup.required(name, topicOption, option: "topic", command: "topics create")
             var config = TopicConfig(partitions: partitions)
             for (name, value) in try TopicSettingsHelp.parse(options.settings) { try config.set(name, value) }
-            let broker = try location.openBroker(readOnly: false)
+            let broker = try location.openPipelineBroker(readOnly: false)
+            if broker is KafkaCluster, !options.settings.isEmpty {
+                throw CommandFailure.usage(
+                    "topic settings (--config NAME=VALUE) are Sluice's own; a Kafka cluster's topics take theirs "
+                        + "from the cluster (kafka-configs)")
+            }
             if ifNotExists, let existing = broker.topicConfig(topic) {
                 print("Topic \(topic) exists already (\(partitionsPhrase(existing.partitions))); nothing changed.")
                 return

@@ -16,8 +16,8 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(
         name: .customLong("bootstrap-server"),
         help: ArgumentHelp(
-            "A Kafka cluster to work on instead of a data directory (topics list and describe, groups describe, "
-                + "produce, consume).", valueName: "host:port"))
+            "A Kafka cluster to work on instead of a data directory (topics list, describe and create; groups "
+                + "list, describe and reset-offsets; produce; consume).", valueName: "host:port"))
     var bootstrapServer: String?
 
     @OptionGroup var log: LogOptions

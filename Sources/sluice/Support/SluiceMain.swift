@@ -28,10 +28,10 @@ enum SluiceMain {
             !(command is any KafkaCapableCommand)
         {
             printError(
-                "--bootstrap-server: `sluice \(type(of: command).configuration.commandName ?? "")` works on the embedded "
+                "--bootstrap-server: this command works on the embedded "
                     + "broker's data directory only (--data-dir, or the data_dir of --config); on a Kafka cluster, "
-                    + "use Kafka's own tools. With --bootstrap-server: topics list, topics describe, groups "
-                    + "describe, produce, consume.")
+                    + "use Kafka's own tools. With --bootstrap-server: topics list, describe and create; groups "
+                    + "list, describe and reset-offsets; produce; consume.")
             exit(2)
         }
         StopRequest.installHandlers()
