@@ -274,12 +274,7 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
             guard let result = rd_kafka_event_AlterConsumerGroupOffsets_result(event),
                 let groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(result, &count), count > 0
             else { return }
-            var failure = rd_kafka_group_result_error(groups[0]).map { String(cString: rd_kafka_error_string($0)) }
-            if failure == nil, let partitions = rd_kafka_group_result_partitions(groups[0]) {
-                let code = PartitionList.read(partitions).error
-                if code != RD_KAFKA_RESP_ERR_NO_ERROR { failure = String(cString: rd_kafka_err2str(code)) }
-            }
-            if let failure {
+            if let failure = Self.read(groups[0]).failure {
                 throw BrokerError(
                     .notOwner,
                     "the Kafka cluster refused to reset the offsets of group \"\(group)\" (\(failure)); a group "
@@ -287,6 +282,16 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
             }
         }
         committed.notify()
+    }
+
+    /// The partitions of a group's admin result with their offsets, and its error or a partition's.
+    private static func read(_ result: OpaquePointer?) -> (offsets: [TopicPartition: Int64], failure: String?) {
+        if let error = rd_kafka_group_result_error(result) {
+            return ([:], String(cString: rd_kafka_error_string(error)))
+        }
+        guard let partitions = rd_kafka_group_result_partitions(result) else { return ([:], nil) }
+        let (offsets, code) = PartitionList.read(partitions)
+        return (offsets, code == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : String(cString: rd_kafka_err2str(code)))
     }
 
     /// The group's committed offsets on the cluster.
@@ -309,11 +314,9 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
             guard let result = rd_kafka_event_ListConsumerGroupOffsets_result(event),
                 let groups = rd_kafka_ListConsumerGroupOffsets_result_groups(result, &count), count > 0
             else { return }
-            if let error = rd_kafka_group_result_error(groups[0]) {
-                throw BrokerError(.unavailable, "group \"\(group)\": \(String(cString: rd_kafka_error_string(error)))")
-            }
-            guard let partitions = rd_kafka_group_result_partitions(groups[0]) else { return }
-            for (tp, offset) in PartitionList.read(partitions).offsets where offset >= 0 { offsets[tp] = offset }
+            let (found, failure) = Self.read(groups[0])
+            if let failure { throw BrokerError(.unavailable, "group \"\(group)\": \(failure)") }
+            for (tp, offset) in found where offset >= 0 { offsets[tp] = offset }
         }
         return offsets
     }
