@@ -169,7 +169,9 @@ import Testing
         let (stdout, stderr) = collector.finish()
         #expect(process.terminationStatus == 0, "\(stdout)\n\(stderr)")
         let ids = try SinkPipelineTests.orderIds(in: dir.file("out"))
-        #expect(Set(ids).count == rows, "distinct rows in the files")
+        let stored = try EndToEnd.records("orders", dataDirectory: cluster.dir.file("data"))
+        #expect(stored.count == rows, "records in the cluster's topic\n\(stdout)\n\(stderr)")
+        #expect(Set(ids).count == rows, "distinct rows in the files\n\(stdout)")
         #expect(ids.count == rows, "rows in the files, counting duplicates")
     }
 

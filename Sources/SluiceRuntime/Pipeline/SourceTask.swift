@@ -100,17 +100,31 @@ final class SourceTask: @unchecked Sendable {
         ThreadPriority.lowerCurrentThread(by: Self.niceness)
         claim = try broker.claim(source: definition.name)
         defer { claim?.release() }
-        var waiting = false
-        while let claim, !claim.isOwner {
-            if stop.isRequested { return }
-            if !waiting {
-                logger.notice(
-                    "another process runs this source; waiting for it", metadata: ["source": "\(definition.name)"])
-                waiting = true
+        // Joining the source's group takes a moment; a longer wait is worth a word.
+        let waitStarted = Time.monotonicNanos()
+        var told = false
+        while true {
+            while let claim, !claim.isOwner {
+                if stop.isRequested { return }
+                if !told && Time.monotonicNanos() - waitStarted > 3_000_000_000 {
+                    logger.notice(
+                        """
+                        waiting for the source: another process runs it, or one that was stopped has not yet timed \
+                        out of the source's group (10 s)
+                        """, metadata: ["source": "\(definition.name)"])
+                    told = true
+                }
+                Time.sleep(millis: 50)
             }
-            Time.sleep(millis: 100)
+            _ = ownsSource()
+            try runPass()
+            // A pass that lost the source (the cluster restarted, the group moved it) ended at a batch
+            // boundary, not at the end of the input: it goes on once the source is this process's again.
+            guard let claim, !claim.isOwner, !stop.isRequested else { return }
+            logger.notice(
+                "the source's claim was lost during a pass; going on when it is back",
+                metadata: ["source": "\(definition.name)"])
         }
-        try runPass()
     }
 
     /// Where several processes share the source (a Kafka cluster): runs a pass only while it is this
@@ -120,7 +134,9 @@ final class SourceTask: @unchecked Sendable {
         guard let claim else { return true }
         guard claim.isOwner else { return false }
         if claim.epoch != claimedEpoch {
-            logger.notice("this process runs the source now", metadata: ["source": "\(definition.name)"])
+            if continuous || claimedEpoch != 0 {
+                logger.notice("this process runs the source now", metadata: ["source": "\(definition.name)"])
+            }
             claimedEpoch = claim.epoch
             lastStored = nil
             checked = nil
