@@ -35,11 +35,12 @@ JSON
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-embedded=() kafka=() before=() cluster_cpu=()
+embedded=() kafka=() before=() cluster_cpu=() embedded_cpu=() kafka_cpu=()
 for run in $(seq "$RUNS"); do
     pipeline "" "orders" > "$dir/embedded.json"
     rm -rf "$dir/data" "$dir/out"
-    embedded+=("$(seconds "$SLUICE" run "$dir/embedded.json")")
+    read -r wall cpu < <(timed "$SLUICE" run "$dir/embedded.json")
+    embedded+=("$wall") embedded_cpu+=("$cpu")
     if [ -n "${SLUICE_BEFORE:-}" ]; then
         rm -rf "$dir/data" "$dir/out"
         before+=("$(seconds "$SLUICE_BEFORE" run "$dir/embedded.json")")
@@ -48,17 +49,20 @@ for run in $(seq "$RUNS"); do
         > "$dir/kafka.json"
     rm -rf "$dir/data" "$dir/out"
     ticks=$(cpu_ticks "$cluster")
-    kafka+=("$(seconds "$SLUICE" run "$dir/kafka.json")")
+    read -r wall cpu < <(timed "$SLUICE" run "$dir/kafka.json")
+    kafka+=("$wall") kafka_cpu+=("$cpu")
     cluster_cpu+=("$(awk -v a="$ticks" -v b="$(cpu_ticks "$cluster")" 'BEGIN { printf "%.2f\n", (b - a) / 100 }')")
     lines=$(cat "$dir"/out/*.jsonl | wc -l)
     [ "$lines" -eq "$rows" ] || { echo "run $run: the files hold $lines lines, expected $rows" >&2; exit 1; }
-    echo "run $run: embedded ${embedded[-1]} s${before:+, before ${before[-1]} s}, kafka backend ${kafka[-1]} s (cluster CPU ${cluster_cpu[-1]} s)" >&2
+    echo "run $run: embedded ${embedded[-1]} s (CPU ${embedded_cpu[-1]} s)${before:+, before ${before[-1]} s}," \
+        "kafka backend ${kafka[-1]} s (CPU ${kafka_cpu[-1]} s, cluster CPU ${cluster_cpu[-1]} s)" >&2
 done
 
 e=$(median "${embedded[@]}")
 k=$(median "${kafka[@]}")
-echo "embedded broker, CSV → topic → file:          $e s"
-echo "Kafka backend (sluice daemon on this machine): $k s = $(ratio "$k" "$e") × embedded (target ≤ 2), cluster CPU $(median "${cluster_cpu[@]}") s"
+echo "embedded broker, CSV → topic → file:          $e s, CPU $(median "${embedded_cpu[@]}") s"
+echo "Kafka backend (sluice daemon on this machine): $k s = $(ratio "$k" "$e") × embedded (target ≤ 2)"
+echo "  CPU: the run $(median "${kafka_cpu[@]}") s, the cluster $(median "${cluster_cpu[@]}") s, on $(nproc) cores"
 if [ -n "${SLUICE_BEFORE:-}" ]; then
     b=$(median "${before[@]}")
     echo "embedded before the interface:                 $b s; now $(ratio "$e" "$b") × (target ≤ 1.05)"

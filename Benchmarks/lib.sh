@@ -39,13 +39,25 @@ dd_write_mbps() {
     echo "$out" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[MG]B\/s$/) { v = $(i - 1); if ($i == "GB/s") v *= 1000; print v } }'
 }
 
-# peak_rss_mb COMMAND... : the command's peak resident memory in MB (from /usr/bin/time).
-peak_rss_mb() {
-    local log
+# measured FORMAT AWK-PROGRAM COMMAND... : runs the command (output discarded) under /usr/bin/time -f
+# FORMAT and prints what AWK-PROGRAM makes of that line.
+measured() {
+    local log format="$1" program="$2"
+    shift 2
     log=$(mktemp)
-    /usr/bin/time -f '%M' -o "$log" "$@" > /dev/null 2>&1
-    awk '{ printf "%.1f\n", $1 / 1024 }' "$log"
+    /usr/bin/time -f "$format" -o "$log" "$@" > /dev/null 2>&1
+    awk "$program" "$log"
     rm -f "$log"
+}
+
+# peak_rss_mb COMMAND... : the command's peak resident memory in MB.
+peak_rss_mb() {
+    measured '%M' '{ printf "%.1f\n", $1 / 1024 }' "$@"
+}
+
+# timed COMMAND... : the command's wall-clock seconds and its CPU seconds (user + system, all threads).
+timed() {
+    measured '%e %U %S' '{ printf "%s %.2f\n", $1, $2 + $3 }' "$@"
 }
 
 # start_postgres DIR [SETTING=VALUE...] : initdb and start a private PostgreSQL server in DIR (default
