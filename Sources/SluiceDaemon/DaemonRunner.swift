@@ -60,6 +60,12 @@ public enum DaemonRunner {
             }
             admin.listen = listen
         }
+        let kafkaListen = try options.kafkaListen.map { text in
+            guard let address = KafkaSettings.address(text) else {
+                throw ConfigError([ConfigProblem("--kafka-listen", "expected HOST:PORT, such as 127.0.0.1:9092")])
+            }
+            return address
+        }
         let token = try Self.token(admin.tokenEnvironment, file: admin.tokenFile, path: "admin.token_file")
         let readToken = try Self.token(
             admin.readTokenEnvironment, file: admin.readTokenFile, path: "admin.read_token_file")
@@ -99,7 +105,7 @@ public enum DaemonRunner {
             if let serving { _ = try? waitFor { await serving.stop() } }
         }
         let kafka = try KafkaService.start(
-            plan.config.kafka, override: options.kafkaListen, observer: observer, logger: logger)
+            plan.config.kafka, override: kafkaListen, observer: observer, logger: logger)
         defer { kafka?.listener.stop() }
         // Where `sluice status` and the other clients find the admin API: in the data directory that
         // runs (a reload may change it).

@@ -14,18 +14,15 @@ extension PipelineObserver: BrokerProvider {}
 /// The daemon's Kafka protocol listener, serving the running pipeline's broker.
 enum KafkaService {
     /// Starts the listener the `kafka` section (or `--kafka-listen`) asks for; nil when neither does.
-    static func start(_ section: KafkaSettings?, override: String?, observer: PipelineObserver, logger: Logger) throws
-        -> (listener: KafkaListener, address: String)?
-    {
+    static func start(
+        _ section: KafkaSettings?, override: (host: String, port: Int)?, observer: PipelineObserver, logger: Logger
+    ) throws -> (listener: KafkaListener, address: String)? {
         guard section != nil || override != nil else { return nil }
         var settings = section ?? KafkaSettings()
         let path = override == nil ? "kafka.listen" : "--kafka-listen"
         if let override {
-            guard let address = KafkaSettings.address(override) else {
-                throw ConfigError([ConfigProblem("--kafka-listen", "expected HOST:PORT, such as 127.0.0.1:9092")])
-            }
-            settings.host = address.host
-            settings.port = address.port
+            settings.host = override.host
+            settings.port = override.port
         }
         let advertised =
             settings.advertisedHost ?? (["0.0.0.0", "::"].contains(settings.host) ? hostName() : settings.host)
