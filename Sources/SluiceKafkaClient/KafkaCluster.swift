@@ -119,17 +119,21 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
     public func flush(_ tp: TopicPartition) throws {}
 
     public func createTopic(_ name: String, config: TopicConfig) throws {
-        try createTopic(name, partitions: config.partitions, compacted: false)
+        try createTopic(name, partitions: config.partitions, configs: config.kafkaConfigs)
     }
 
-    private func createTopic(_ name: String, partitions: Int32, compacted: Bool) throws {
+    private func createTopic(_ name: String, partitions: Int32, configs: [(name: String, value: String)]) throws {
         var error = [CChar](repeating: 0, count: 512)
         guard let topic = rd_kafka_NewTopic_new(name, partitions, settings.replicationFactor, &error, error.count)
         else {
             throw BrokerError(.invalidConfig, "topic \"\(name)\": \(KafkaHandle.text(error))")
         }
         defer { rd_kafka_NewTopic_destroy(topic) }
-        if compacted { _ = rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact") }
+        for config in configs {
+            guard rd_kafka_NewTopic_set_config(topic, config.name, config.value) == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw BrokerError(.invalidConfig, "topic \"\(name)\": librdkafka refused config \(config.name)")
+            }
+        }
         var newTopics: [OpaquePointer?] = [topic]
         try adminCall("create topic \"\(name)\"") { queue, options in
             rd_kafka_CreateTopics(producerHandle.raw, &newTopics, 1, options, queue)
@@ -147,7 +151,8 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
                 let message = rd_kafka_topic_result_error_string(results[index]).map { String(cString: $0) } ?? ""
                 throw BrokerError(
                     .invalidConfig,
-                    "the Kafka cluster refused to create topic \"\(name)\" with \(partitions) partitions: "
+                    "the Kafka cluster refused to create topic \"\(name)\" with \(partitions) partitions"
+                        + configs.map { ", \($0.name)=\($0.value)" }.joined() + ": "
                         + "\(message.isEmpty ? String(cString: rd_kafka_err2str(code)) : message)")
             }
         }
@@ -156,6 +161,7 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
             metadata: [
                 "topic": "\(name)", "partitions": "\(partitions)",
                 "replication_factor": "\(settings.replicationFactor)",
+                "configs": "\(configs.map { "\($0.name)=\($0.value)" }.joined(separator: ","))",
             ])
         _ = try topics(fresh: true)
     }
@@ -362,7 +368,7 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
 
     public func storeSourceCheckpoint(_ source: String, _ checkpoint: [UInt8]) throws {
         if topicConfig(Self.checkpointsTopic) == nil {
-            try createTopic(Self.checkpointsTopic, partitions: 1, compacted: true)
+            try createTopic(Self.checkpointsTopic, partitions: 1, configs: [("cleanup.policy", "compact")])
         }
         var block = RecordBlock()
         block.beginRecord(timestamp: Time.nowMillis())
@@ -374,7 +380,7 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
     /// Processes that run the same config share its sources through one consumer group per source.
     public func claim(source: String) throws -> (any SourceClaim)? {
         if topicConfig(Self.checkpointsTopic) == nil {
-            try createTopic(Self.checkpointsTopic, partitions: 1, compacted: true)
+            try createTopic(Self.checkpointsTopic, partitions: 1, configs: [("cleanup.policy", "compact")])
         }
         return try KafkaSourceClaim(cluster: self, source: source, sessionTimeoutMillis: 10_000)
     }

@@ -41,7 +41,7 @@ import Testing
         let kafka = TemporaryDirectory()
         let samples = EndToEnd.repositoryRoot + "/samples"
         let body = """
-            "topics": {"orders": {"partitions": 4}},
+            "topics": {"orders": {"partitions": 4, "retention_ms": 86400000}},
             "sources": {"orders": {"type": "csv", "path": "\(samples)/orders-*.csv*", "topic": "orders",
                                    "key": ["order_id"], "columns": {"order_id": "int", "amount": "decimal"}}},
             "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out", "format": "jsonl"},
@@ -72,6 +72,9 @@ import Testing
         #expect(try Self.files(kafka.file("out")) == expected)
         let described = try cluster.sluice(["groups", "describe", "files"])
         #expect(described.stdout.contains("total lag 0"), "\(described.stdout)")
+        // The topic was created on the cluster with the config's settings, under Kafka's names.
+        let topic = try cluster.sluice(["topics", "describe", "orders"]).stdout
+        #expect(topic.contains("retention_ms=86400000*"), "\(topic)")
     }
 
     @Test func everyRowExactlyOnceInTheFilesAfterTwentyKillsOnKafka() throws {

@@ -230,6 +230,23 @@ import Testing
         }
     }
 
+    /// CreateTopics with configs: those Sluice topics have are applied under their Sluice names, those
+    /// without effect here (replicas) are accepted, a config Kafka does not have is refused by name.
+    @Test(arguments: pythons.map(\.path))
+    func topicConfigsOfCreateTopicsBecomeTheTopicsSettings(_ python: String) throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let result = try Self.client(python, ["create-with-configs", daemon.bootstrap, "configured"])
+        #expect(result["configured"] == .string("created"), "\(result)")
+        let bad = result["configured-bad"]?.stringValue ?? ""
+        #expect(bad.contains("retention.mss: not a Kafka topic config this broker knows"), "\(result)")
+        let described = try daemon.sluice(["topics", "describe", "configured"]).stdout
+        #expect(described.contains("Partitions: 2"), "\(described)")
+        #expect(
+            described.contains("retention_ms=3600000*") && described.contains("segment_bytes=1048576*"), "\(described)")
+        #expect(!(try daemon.sluice(["topics", "list"]).stdout.contains("configured-bad")))
+    }
+
     @Test(arguments: pythons.map(\.path))
     func kafkaPythonGroupsOfThreeShareSixPartitions(_ python: String) throws {
         let daemon = try Daemon()

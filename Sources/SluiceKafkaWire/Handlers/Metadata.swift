@@ -82,14 +82,16 @@ extension KafkaRequestHandler {
         return out.bytes
     }
 
-    /// CreateTopics v0–4: each topic with its partition count (-1: the default); a replication factor
-    /// other than 1 (or -1) is refused, since this broker keeps one copy.
+    /// CreateTopics v0–4: each topic with its partition count (-1: the default) and its configs, in
+    /// Kafka's names (`TopicConfig.apply(kafkaConfigs:)`); a replication factor other than 1 (or -1) is
+    /// refused, since this broker keeps one copy.
     func createTopics(_ body: inout WireReader, version: Int16) throws(WireError) -> [UInt8] {
         struct Creation {
             var name: String
             var partitions: Int32
             var replication: Int16
             var assigned: Bool
+            var configs: [(name: String, value: String?)]
         }
         let creations = try body.array { (r: inout WireReader) throws(WireError) -> Creation in
             let name = try r.string()
@@ -99,13 +101,12 @@ extension KafkaRequestHandler {
                 _ = try a.int32()
                 return try a.array { (b: inout WireReader) throws(WireError) in try b.int32() }.count
             }
-            _ = try r.array { (c: inout WireReader) throws(WireError) -> Int in
-                _ = try c.string()
-                _ = try c.nullableString()
-                return 0
+            let configs = try r.array { (c: inout WireReader) throws(WireError) -> (name: String, value: String?) in
+                (try c.string(), try c.nullableString())
             }
             return Creation(
-                name: name, partitions: partitions, replication: replication, assigned: !assignments.isEmpty)
+                name: name, partitions: partitions, replication: replication, assigned: !assignments.isEmpty,
+                configs: configs)
         }
         _ = try body.int32()  // timeout_ms
         let validateOnly = version >= 1 ? try body.bool() : false
@@ -131,10 +132,26 @@ extension KafkaRequestHandler {
                 if broker.topicConfig(creation.name) != nil {
                     return (.topicAlreadyExists, "topic \"\(creation.name)\" already exists")
                 }
+                var config = TopicConfig(partitions: partitions)
+                let withoutEffect: [String]
+                do {
+                    withoutEffect = try config.apply(kafkaConfigs: creation.configs)
+                } catch {
+                    return (
+                        .invalidConfig, "topic \"\(creation.name)\": \((error as? BrokerError)?.message ?? "\(error)")"
+                    )
+                }
                 if validateOnly { return (.none, nil) }
                 do {
-                    try broker.createTopic(creation.name, config: TopicConfig(partitions: partitions))
-                    logger.notice("topic created by a Kafka client", metadata: ["topic": "\(creation.name)"])
+                    try broker.createTopic(creation.name, config: config)
+                    let settings = config.overrides.keys.sorted().map { "\($0)=\(config.value(of: $0))" }
+                    logger.notice(
+                        "topic created by a Kafka client",
+                        metadata: [
+                            "topic": "\(creation.name)", "partitions": "\(partitions)",
+                            "settings": "\(settings.joined(separator: ","))",
+                            "not_applied": "\(withoutEffect.joined(separator: ","))",
+                        ])
                     return (.none, nil)
                 } catch {
                     return (Self.code(error), "\(error)")

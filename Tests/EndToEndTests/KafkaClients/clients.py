@@ -95,6 +95,24 @@ def confluent_seek(bootstrap, topic):
     emit(first=first, after_seek=after, low=low, high=high)
 
 
+def create_with_configs(bootstrap, topic):
+    """Creates `topic` with Kafka topic configs, and `topic`-bad with a config Kafka does not have."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    results = {}
+    for name, configs in [(topic, {"retention.ms": "3600000", "segment.bytes": "1048576",
+                                   "min.insync.replicas": "1"}),
+                          (topic + "-bad", {"retention.mss": "1"})]:
+        future = admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1, config=configs)],
+                                     request_timeout=10)[name]
+        try:
+            future.result()
+            results[name] = "created"
+        except Exception as e:  # the KafkaException of the topic's error
+            results[name] = str(e.args[0].str() if hasattr(e.args[0], "str") else e)
+    emit(**results)
+
+
 def kafka_python_group(bootstrap, topic, partitions):
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from kafka.admin import NewTopic
@@ -336,6 +354,8 @@ if __name__ == "__main__":
         confluent_consume(args[0], args[1], args[2], int(args[3]), args[4] == "commit")
     elif command == "seek":
         confluent_seek(args[0], args[1])
+    elif command == "create-with-configs":
+        create_with_configs(args[0], args[1])
     elif command == "group":
         kafka_python_group(args[0], args[1], int(args[2]))
     elif command == "acked":
