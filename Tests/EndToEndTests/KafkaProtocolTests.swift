@@ -286,6 +286,10 @@ import Testing
         #expect(result["bad_crc"]?.integerValue == 2, "CORRUPT_MESSAGE: \(result)")
         #expect(result["bad_length"]?.integerValue == 2, "CORRUPT_MESSAGE: \(result)")
         #expect(result["transactional"]?.integerValue == 53, "refused: \(result)")
+        for key in ["not_gzip", "fewer_records", "record_overrun"] {
+            #expect(result[key]?.integerValue == 2, "\(key): CORRUPT_MESSAGE: \(result)")
+        }
+        #expect(result["internal_topic"]?.integerValue == 29, "TOPIC_AUTHORIZATION_FAILED: \(result)")
         #expect(ints("init_producer_id") == [0, 1], "\(result)")
         // The repeat gets the first one's offsets back; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
         let idempotent = result["idempotent"]?.arrayValue?.map { $0.arrayValue?.compactMap(\.integerValue) ?? [] }

@@ -82,6 +82,10 @@ extension KafkaRequestHandler {
                     answers.append(Answer(error: .unsupportedForMessageFormat))
                     continue
                 }
+                if TopicName.isInternal(wanted.topic) {
+                    answers.append(Answer(error: .topicAuthorizationFailed))
+                    continue
+                }
                 let tp = TopicPartition(wanted.topic, wanted.partition)
                 do {
                     let (start, end) = try broker.offsets(tp)
@@ -183,6 +187,10 @@ extension KafkaRequestHandler {
                 var code = KafkaError.none
                 var offset: Int64 = -1
                 let found: Void? = withBroker { broker in
+                    if TopicName.isInternal(tp.topic) {
+                        code = .topicAuthorizationFailed
+                        return
+                    }
                     do {
                         let (start, end) = try broker.offsets(tp)
                         switch wanted.timestamp {

@@ -30,6 +30,9 @@ extension KafkaRequestHandler {
                     if TopicName.problem(name) != nil {
                         return TopicAnswer(name: name, error: .invalidTopic, partitions: 0)
                     }
+                    if TopicName.isInternal(name) {
+                        return TopicAnswer(name: name, error: .topicAuthorizationFailed, partitions: 0)
+                    }
                     if broker.topicConfig(name) == nil && !(allowCreate && autoCreate(name, in: broker)) {
                         return TopicAnswer(name: name, error: .unknownTopicOrPartition, partitions: 0)
                     }

@@ -39,6 +39,11 @@ extension KafkaRequestHandler {
                             message: "transactions are not supported"))
                 } else if ![-1, 0, 1].contains(acks) {
                     results.append(PartitionResult(partition: partition, error: .invalidRequiredAcks))
+                } else if TopicName.isInternal(topic) {
+                    results.append(
+                        PartitionResult(
+                            partition: partition, error: .topicAuthorizationFailed,
+                            message: Self.internalTopicMessage(topic)))
                 } else {
                     results.append(append(records, to: TopicPartition(topic, partition)))
                 }
@@ -76,7 +81,7 @@ extension KafkaRequestHandler {
                     partition: tp.partition, error: .corruptMessage, message: "a record batch cut short")
             }
             let header = records.withUnsafeBytes { RecordBatchHeader($0, at: at - records.startIndex) }
-            if let problem = header.problem(maxBatchBytes: 64 << 20) {
+            if let problem = header.problem(maxBatchBytes: Int(Int32.max)) {
                 return PartitionResult(partition: tp.partition, error: .corruptMessage, message: problem)
             }
             guard header.totalSize <= left else {
@@ -100,6 +105,18 @@ extension KafkaRequestHandler {
                 return PartitionResult(
                     partition: tp.partition, error: .corruptMessage, message: "a record batch fails its CRC check")
             }
+            // Every record is read (and a compressed batch decompressed) before anything is stored, as
+            // Kafka does: a batch whose records do not match its header would stop every reader at it.
+            do {
+                let block = try RecordBatchDecoder.decode(batch, verifyCRC: false)
+                guard block.count == Int(header.recordCount) else {
+                    return PartitionResult(
+                        partition: tp.partition, error: .corruptMessage,
+                        message: "a record batch says \(header.recordCount) records and holds \(block.count)")
+                }
+            } catch {
+                return PartitionResult(partition: tp.partition, error: .corruptMessage, message: "\(error)")
+            }
             batches.append(batch)
             at += header.totalSize
         }
@@ -107,8 +124,15 @@ extension KafkaRequestHandler {
             return PartitionResult(partition: tp.partition, error: .corruptMessage, message: "no record batch")
         }
         let outcome: PartitionResult? = withBroker { broker in
-            guard autoCreate(tp.topic, in: broker) else {
+            guard autoCreate(tp.topic, in: broker), let config = broker.topicConfig(tp.topic) else {
                 return PartitionResult(partition: tp.partition, error: .unknownTopicOrPartition)
+            }
+            let limit = config.logConfig.maxBatchBytes
+            if let large = batches.first(where: { $0.count > limit }) {
+                return PartitionResult(
+                    partition: tp.partition, error: .messageTooLarge,
+                    message: "a record batch of \(large.count) bytes is larger than the topic's max_message_bytes "
+                        + "(\(limit))")
             }
             var base: Int64 = -1
             do {

@@ -161,6 +161,12 @@ public final class KafkaRequestHandler: Sendable {
         return .unknown
     }
 
+    /// Why a Kafka client may not read or write `topic`, one of the broker's own (`__consumer_offsets`
+    /// and the like hold Sluice's state in Sluice's format).
+    static func internalTopicMessage(_ topic: String) -> String {
+        "topic \"\(topic)\" holds the broker's own state; Kafka clients cannot read or write it"
+    }
+
     /// Creates `topic` when the settings allow it; whether it exists afterwards.
     func autoCreate(_ topic: String, in broker: Broker) -> Bool {
         if broker.topicConfig(topic) != nil { return true }

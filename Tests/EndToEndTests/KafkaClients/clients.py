@@ -196,16 +196,18 @@ def varint(n):
     return out + bytes([n])
 
 
-def record_batch(values, pid=-1, epoch=-1, sequence=-1, attributes=0, crc_ok=True):
-    """A v2 record batch of `values` (no keys), as a producer builds it."""
+def record_batch(values, pid=-1, epoch=-1, sequence=-1, attributes=0, crc_ok=True, count=None, overrun=0):
+    """A v2 record batch of `values` (no keys), as a producer builds it; `count` says another record
+    count in the header, `overrun` makes each record's length say that many bytes more."""
     import struct
     records = b""
     for i, value in enumerate(values):
         body = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(value)) + value + varint(0)
-        records += varint(len(body)) + body
+        records += varint(len(body) + overrun) + body
     now = int(time.time() * 1000)
-    after_crc = struct.pack(">hiqqqhii", attributes, len(values) - 1, now, now, pid, epoch, sequence,
-                            len(values)) + records
+    count = len(values) if count is None else count
+    after_crc = struct.pack(">hiqqqhii", attributes, count - 1, now, now, pid, epoch, sequence,
+                            count) + records
     crc = crc32c(after_crc) ^ (0 if crc_ok else 1)
     return struct.pack(">qiibI", 0, 4 + 1 + 4 + len(after_crc), 0, 2, crc) + after_crc
 
@@ -254,6 +256,11 @@ def produce_checks(bootstrap):
     results["bad_crc"] = produce(record_batch([b"c"], crc_ok=False))[1]
     results["bad_length"] = produce(record_batch([b"d"])[:-3])[1]
     results["transactional"] = produce(record_batch([b"e"], attributes=0x10))[1]
+    # Batches whose CRC holds but whose records do not match the header are refused, not stored.
+    results["not_gzip"] = produce(record_batch([b"e1"], attributes=1))[1]
+    results["fewer_records"] = produce(record_batch([b"e2"], count=2))[1]
+    results["record_overrun"] = produce(record_batch([b"e3"], overrun=40))[1]
+    results["internal_topic"] = produce(record_batch([b"e4"]), topic=b"__consumer_offsets")[1]
     send(22, 1, struct.pack(">hi", -1, 60000))
     data = answer()
     _, _, error, pid, epoch = struct.unpack_from(">iihqh", data, 0)
