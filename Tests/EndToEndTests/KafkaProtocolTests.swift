@@ -184,6 +184,14 @@ import Testing
         }
         let final = try daemon.sluice(["groups", "describe", "pair"]).stdout
         #expect(committed, "\(final)")
+        // While the group has members, a commit from outside it is refused, as Kafka refuses it.
+        let live = try SluiceBinary.run(
+            [
+                "groups", "reset-offsets", "--group", "pair", "--topic", "shared", "--to-earliest", "--execute",
+                "--bootstrap-server", daemon.bootstrap,
+            ], in: daemon.dir.path)
+        #expect(live.status != 0 && live.stderr.contains("pair"), "\(live.stdout)\(live.stderr)")
+        #expect(try daemon.sluice(["groups", "describe", "pair"]).stdout.contains("total lag 0"))
         // A Kafka client's group is reset like any group's, once the daemon is stopped.
         for pid in pids { kill(pid, SIGKILL) }
         _ = daemon.stop()

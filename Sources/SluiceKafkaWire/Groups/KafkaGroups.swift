@@ -361,15 +361,15 @@ final class KafkaGroups: Sendable {
 
     // MARK: Commits
 
-    /// Whether a commit from `memberID` at `generation` may go on: a simple consumer (no member id,
-    /// generation -1) commits into a group without members; a member of the current generation, but
-    /// while the leader's assignment is awaited.
+    /// Whether a commit from `memberID` at `generation` may go on: a simple consumer or an admin tool
+    /// (no member id, generation -1) commits into a group without members only, as in Kafka (while the
+    /// group has members, their commits would overwrite it anyway); a member of the current generation,
+    /// but not while the leader's assignment is awaited.
     func checkCommit(group name: String, generation: Int32, memberID: String) -> KafkaError {
         groups.withLock { groups in
             guard let group = groups[name], !group.members.isEmpty else {
                 return generation < 0 || memberID.isEmpty ? .none : .unknownMemberID
             }
-            if generation < 0 && memberID.isEmpty { return .none }  // Kafka allows it too
             guard group.members[memberID] != nil else { return .unknownMemberID }
             guard generation == group.generation else { return .illegalGeneration }
             // As in Kafka: members commit what they processed before they rejoin (PreparingRebalance);
