@@ -309,6 +309,30 @@ import Testing
         #expect(values.split(separator: "\n") == ["a", "b", "f", "g", "i", "j"], "\(values)")
     }
 
+    /// Produce requests a client sent before it closed its connection are stored though nobody waits for
+    /// their answers (acks=0 producers exit right after sending), and a client's strings cannot forge
+    /// lines in the daemon's log.
+    @Test func acksZeroRequestsOutliveTheirConnectionAndLogLinesCannotBeForged() throws {
+        let daemon = try Daemon(topics: #"{"fire": {"partitions": 1}}"#)
+        let sent = try Self.client("/usr/bin/python3", ["acks0-close", daemon.bootstrap, "fire", "300", "100"])
+        #expect(sent["sent"]?.integerValue == 30_000)
+        var stored = ""
+        for _ in 0..<100 where stored != "30000" {
+            let described = try daemon.sluice(["topics", "describe", "fire"]).stdout
+            stored =
+                described.split(separator: "\n").last?.split(separator: " ", omittingEmptySubsequences: true)
+                .dropFirst(3).first.map(String.init) ?? ""
+            if stored != "30000" { Time.sleep(millis: 100) }
+        }
+        #expect(stored == "30000", "records stored of 30000 sent with acks=0")
+        let forged = try Self.client("/usr/bin/python3", ["forged-log-line", daemon.bootstrap])
+        #expect(forged["refused"] == .bool(true), "\(forged)")
+        let log = daemon.stop()
+        #expect(log.contains("transactional_id="), "\(log)")
+        #expect(
+            !log.split(separator: "\n").contains { $0.hasPrefix("2026-12-03T16:00:00.000Z notice forged") }, "\(log)")
+    }
+
     @Test func sigkillDuringProduceLosesNoAcknowledgedRecord() throws {
         let daemon = try Daemon(topics: #"{"durable": {"partitions": 2}}"#)
         let log = daemon.dir.file("acked.txt")

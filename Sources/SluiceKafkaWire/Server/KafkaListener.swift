@@ -16,6 +16,8 @@ public final class KafkaListener: Sendable {
     let pool: NIOThreadPool
     let waiters: FetchWaiters
     let channel: Locked<(any Channel)?> = Locked(nil)
+    /// The open client connections, closed first when the listener stops.
+    let connections = Locked<[ObjectIdentifier: any Channel]>([:])
 
     public init(handler: KafkaRequestHandler, logger: Logger) {
         self.handler = handler
@@ -30,13 +32,19 @@ public final class KafkaListener: Sendable {
         pool.start()
         waiters.start()
         handler.groups.start()
-        let (handler, pool, waiters, logger) = (self.handler, self.pool, self.waiters, self.logger)
+        let (handler, pool, waiters, logger, connections) = (
+            self.handler, self.pool, self.waiters, self.logger, self.connections
+        )
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.withLock { $0[ObjectIdentifier(channel)] = channel }
+                channel.closeFuture.whenComplete { _ in
+                    _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+                }
+                return channel.eventLoop.makeCompletedFuture {
                     let connection = KafkaConnection(
                         channel: channel, handler: handler, pool: pool, waiters: waiters, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
@@ -50,13 +58,15 @@ public final class KafkaListener: Sendable {
         return "\(host.contains(":") ? "[\(host)]" : host):\(actual)"
     }
 
-    /// Stops accepting, closes connections and stops the threads.
+    /// Stops accepting, closes the connections, lets the requests already running finish (their
+    /// answers go nowhere) and stops the threads, the event loop last.
     public func stop() {
         if let bound = channel.withLock({ $0 }) { try? bound.close().wait() }
+        for connection in connections.withLock({ Array($0.values) }) { try? connection.close().wait() }
+        try? pool.syncShutdownGracefully()
         waiters.stop()
         handler.groups.stop()
         try? group.syncShutdownGracefully()
-        try? pool.syncShutdownGracefully()
     }
 }
 
@@ -104,6 +114,11 @@ final class KafkaConnectionHandler: ChannelInboundHandler, Sendable {
         connection.closed()
         context.fireChannelInactive()
     }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection.next()
+        context.fireChannelWritabilityChanged()
+    }
 }
 
 /// One client connection: its requests in order, one at a time on the pool.
@@ -116,9 +131,20 @@ final class KafkaConnection: Sendable {
 
     private struct State {
         var queue: [KafkaRequest] = []
+        var queuedBytes = 0
         var busy = false
+        /// False once the connection is closed for a bad request or the listener stops.
         var open = true
+        /// The client closed its side: the produces and commits it sent before are still done (acks=0
+        /// ones have nobody to tell), the rest is dropped.
+        var peerGone = false
+        var reading = true
     }
+    /// Reading from a client stops while this many requests, or bytes of them, wait (a client that
+    /// sends and does not read its answers must not fill the daemon's memory), as Kafka mutes a
+    /// connection while a request of it runs.
+    static let maxQueuedRequests = 8
+    static let maxQueuedBytes = 32 << 20
     private let state = Locked(State())
     /// The client's address, for DescribeGroups.
     let host: String
@@ -144,21 +170,44 @@ final class KafkaConnection: Sendable {
             close("a request whose header cannot be read: \(error)")
             return
         }
-        state.withLock { $0.queue.append(request) }
+        let pause = state.withLock { state in
+            state.queue.append(request)
+            state.queuedBytes += frame.count
+            guard state.reading,
+                state.queue.count >= Self.maxQueuedRequests || state.queuedBytes >= Self.maxQueuedBytes
+            else { return false }
+            state.reading = false
+            return true
+        }
+        if pause { channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
         next()
     }
 
     func closed() {
-        state.withLock { $0.open = false }
+        state.withLock { $0.peerGone = true }
+        next()
     }
 
-    /// Starts the next request when none is running.
-    private func next() {
-        let request: KafkaRequest? = state.withLock { state in
-            guard state.open, !state.busy, !state.queue.isEmpty else { return nil }
+    /// Starts the next request when none is running and the client reads its answers.
+    func next() {
+        let peerGone = state.withLock { $0.peerGone }
+        guard peerGone || channel.isWritable else { return }
+        let (request, resume): (KafkaRequest?, Bool) = state.withLock { state in
+            guard state.open, !state.busy else { return (nil, false) }
+            if state.peerGone {
+                state.queue.removeAll { !KafkaConnection.outlivesItsClient($0) }
+            }
+            guard !state.queue.isEmpty else { return (nil, false) }
             state.busy = true
-            return state.queue.removeFirst()
+            let request = state.queue.removeFirst()
+            state.queuedBytes -= request.frame.count
+            let resume =
+                !state.reading && !state.peerGone && state.queue.count < Self.maxQueuedRequests / 2
+                && state.queuedBytes < Self.maxQueuedBytes / 2
+            if resume { state.reading = true }
+            return (request, resume)
         }
+        if resume { channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
         guard let request else { return }
         pool.submit { [self] work in
             guard work == .active else { return }
@@ -186,6 +235,11 @@ final class KafkaConnection: Sendable {
                 done()
             }
         }
+    }
+
+    /// Requests done even when their client closed the connection before the answer: what it wrote.
+    static func outlivesItsClient(_ request: KafkaRequest) -> Bool {
+        request.apiKey == KafkaAPI.produce.rawValue || request.apiKey == KafkaAPI.offsetCommit.rawValue
     }
 
     private func done() {

@@ -33,12 +33,39 @@ struct ConsoleLogHandler: LogHandler {
                     metadata: merged.mapValues { "\($0)" }))
             return
         }
-        var text = Self.timestamp(Time.nowMillis()) + " " + event.level.rawValue + " " + event.message.description
+        var text =
+            Self.timestamp(Time.nowMillis()) + " " + event.level.rawValue + " "
+            + Self.escaped(event.message.description)
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            let rendered = "\(value)"
-            text += " \(key)=" + (rendered.contains(" ") ? "\"\(rendered)\"" : rendered)
+            text += " \(key)=" + Self.rendered("\(value)")
         }
         printToStandardError(text)
+    }
+
+    /// A metadata value of a text line: quoted when it has a space, and control characters escaped
+    /// (`\n`, `\x1b`), so that a value (a client's id, a file name) can never break the line or forge
+    /// another.
+    static func rendered(_ value: String) -> String {
+        let text = escaped(value)
+        return text.contains(" ") ? "\"" + text + "\"" : text
+    }
+
+    /// `text` with its control characters escaped.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\x" + (hex.count < 2 ? "0" : "") + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// One log line as a JSON object: time, level, event (named from the message unless given),

@@ -275,6 +275,38 @@ def produce_checks(bootstrap):
     emit(**results)
 
 
+def acks0_then_close(bootstrap, topic, requests, records):
+    """`requests` Produce requests with acks=0 of `records` records each, sent at once on one
+    connection, which is closed right after: the daemon still stores them all."""
+    import socket
+    import struct
+    host, port = bootstrap.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    name = topic.encode()
+    data = b""
+    for r in range(requests):
+        batch = record_batch([b"r%d-%d" % (r, i) for i in range(records)])
+        body = struct.pack(">hhii", -1, 0, 5000, 1) + struct.pack(">h", len(name)) + name
+        body += struct.pack(">ii", 1, 0) + struct.pack(">i", len(batch)) + batch
+        header = struct.pack(">hhih", 0, 3, r + 1, 1) + b"p"
+        data += struct.pack(">i", len(header) + len(body)) + header + body
+    sock.sendall(data)
+    sock.close()
+    emit(sent=requests * records)
+
+
+def forged_log_line(bootstrap):
+    """A transactional id with a line break in it, which the daemon logs when it refuses it."""
+    from confluent_kafka import KafkaException, Producer
+    p = Producer({"bootstrap.servers": bootstrap,
+                  "transactional.id": "a\n2026-12-03T16:00:00.000Z notice forged=yes"})
+    try:
+        p.init_transactions(10)
+        emit(refused=False)
+    except KafkaException as e:
+        emit(refused=True, error=str(e))
+
+
 def abuse(bootstrap):
     """Bad clients next to a good one; what each got."""
     import os
@@ -369,6 +401,10 @@ if __name__ == "__main__":
         acked(args[0], args[1], int(args[2]), args[3])
     elif command == "produce-checks":
         produce_checks(args[0])
+    elif command == "acks0-close":
+        acks0_then_close(args[0], args[1], int(args[2]), int(args[3]))
+    elif command == "forged-log-line":
+        forged_log_line(args[0])
     elif command == "abuse":
         abuse(args[0])
     elif command == "versions":
