@@ -230,6 +230,7 @@ import Testing
         #expect(counts.count == 100_000 && counts.values.allSatisfy { $0 == 2 }, "nothing lost or repeated")
         let seek = try Self.client(python, ["seek", daemon.bootstrap, "orders"])
         #expect(seek["first"]?.integerValue == 10 && seek["after_seek"]?.integerValue == 3, "\(seek)")
+        #expect(seek["by_time"]?.arrayValue?.compactMap(\.integerValue) == [0, -1], "\(seek)")
         for codec in ["lz4", "zstd"] {
             let produced = try Self.client(python, ["produce", daemon.bootstrap, "c-\(codec)", "5000", "plain", codec])
             #expect(produced["delivered"]?.integerValue == 5000, "\(codec): \(produced)")

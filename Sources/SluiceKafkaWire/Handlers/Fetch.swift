@@ -186,6 +186,7 @@ extension KafkaRequestHandler {
                 let tp = TopicPartition(topic.0, wanted.partition)
                 var code = KafkaError.none
                 var offset: Int64 = -1
+                var timestamp: Int64 = -1
                 let found: Void? = withBroker { broker in
                     if TopicName.isInternal(tp.topic) {
                         code = .topicAuthorizationFailed
@@ -196,7 +197,9 @@ extension KafkaRequestHandler {
                         switch wanted.timestamp {
                         case -1: offset = end
                         case -2: offset = start
-                        default: offset = try broker.log(tp).offset(forTimestamp: wanted.timestamp)
+                        default:
+                            let found = try broker.log(tp).firstRecord(atOrAfter: wanted.timestamp)
+                            (offset, timestamp) = found ?? (-1, -1)
                         }
                     } catch {
                         code = Self.code(error)
@@ -208,7 +211,7 @@ extension KafkaRequestHandler {
                 if version == 0 {
                     out.array(offset >= 0 ? [offset] : []) { $0.int64($1) }
                 } else {
-                    out.int64(-1)  // timestamp
+                    out.int64(timestamp)
                     out.int64(offset)
                     if version >= 4 { out.int32(0) }  // leader_epoch
                 }

@@ -188,14 +188,20 @@ public final class PartitionLog: @unchecked Sendable {
     /// The offset of the first record whose timestamp is at or after `timestamp`, or the end offset
     /// when there is none.
     public func offset(forTimestamp timestamp: Int64) throws -> Int64 {
+        try firstRecord(atOrAfter: timestamp)?.offset ?? endOffset
+    }
+
+    /// The offset and timestamp of the first record whose timestamp is at least `timestamp`; nil when
+    /// every record is older (Kafka's ListOffsets answers -1 then).
+    public func firstRecord(atOrAfter timestamp: Int64) throws -> (offset: Int64, timestamp: Int64)? {
         let candidates = state.withLock { state in state.segments.filter { $0.maxTimestamp >= timestamp } }
-        guard let segment = candidates.first else { return endOffset }
-        var found: Int64?
+        guard let segment = candidates.first else { return nil }
+        var found: (offset: Int64, timestamp: Int64)?
         try forEachBlock(from: segment.index.offset(before: timestamp)) { block in
-            found = block.entries.first { $0.timestamp >= timestamp }?.offset
+            found = block.entries.first { $0.timestamp >= timestamp }.map { ($0.offset, $0.timestamp) }
             return found == nil
         }
-        return found ?? endOffset
+        return found
     }
 
     /// Decodes the records from `offset` to the end of the log, `maxBytes` of batches at a time, and

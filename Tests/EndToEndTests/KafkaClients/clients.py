@@ -91,8 +91,11 @@ def confluent_seek(bootstrap, topic):
         if m is not None and not m.error():
             after = m.offset()
     low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
+    # By time: from the epoch, the first record; from tomorrow, none (-1).
+    by_time = [c.offsets_for_times([TopicPartition(topic, 0, at)], timeout=5)[0].offset
+               for at in [0, int(time.time() * 1000) + 86400000]]
     c.close()
-    emit(first=first, after_seek=after, low=low, high=high)
+    emit(first=first, after_seek=after, low=low, high=high, by_time=by_time)
 
 
 def create_with_configs(bootstrap, topic):
