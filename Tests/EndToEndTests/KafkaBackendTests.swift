@@ -302,9 +302,17 @@ import Testing
         let again = try EndToEnd.sluice(
             ["consume", "--topic", "orders", "--group", "readers", "--format", "value"] + server, in: dir.path)
         #expect(again.stdout.split(separator: "\n").count == 300)
-        try EndToEnd.sluice(["topics", "create", "more", "--partitions", "5"] + server, in: dir.path)
+        try EndToEnd.sluice(
+            ["topics", "create", "more", "--partitions", "5", "--config", "retention_ms=3600000"] + server,
+            in: dir.path)
         #expect(
             try EndToEnd.sluice(["topics", "describe", "more"] + server, in: dir.path).stdout.contains("Partitions: 5"))
+        #expect(try cluster.sluice(["topics", "describe", "more"]).stdout.contains("retention_ms=3600000*"))
+        let twice = try SluiceBinary.run(["topics", "create", "more", "--partitions", "9"] + server, in: dir.path)
+        #expect(twice.status != 0 && twice.stderr.contains("exists already"), "\(twice.stdout)\(twice.stderr)")
+        let local = try EndToEnd.sluice(
+            ["topics", "create", "flushed", "--config", "flush=os"] + server, in: dir.path, expect: 2)
+        #expect(local.stderr.contains("topic setting flush has no Kafka topic config"), "\(local.stderr)")
         let unreachable = try EndToEnd.sluice(
             ["topics", "list", "--bootstrap-server", "127.0.0.1:1"], in: dir.path, expect: 1)
         #expect(unreachable.stderr.contains("--bootstrap-server: cannot reach the Kafka cluster at 127.0.0.1:1"))

@@ -20,6 +20,12 @@ extension TopicConfig {
         "unclean.leader.election.enable",
     ]
 
+    /// The name of the Kafka topic config that setting `name` becomes on a cluster; nil for the settings
+    /// a Kafka cluster decides itself (flushing, Sluice's retention rules).
+    public static func kafkaName(of name: String) -> String? {
+        name == "compression" ? "compression.type" : kafkaNames.first { $0.sluice == name }?.kafka
+    }
+
     /// The overrides a Kafka cluster has a config for, as Kafka topic configs. Flushing is left to the
     /// cluster: its durability comes from replication and `acks=all`, not from an fsync per batch.
     public var kafkaConfigs: [(name: String, value: String)] {

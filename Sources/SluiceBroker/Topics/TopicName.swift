@@ -22,4 +22,15 @@ public enum TopicName {
     public static func isInternal(_ name: String) -> Bool {
         name.hasPrefix("__")
     }
+
+    /// Why a pipeline's config may not name `name`: the broker's internal topics, and those Sluice keeps
+    /// its own state in on a Kafka cluster (`_sluice_checkpoints`); nil for any other name.
+    public static func reservation(_ name: String) -> String? {
+        if isInternal(name) { return "topics starting with \"__\" belong to the broker" }
+        if name.hasPrefix("_sluice") {
+            return
+                "topics starting with \"_sluice\" hold Sluice's own state (its sources' checkpoints on a Kafka cluster)"
+        }
+        return nil
+    }
 }

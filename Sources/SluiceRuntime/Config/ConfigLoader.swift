@@ -337,13 +337,20 @@ public struct ConfigLoader {
                     "broker.bootstrap_servers", "a Kafka broker needs the cluster's addresses, such as \"kafka1:9092\"")
             )
         }
-        for name in ["enable.idempotence", "acks", "group.id", "enable.auto.commit"]
+        for name in [
+            "enable.idempotence", "acks", "request.required.acks", "group.id", "enable.auto.commit",
+            "transactional.id",
+        ]
         where settings.properties[name] != nil {
             problems.append(
                 ConfigProblem(
                     "broker.properties.\(name)",
                     "set by Sluice for its delivery guarantees (idempotent producer, acks=all, commits after the "
-                        + "durable write); remove it"))
+                        + "durable write, no transactions); remove it"))
+        }
+        for name in ["bootstrap.servers", "metadata.broker.list"] where settings.properties[name] != nil {
+            problems.append(
+                ConfigProblem("broker.properties.\(name)", "the cluster's addresses go in broker.bootstrap_servers"))
         }
         return .kafka(settings)
     }
@@ -437,8 +444,8 @@ public struct ConfigLoader {
             let path = "topics." + name
             if let problem = TopicName.problem(name) {
                 problems.append(ConfigProblem(path, problem))
-            } else if TopicName.isInternal(name) {
-                problems.append(ConfigProblem(path, "topics starting with \"__\" belong to the broker"))
+            } else if let reserved = TopicName.reservation(name) {
+                problems.append(ConfigProblem(path, reserved))
             }
             guard case .object(let items) = settings else {
                 problems.append(ConfigProblem(path, "expected an object of topic settings"))
@@ -542,8 +549,8 @@ public struct ConfigLoader {
             for (key, topicName) in [("topic", topic), ("dead_letter_topic", deadLetterTopic)] {
                 if let problem = TopicName.problem(topicName) {
                     problems.append(ConfigProblem(path + "." + key, problem))
-                } else if TopicName.isInternal(topicName) {
-                    problems.append(ConfigProblem(path + "." + key, "topics starting with \"__\" belong to the broker"))
+                } else if let reserved = TopicName.reservation(topicName) {
+                    problems.append(ConfigProblem(path + "." + key, reserved))
                 }
             }
             sources.append(
@@ -621,9 +628,8 @@ public struct ConfigLoader {
             }
             if let problem = TopicName.problem(sink.deadLetterTopic) {
                 problems.append(ConfigProblem(path + ".dead_letter_topic", problem))
-            } else if TopicName.isInternal(sink.deadLetterTopic) {
-                problems.append(
-                    ConfigProblem(path + ".dead_letter_topic", "topics starting with \"__\" belong to the broker"))
+            } else if let reserved = TopicName.reservation(sink.deadLetterTopic) {
+                problems.append(ConfigProblem(path + ".dead_letter_topic", reserved))
             } else if sink.topics.contains(sink.deadLetterTopic) {
                 problems.append(
                     ConfigProblem(path + ".dead_letter_topic", "must not be one of the topics the sink reads"))

@@ -156,10 +156,11 @@ struct Topics: ParsableCommand {
             var config = TopicConfig(partitions: partitions)
             for (name, value) in try TopicSettingsHelp.parse(options.settings) { try config.set(name, value) }
             let broker = try location.openPipelineBroker(readOnly: false)
-            if broker is KafkaCluster, !options.settings.isEmpty {
+            if broker is KafkaCluster,
+                let local = config.overrides.keys.sorted().first(where: { TopicConfig.kafkaName(of: $0) == nil })
+            {
                 throw CommandFailure.usage(
-                    "topic settings (--config NAME=VALUE) are Sluice's own; a Kafka cluster's topics take theirs "
-                        + "from the cluster (kafka-configs)")
+                    "topic setting \(local) has no Kafka topic config; on a cluster, the cluster decides it")
             }
             if ifNotExists, let existing = broker.topicConfig(topic) {
                 print("Topic \(topic) exists already (\(partitionsPhrase(existing.partitions))); nothing changed.")
