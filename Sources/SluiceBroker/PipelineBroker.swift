@@ -17,6 +17,9 @@ public protocol PipelineBroker: AnyObject, Sendable {
     func partitionCount(_ topic: String) throws -> Int32
     /// The first stored offset and the next offset of a partition.
     func offsets(_ tp: TopicPartition) throws -> (start: Int64, end: Int64)
+    /// Each partition's end offset, for a source's checkpoint after its batch was acknowledged (the
+    /// default asks `offsets` of each).
+    func sourceEnds(_ topic: String) throws -> [Int64]
     /// Makes every append to `tp` durable, whatever its topic's flush policy.
     func flush(_ tp: TopicPartition) throws
     func committedOffsets(_ group: String) -> [TopicPartition: Int64]
@@ -87,6 +90,11 @@ public protocol RecordSender: AnyObject {
 extension PipelineBroker {
     @discardableResult
     public func ensureTopic(_ name: String) throws -> Bool { try ensureTopic(name, config: TopicConfig()) }
+
+    /// Each partition's end offset, for a source's checkpoint after its batch was acknowledged.
+    public func sourceEnds(_ topic: String) throws -> [Int64] {
+        try (0..<partitionCount(topic)).map { try offsets(TopicPartition(topic, $0)).end }
+    }
 }
 
 extension RecordSender {

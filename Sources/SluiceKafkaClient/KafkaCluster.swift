@@ -18,15 +18,23 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
     public let settings: KafkaClusterSettings
     public let appended = ChangeSignal()
     public let committed = ChangeSignal()
-    private let logger: Logger
-    private let callbacks = HandleCallbacks()
+    let logger: Logger
+    private let callbacks: HandleCallbacks
     private let producerHandle: KafkaHandle
     private struct State {
         var topics: [String: Int32] = [:]
         var topicsRead: UInt64 = 0
         var schemas: [String: JSONValue] = [:]
+        /// Partition ends this process saw: from its sends' acknowledgements, and from queries. A
+        /// source's topic is written by that source alone, so after its sends they are the ends.
+        var knownEnds: [TopicPartition: Int64] = [:]
     }
     private let state = Locked(State())
+    /// How long a record may wait for the cluster's acknowledgement before its send fails (Kafka's
+    /// `delivery.timeout.ms`; `message.timeout.ms` in `properties` changes it): a run whose cluster is
+    /// gone ends with an error then, and its next run goes on from what was acknowledged.
+    static let deliveryTimeoutMillis = 120_000
+
     /// How long the topic list read from the cluster is used before it is read again.
     private static let metadataMillis: UInt64 = 1000
 
@@ -35,13 +43,12 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
     public init(_ settings: KafkaClusterSettings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        let callbacks = callbacks
+        let callbacks = HandleCallbacks(logger: logger)
+        self.callbacks = callbacks
         producerHandle = try KafkaHandle(
             .producer, settings,
-            extra: [
-                ("enable.idempotence", "true"), ("acks", "all"), ("linger.ms", "5"),
-                ("message.timeout.ms", "300000"),
-            ],
+            defaults: [("linger.ms", "5"), ("message.timeout.ms", String(Self.deliveryTimeoutMillis))],
+            extra: [("enable.idempotence", "true"), ("acks", "all")],
             opaque: callbacks
         ) { conf in
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(callbacks).toOpaque())
@@ -115,14 +122,36 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
         try producerHandle.watermarks(tp, timeoutMillis: settings.requestTimeoutMillis)
     }
 
+    /// The ends the source's own sends were acknowledged up to, asking the cluster only for partitions
+    /// it has not written since it read back what was stored (one round trip per partition and batch
+    /// fewer, and no wait on a cluster that went away after acknowledging).
+    public func sourceEnds(_ topic: String) throws -> [Int64] {
+        try (0..<partitionCount(topic)).map { partition in
+            let tp = TopicPartition(topic, partition)
+            if let known = state.withLock({ $0.knownEnds[tp] }) { return known }
+            let end = try offsets(tp).end
+            learned(tp, end: end)
+            return end
+        }
+    }
+
+    /// Records that `tp` holds records up to `end` (exclusive).
+    func learned(_ tp: TopicPartition, end: Int64) {
+        state.withLock { $0.knownEnds[tp] = max($0.knownEnds[tp] ?? end, end) }
+    }
+
     /// Records are acknowledged by every in-sync replica (acks=all) before a send returns.
     public func flush(_ tp: TopicPartition) throws {}
 
     public func createTopic(_ name: String, config: TopicConfig) throws {
-        try createTopic(name, partitions: config.partitions, configs: config.kafkaConfigs)
+        try createTopic(name, partitions: config.partitions, configs: config.kafkaConfigs, existingIsFine: false)
     }
 
-    private func createTopic(_ name: String, partitions: Int32, configs: [(name: String, value: String)]) throws {
+    /// Creates a topic; one that exists already is an error unless `existingIsFine` (another Sluice
+    /// process may create a config's topics at the same moment).
+    private func createTopic(
+        _ name: String, partitions: Int32, configs: [(name: String, value: String)], existingIsFine: Bool = true
+    ) throws {
         var error = [CChar](repeating: 0, count: 512)
         guard let topic = rd_kafka_NewTopic_new(name, partitions, settings.replicationFactor, &error, error.count)
         else {
@@ -144,7 +173,9 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
             else { return }
             for index in 0..<count {
                 let code = rd_kafka_topic_result_error(results[index])
-                // Another Sluice process may have created it meanwhile.
+                if code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && !existingIsFine {
+                    throw BrokerError(.topicExists, "topic \"\(name)\" exists already on the Kafka cluster")
+                }
                 guard code != RD_KAFKA_RESP_ERR_NO_ERROR, code != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS else {
                     continue
                 }
@@ -196,7 +227,7 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
     @discardableResult
     public func ensureTopic(_ name: String, config: TopicConfig) throws -> Bool {
         guard topicConfig(name) == nil else { return false }
-        try createTopic(name, config: config)
+        try createTopic(name, partitions: config.partitions, configs: config.kafkaConfigs)
         return true
     }
 
@@ -444,6 +475,9 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
         -> [[Header]]
     {
         var result: [[Header]] = []
+        // A source starts over from what is stored: the ends it knew (another process may have written
+        // its topics meanwhile) are asked again.
+        state.withLock { state in state.knownEnds = state.knownEnds.filter { !topics.contains($0.key.topic) } }
         for topic in topics {
             for partition in 0..<(try partitionCount(topic)) {
                 let from = ends[topic].flatMap { Int(partition) < $0.count ? $0[Int(partition)] : nil } ?? 0

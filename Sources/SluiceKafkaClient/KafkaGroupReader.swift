@@ -1,4 +1,5 @@
 import CRdKafka
+import Logging
 import SluiceBroker
 import SluiceCore
 
@@ -10,15 +11,25 @@ import SluiceCore
 /// messages), and the reader whose rebalances it serves.
 final class HandleCallbacks: @unchecked Sendable {
     let lastError = Locked<String?>(nil)
+    /// Where the loss of every broker connection is told (the producer's handle only: one line per
+    /// outage, not one per handle).
+    let logger: Logger?
+
+    init(logger: Logger? = nil) { self.logger = logger }
     /// Set once the reader exists; callbacks run on the reader's own thread, inside its polls.
     nonisolated(unsafe) weak var reader: KafkaGroupReader?
 }
 
 let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
-    _, _, reason, opaque in
+    _, code, reason, opaque in
     guard let opaque, let reason else { return }
     let callbacks = Unmanaged<HandleCallbacks>.fromOpaque(opaque).takeUnretainedValue()
-    callbacks.lastError.withLock { $0 = String(cString: reason) }
+    let text = String(cString: reason)
+    callbacks.lastError.withLock { $0 = text }
+    if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue {
+        callbacks.logger?.warning(
+            "the Kafka cluster cannot be reached; waiting for it to come back", metadata: ["reason": "\(text)"])
+    }
 }
 
 /// librdkafka's own log lines: kept as the handle's last error when they are errors, else dropped (its
@@ -244,11 +255,36 @@ final class KafkaGroupReader: GroupReader {
         return zip(order, blocks).map { PartitionRecords(topicPartition: $0, records: $1) }
     }
 
+    /// Commits and waits for the cluster's answer, at most `request_timeout_ms` once a stop was asked (a
+    /// synchronous commit to a coordinator that went away waits for librdkafka's retries, minutes).
     func commit(_ offsets: [TopicPartition: Int64]) throws {
         guard !offsets.isEmpty else { return }
         let list = PartitionList(offsets)
-        let code = rd_kafka_commit(handle.raw, list.raw, 0)
-        let partitionError = PartitionList.read(list.raw).error
+        guard let queue = rd_kafka_queue_new(handle.raw) else {
+            throw BrokerError(.unavailable, "group \"\(options.group)\" cannot commit: librdkafka cannot make a queue")
+        }
+        defer { rd_kafka_queue_destroy(queue) }
+        var code = rd_kafka_commit_queue(handle.raw, list.raw, queue, nil, nil)
+        var partitionError = RD_KAFKA_RESP_ERR_NO_ERROR
+        let started = Time.monotonicNanos()
+        while code == RD_KAFKA_RESP_ERR_NO_ERROR {
+            if let event = rd_kafka_queue_poll(queue, 100) {
+                defer { rd_kafka_event_destroy(event) }
+                guard rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT else { continue }
+                code = rd_kafka_event_error(event)
+                if let committed = rd_kafka_event_topic_partition_list(event) {
+                    partitionError = PartitionList.read(committed).error
+                }
+                break
+            }
+            let waited = Int((Time.monotonicNanos() - started) / 1_000_000)
+            if StopRequest.isRequested && waited >= cluster.settings.requestTimeoutMillis {
+                throw BrokerError(
+                    .unavailable,
+                    "group \"\(options.group)\" cannot commit: the Kafka cluster did not answer within \(waited) ms"
+                        + cluster.lastError)
+            }
+        }
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR, partitionError == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaHandle.error(
                 code != RD_KAFKA_RESP_ERR_NO_ERROR ? code : partitionError,

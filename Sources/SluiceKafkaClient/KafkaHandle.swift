@@ -50,6 +50,10 @@ final class KafkaHandle: @unchecked Sendable {
         defer { if !handedOver { rd_kafka_conf_destroy(conf) } }
         try Self.set(conf, "bootstrap.servers", settings.bootstrapServers, path: "broker.bootstrap_servers")
         try Self.set(conf, "client.id", "sluice", path: "broker")
+        // A request to a broker that went away fails after request_timeout_ms rather than librdkafka's
+        // 60 s per try (a watermark query to a dead leader outlived its own timeout by minutes).
+        let socketTimeout = String(max(10, settings.requestTimeoutMillis))
+        try Self.set(conf, "socket.timeout.ms", socketTimeout, path: "broker.request_timeout_ms")
         for (name, value) in defaults { try Self.set(conf, name, value, path: "broker") }
         for (name, value) in settings.properties.sorted(by: { $0.key < $1.key }) {
             try Self.set(conf, name, value, path: KafkaClusterSettings.path(name))

@@ -126,12 +126,41 @@ final class KafkaSender: RecordSender {
         // passed), so this wait ends.
         // `rd_kafka_flush` sends what lingers at once (a batch's tail would otherwise wait linger.ms) and
         // serves the delivery reports; it also waits for other threads' records, which share the handle.
-        while tracker.state.withLock({ $0.pending > 0 }) { rd_kafka_flush(handle.raw, 100) }
+        // A cluster that does not answer is told after request_timeout_ms; a stop asked meanwhile purges
+        // what waits (the process's other sends fail too: it is stopping) instead of waiting for the
+        // delivery timeout.
+        let started = Time.monotonicNanos()
+        var told = false
+        var purged = false
+        while tracker.state.withLock({ $0.pending > 0 }) {
+            rd_kafka_flush(handle.raw, 100)
+            let waited = Int((Time.monotonicNanos() - started) / 1_000_000)
+            guard waited >= cluster.settings.requestTimeoutMillis else { continue }
+            if !told {
+                told = true
+                cluster.logger.warning(
+                    "the Kafka cluster has not acknowledged records for \(waited / 1000) s; still waiting (up to message.timeout.ms); a stop request ends the wait",
+                    metadata: ["topic": "\(topic)", "reason": "\(cluster.lastError)"])
+            }
+            if StopRequest.isRequested && !purged {
+                purged = true
+                _ = rd_kafka_purge(handle.raw, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+            }
+        }
         let (failure, results) = tracker.state.withLock { ($0.failure, $0.results) }
+        if purged {
+            throw BrokerError(
+                .unavailable,
+                "stopped while the Kafka cluster had not acknowledged records of topic \"\(topic)\"; the next run "
+                    + "goes on from what it acknowledged\(cluster.lastError)")
+        }
         if let reason = refused ?? failure {
             throw BrokerError(
                 .unavailable,
                 "the Kafka cluster did not store records of topic \"\(topic)\": \(reason)\(cluster.lastError)")
+        }
+        for result in results.values {
+            cluster.learned(TopicPartition(topic, result.partition), end: result.lastOffset + 1)
         }
         return results.values.sorted { $0.partition < $1.partition }
     }

@@ -310,7 +310,8 @@ public struct Pipeline: Sendable {
                 }
                 if declared.overrides != existing.overrides { try broker.setTopicConfig(name, declared) }
             } else {
-                try broker.createTopic(name, config: declared)
+                // Created unless another process sharing the config (or the cluster) did it meanwhile.
+                _ = try broker.ensureTopic(name, config: declared)
             }
         }
         let written = Set(

@@ -277,11 +277,7 @@ final class SourceTask: @unchecked Sendable {
             try producer.send(batch.records, now: now)
             try deadLetters.send(batch.deadLetters, now: now)
             var ends: [String: [Int64]] = [:]
-            for topic in topics {
-                ends[topic] = try (0..<broker.partitionCount(topic)).map {
-                    try broker.offsets(TopicPartition(topic, $0)).end
-                }
-            }
+            for topic in topics { ends[topic] = try broker.sourceEnds(topic) }
             var ids: [String: String] = [:]
             for topic in topics { ids[topic] = broker.topicID(topic) }
             let checkpoint = SourceCheckpoint(
