@@ -117,10 +117,10 @@ final class SourceTask: @unchecked Sendable {
                 Time.sleep(millis: 50)
             }
             _ = ownsSource()
-            try runPass()
             // A pass that lost the source (the cluster restarted, the group moved it) ended at a batch
-            // boundary, not at the end of the input: it goes on once the source is this process's again.
-            guard let claim, !claim.isOwner, !stop.isRequested else { return }
+            // boundary, not at the end of the input: it goes on once the source is this process's again
+            // (it may be already: whether the input ended is what counts, not the claim as it is now).
+            if try runPass() || stop.isRequested || claim == nil { return }
             logger.notice(
                 "the source's claim was lost during a pass; going on when it is back",
                 metadata: ["source": "\(definition.name)"])
@@ -179,7 +179,8 @@ final class SourceTask: @unchecked Sendable {
     /// Opens the source and reads its input to the end once: the first pass from the stored checkpoint
     /// (with the records stored after it, after a crash), later ones from the checkpoint the last pass
     /// stored.
-    private func runPass() throws {
+    @discardableResult
+    private func runPass() throws -> Bool {
         let topics = [definition.topic, definition.deadLetterTopic]
         reading.withLock { $0 = true }
         onReading?(true)
@@ -226,6 +227,7 @@ final class SourceTask: @unchecked Sendable {
         }
         let queue = BoundedQueue<Read>(capacity: 2)
         let transfer = Transfer(opened)
+        let inputEnded = Locked(false)
         let reader = WorkerThread(name: "source-\(definition.name)") {
             ThreadPriority.lowerCurrentThread(by: Self.niceness)
             let opened = transfer.value
@@ -240,7 +242,10 @@ final class SourceTask: @unchecked Sendable {
                         return
                     }
                 }
-                if !more { return }
+                if !more {
+                    inputEnded.withLock { $0 = true }
+                    return
+                }
             }
         }
         var failure: (any Error)?
@@ -252,6 +257,7 @@ final class SourceTask: @unchecked Sendable {
         }
         let readFailure = reader.join()
         if let failure = readFailure ?? failure { throw failure }
+        return inputEnded.withLock { $0 }
     }
 
     /// What the reader hands the writer: a batch, the checkpoint after it, and what the source does once
