@@ -318,6 +318,22 @@ import Testing
         #expect(unreachable.stderr.contains("--bootstrap-server: cannot reach the Kafka cluster at 127.0.0.1:1"))
     }
 
+    @Test func dataDirectoryCommandsRefuseAConfigWhoseBrokerIsKafka() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write(
+            """
+            {"broker": {"type": "kafka", "bootstrap_servers": "127.0.0.1:1"},
+             "topics": {"orders": {"partitions": 2}},
+             "sources": {"orders": {"type": "csv", "path": "in.csv", "key": ["id"]}},
+             "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out"}}}
+            """, to: "kafka.json", in: dir.path)
+        for command in [["topics", "delete", "orders"], ["sources", "list"], ["groups", "delete", "files"]] {
+            let refused = try EndToEnd.sluice(command + ["--config", "kafka.json"], in: dir.path, expect: 2)
+            #expect(refused.stderr.contains("its broker is a Kafka cluster"), "\(command): \(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("data")), "no local data directory was made")
+    }
+
     @Test func badBrokerSettingsAreClearErrorsAtTheirPath() throws {
         let cluster = try Cluster(topics: #"{"orders": {"partitions": 2}}"#)
         defer { _ = cluster.stop() }

@@ -102,9 +102,8 @@ struct DataLocation {
                 )
             }
             settings = KafkaClusterSettings(bootstrapServers: bootstrapServer)
-        } else if let configFile {
-            let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
-            if case .kafka(let fromConfig)? = try? loader.load(path: configFile).broker { settings = fromConfig }
+        } else {
+            settings = configKafkaSettings
         }
         guard let settings else { return nil }
         do {
@@ -114,6 +113,17 @@ struct DataLocation {
                 error.message.replacingOccurrences(
                     of: "broker.bootstrap_servers: ", with: bootstrapServer != nil ? "--bootstrap-server: " : ""))
         }
+    }
+
+    /// Whether `--config` names a config whose broker is a Kafka cluster (false when it cannot be
+    /// loaded: `resolve()` reports why).
+    var configNamesKafkaCluster: Bool { configKafkaSettings != nil }
+
+    private var configKafkaSettings: KafkaClusterSettings? {
+        guard let configFile else { return nil }
+        let loader = ConfigLoader(registry: BuiltInConnectors.registry, environment: ProcessEnvironment.current())
+        guard case .kafka(let settings)? = try? loader.load(path: configFile).broker else { return nil }
+        return settings
     }
 
     /// The broker a command that works on both reads and writes: the Kafka cluster, or the data directory.

@@ -34,6 +34,16 @@ enum SluiceMain {
                     + "list, describe and reset-offsets; produce; consume.")
             exit(2)
         }
+        if let location = (command as? any DataDirectoryCommand)?.location, !(command is any KafkaCapableCommand),
+            let file = location.configFile, location.configNamesKafkaCluster
+        {
+            printError(
+                "--config \(file): its broker is a Kafka cluster (broker.type \"kafka\"), and this command works on "
+                    + "the embedded broker's data directory only; on the cluster, use Kafka's own tools. With a Kafka "
+                    + "config: topics list, describe and create; groups list, describe and reset-offsets; produce; "
+                    + "consume.")
+            exit(2)
+        }
         StopRequest.installHandlers()
         do {
             var command = command
