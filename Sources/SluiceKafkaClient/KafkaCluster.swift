@@ -73,6 +73,29 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
 
     func producer() throws -> KafkaHandle { producerHandle }
 
+    /// Whether librdkafka reported every broker down, and nothing answered since (shared by the handles).
+    var unreachable: Locked<Bool> { callbacks.unreachable }
+
+    /// How long a request may wait: `request_timeout_ms`, but a second while librdkafka reports every
+    /// broker down (a Ctrl-C then ends the run at once instead of waiting out each report's queries).
+    var requestTimeoutMillis: Int32 {
+        callbacks.unreachable.withLock { $0 } ? min(settings.requestTimeoutMillis, 1000) : settings.requestTimeoutMillis
+    }
+
+    /// While every broker is reported down, asks for the metadata within `requestTimeoutMillis` (a
+    /// second) before a request that would wait its whole timeout, and fails at once when nobody answers.
+    /// (librdkafka's watermark query can also outlive a timeout shorter than its socket timeout.)
+    private func probeWhileUnreachable() throws(BrokerError) {
+        guard callbacks.unreachable.withLock({ $0 }) else { return }
+        _ = try producerHandle.topics(timeoutMillis: requestTimeoutMillis)
+        answered()
+    }
+
+    /// The cluster answered: requests get their whole timeout again.
+    func answered() {
+        callbacks.unreachable.withLock { $0 = false }
+    }
+
     public func close() throws {
         rd_kafka_flush(producerHandle.raw, settings.requestTimeoutMillis)
     }
@@ -88,7 +111,18 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
         {
             return cached
         }
-        let topics = try producerHandle.topics(timeoutMillis: settings.requestTimeoutMillis)
+        let topics: [String: Int32]
+        do {
+            topics = try producerHandle.topics(timeoutMillis: requestTimeoutMillis)
+        } catch {
+            // While every broker is down, the last list read stands (a topic's partitions do not change
+            // while nobody can reach the cluster to change them).
+            guard callbacks.unreachable.withLock({ $0 }),
+                let cached = state.withLock({ $0.topicsRead > 0 ? $0.topics : nil })
+            else { throw error }
+            return cached
+        }
+        answered()
         state.withLock {
             $0.topics = topics
             $0.topicsRead = now
@@ -119,7 +153,8 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
     }
 
     public func offsets(_ tp: TopicPartition) throws -> (start: Int64, end: Int64) {
-        try producerHandle.watermarks(tp, timeoutMillis: settings.requestTimeoutMillis)
+        try probeWhileUnreachable()
+        return try producerHandle.watermarks(tp, timeoutMillis: settings.requestTimeoutMillis)
     }
 
     /// The ends the source's own sends were acknowledged up to, asking the cluster only for partitions
@@ -201,6 +236,7 @@ public final class KafkaCluster: PipelineBroker, @unchecked Sendable {
     private func adminCall(
         _ what: String, request: (OpaquePointer, OpaquePointer) -> Void, result: (OpaquePointer) throws -> Void
     ) throws {
+        try probeWhileUnreachable()
         guard let queue = rd_kafka_queue_new(producerHandle.raw) else {
             throw BrokerError(.unavailable, "\(what): librdkafka cannot make a queue")
         }

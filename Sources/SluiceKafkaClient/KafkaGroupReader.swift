@@ -11,11 +11,17 @@ import SluiceCore
 /// messages), and the reader whose rebalances it serves.
 final class HandleCallbacks: @unchecked Sendable {
     let lastError = Locked<String?>(nil)
+    /// Set when librdkafka reports every broker connection down; cleared by the next answer.
+    let unreachable: Locked<Bool>
     /// Where the loss of every broker connection is told (the producer's handle only: one line per
     /// outage, not one per handle).
     let logger: Logger?
 
-    init(logger: Logger? = nil) { self.logger = logger }
+    /// `unreachable` is shared by the handles of one cluster: any of them may be the one that learns it.
+    init(logger: Logger? = nil, unreachable: Locked<Bool> = Locked(false)) {
+        self.logger = logger
+        self.unreachable = unreachable
+    }
     /// Set once the reader exists; callbacks run on the reader's own thread, inside its polls.
     nonisolated(unsafe) weak var reader: KafkaGroupReader?
 }
@@ -27,6 +33,7 @@ let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?,
     let text = String(cString: reason)
     callbacks.lastError.withLock { $0 = text }
     if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue {
+        callbacks.unreachable.withLock { $0 = true }
         callbacks.logger?.warning(
             "the Kafka cluster cannot be reached; waiting for it to come back", metadata: ["reason": "\(text)"])
     }
@@ -76,7 +83,7 @@ final class KafkaGroupReader: GroupReader {
         guard !options.group.isEmpty else { throw BrokerError(.invalidConfig, "a consumer group name cannot be empty") }
         self.cluster = cluster
         self.options = options
-        let callbacks = HandleCallbacks()
+        let callbacks = HandleCallbacks(unreachable: cluster.unreachable)
         self.callbacks = callbacks
         handle = try KafkaHandle(
             .consumer, cluster.settings, defaults: Self.fetchDefaults,
@@ -278,7 +285,7 @@ final class KafkaGroupReader: GroupReader {
                 break
             }
             let waited = Int((Time.monotonicNanos() - started) / 1_000_000)
-            if StopRequest.isRequested && waited >= cluster.settings.requestTimeoutMillis {
+            if StopRequest.isRequested && waited >= cluster.requestTimeoutMillis {
                 throw BrokerError(
                     .unavailable,
                     "group \"\(options.group)\" cannot commit: the Kafka cluster did not answer within \(waited) ms"
@@ -315,7 +322,7 @@ final class KafkaGroupReader: GroupReader {
         guard !closed else { return }
         closed = true
         // Leaves the group (the revoke callback closes the sink's partitions first).
-        rd_kafka_consumer_close(handle.raw)
+        handle.closeConsumer(deadlineMillis: cluster.requestTimeoutMillis)
     }
 }
 

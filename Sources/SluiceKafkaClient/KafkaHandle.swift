@@ -76,8 +76,53 @@ final class KafkaHandle: @unchecked Sendable {
         }
     }
 
+    /// Set when a consumer's close gave up: destroying it must not try to close it again.
+    private let closeAbandoned = Locked(false)
+
     deinit {
-        rd_kafka_destroy(raw)
+        guard closeAbandoned.withLock({ $0 }) else {
+            rd_kafka_destroy(raw)
+            return
+        }
+        // librdkafka's destroy still waits for the group's end, which a cluster that went away holds
+        // up for the session timeout: it ends on a thread of its own, which the process does not wait for.
+        let abandoned = Abandoned(raw: raw, opaque: opaque)
+        WorkerThread(name: "kafka-close") {
+            rd_kafka_destroy_flags(abandoned.raw, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
+            _ = abandoned.opaque
+        }.detach()
+    }
+
+    /// A handle whose close gave up, and what its callbacks reach, for the thread that destroys it.
+    private struct Abandoned: @unchecked Sendable {
+        let raw: OpaquePointer
+        let opaque: AnyObject?
+    }
+
+    /// Closes a consumer: its assignment revoked (serving the rebalance callback), its group left. Gives
+    /// up after `deadlineMillis`: a consumer whose cluster went away would otherwise wait out its session
+    /// timeout (45 s for a Ctrl-C); the cluster then drops the member when its session ends, and nothing
+    /// is lost, offsets being committed only after durable writes. Returns whether the consumer closed.
+    @discardableResult
+    func closeConsumer(deadlineMillis: Int32) -> Bool {
+        guard let queue = rd_kafka_queue_new(raw) else {
+            return rd_kafka_consumer_close(raw) == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+        defer { rd_kafka_queue_destroy(queue) }
+        if let error = rd_kafka_consumer_close_queue(raw, queue) {
+            rd_kafka_error_destroy(error)
+            closeAbandoned.withLock { $0 = true }
+            return false
+        }
+        let deadline = Time.monotonicNanos() + UInt64(max(0, deadlineMillis)) * 1_000_000
+        while rd_kafka_consumer_closed(raw) == 0 {
+            guard Time.monotonicNanos() < deadline else {
+                closeAbandoned.withLock { $0 = true }
+                return false
+            }
+            _ = rd_kafka_queue_poll_callback(queue, 100)
+        }
+        return true
     }
 
     /// The cluster's topics and their partition counts (internal topics included).

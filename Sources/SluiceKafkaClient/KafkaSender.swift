@@ -135,16 +135,15 @@ final class KafkaSender: RecordSender {
         while tracker.state.withLock({ $0.pending > 0 }) {
             rd_kafka_flush(handle.raw, 100)
             let waited = Int((Time.monotonicNanos() - started) / 1_000_000)
-            guard waited >= cluster.settings.requestTimeoutMillis else { continue }
-            if !told {
+            if StopRequest.isRequested && !purged && waited >= cluster.requestTimeoutMillis {
+                purged = true
+                _ = rd_kafka_purge(handle.raw, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+            }
+            if !told && waited >= cluster.settings.requestTimeoutMillis {
                 told = true
                 cluster.logger.warning(
                     "the Kafka cluster has not acknowledged records for \(waited / 1000) s; still waiting (up to message.timeout.ms); a stop request ends the wait",
                     metadata: ["topic": "\(topic)", "reason": "\(cluster.lastError)"])
-            }
-            if StopRequest.isRequested && !purged {
-                purged = true
-                _ = rd_kafka_purge(handle.raw, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
             }
         }
         let (failure, results) = tracker.state.withLock { ($0.failure, $0.results) }
@@ -159,6 +158,7 @@ final class KafkaSender: RecordSender {
                 .unavailable,
                 "the Kafka cluster did not store records of topic \"\(topic)\": \(reason)\(cluster.lastError)")
         }
+        cluster.answered()
         for result in results.values {
             cluster.learned(TopicPartition(topic, result.partition), end: result.lastOffset + 1)
         }

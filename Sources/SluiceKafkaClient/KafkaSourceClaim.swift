@@ -45,7 +45,7 @@ final class KafkaSourceClaim: SourceClaim, @unchecked Sendable {
             while !stopped.withLock({ $0 }) {
                 if let message = rd_kafka_consumer_poll(handle.raw, 100) { rd_kafka_message_destroy(message) }
             }
-            rd_kafka_consumer_close(handle.raw)
+            handle.closeConsumer(deadlineMillis: cluster.requestTimeoutMillis)
             _ = box
         }
     }

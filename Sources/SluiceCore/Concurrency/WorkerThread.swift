@@ -42,6 +42,11 @@ public final class WorkerThread: @unchecked Sendable {
     /// The error the body threw, once it has (nil while it runs).
     public var error: (any Error)? { failure.withLock { $0 } }
 
+    /// Lets the thread end on its own: nobody will join it, and the process does not wait for it.
+    public func detach() {
+        pthread_detach(thread)
+    }
+
     /// Waits for the thread to end; returns the error its body threw, if it threw one.
     @discardableResult
     public func join() -> (any Error)? {
