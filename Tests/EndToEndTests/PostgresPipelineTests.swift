@@ -43,7 +43,9 @@ import Testing
         #expect(result.stdout.contains("pg → table public.orders: 3,995 written\(split), 0 dead-lettered"))
         // What the sink created is said at the default log level.
         let key = mode == "upsert" ? ", primary key order_id" : ""
-        #expect(result.stderr.contains("notice created table public.orders (11 columns\(key))"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("notice created the table (11 columns\(key)) sink=pg table=public.orders"),
+            "\(result.stderr)")
         let snapshot = "SELECT count(*), sum(order_id), sum(amount), count(DISTINCT customer_name) FROM orders"
         let first = try server.psql(snapshot, database: database)
         #expect(first.hasPrefix("3995|"))

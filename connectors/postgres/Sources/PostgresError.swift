@@ -64,15 +64,21 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// The column the error is about: the one the server names, or the one of the COPY line.
     var failedColumn: String? {
         if let column { return column }
-        guard let context, let range = context.firstRange(of: ", column ") else { return nil }
+        guard let context = copyContext, let range = context.firstRange(of: ", column ") else { return nil }
         let rest = context[range.upperBound...]
         return String(rest[..<(rest.firstRange(of: ": ")?.lowerBound ?? rest.endIndex)])
     }
 
     /// The 1-based line of the COPY data the error names (`COPY orders, line 17, column amount: …`).
     var copyLine: Int? {
-        guard let context, let range = context.firstRange(of: ", line ") else { return nil }
+        guard let context = copyContext, let range = context.firstRange(of: ", line ") else { return nil }
         let digits = context[range.upperBound...].prefix { $0.isNumber }
         return Int(digits)
+    }
+
+    /// The context's COPY line: the context is a stack, one line each, and the innermost can name a line
+    /// of its own (`JSON data, line 1: {bad…` above `COPY orders, line 300, column doc: …`).
+    private var copyContext: Substring? {
+        context?.split(separator: "\n").first { $0.hasPrefix("COPY ") }
     }
 }

@@ -98,8 +98,8 @@ extension PostgresSink {
         displayNames[name] = shown
         let key = mode == .upsert && !keys.isEmpty ? ", primary key " + keys.joined(separator: ", ") : ""
         logger.notice(
-            "created table \(shown) (\(fields.count) column\(fields.count == 1 ? "" : "s")\(key))",
-            metadata: ["sink": "\(sinkName)"])
+            "created the table (\(fields.count) column\(fields.count == 1 ? "" : "s")\(key))",
+            metadata: ["sink": "\(sinkName)", "table": "\(shown)"])
     }
 
     /// Runs DDL inside the batch's transaction, in a savepoint. IF NOT EXISTS does not stop two sessions

@@ -48,6 +48,22 @@ import Testing
         sink.stop()
     }
 
+    /// A bad JSON value's error names the JSON parser's line before the COPY line: only its row fails.
+    @Test(arguments: ["insert", "upsert"])
+    func aBadJSONValueFailsItsRowOnly(mode: String) throws {
+        let pg = try PostgresFixture()
+        try pg.query("CREATE TABLE orders (id bigint PRIMARY KEY, doc jsonb)")
+        let sink = try pg.sink(Self.options(mode))
+        let rows = (1...1000).map { id in
+            #"{"id":\#(id),"doc":\#(id == 300 ? #""{bad json""# : #""{\"a\": \#(id)}""#)}"#
+        }
+        let failures = try sink.write(PostgresFixture.batch(rows))
+        try sink.flush()
+        #expect(failures.map(\.offset) == [299], "\(failures.map { ($0.offset, $0.error.message) })")
+        #expect(try pg.query("SELECT count(*), sum((doc->>'a')::int) FROM orders") == "999|\(500500 - 300)")
+        sink.stop()
+    }
+
     /// The work (statements and COPY bytes) for 5,000 rows half bad is about twice that for 2,500: bad
     /// rows no longer send the rest of the batch again each (insert) or nest savepoints (upsert).
     /// An upsert says how many rows it inserted and how many it updated, on the fast path and when it

@@ -47,6 +47,12 @@ import Testing
         #expect(
             PostgresError(sqlState: "23514", message: "m", detail: nil, context: nil, connectionLost: false).copyLine
                 == nil)
+        // A JSON value's error puts the JSON parser's own line above the COPY line.
+        let json = PostgresError(
+            sqlState: "22P02", message: "invalid input syntax for type json", detail: nil,
+            context: "JSON data, line 1: {bad...\nCOPY jt, line 300, column j: \"{bad json\"", connectionLost: false)
+        #expect(json.copyLine == 300)
+        #expect(json.failedColumn == "j")
     }
 
     @Test func copyRowsEscapeAndPlaceFieldsByColumn() throws {
