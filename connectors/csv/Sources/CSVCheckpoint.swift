@@ -19,6 +19,19 @@ struct CSVCheckpoint: Equatable {
         /// Why the daemon set the file aside unread (its header does not fit, it cannot be read); nil
         /// for a file read as usual. Such a file is tried again once it changes.
         var failed: String? = nil
+        /// For a gzip file, its size on disk when it was read (offsets count inflated bytes): a gzip file
+        /// that grew had members appended, whose rows are read after those already stored. Nil for plain
+        /// files, and in checkpoints from before it was kept.
+        var gzipSize: Int64? = nil
+        /// For a plain file, CRC-32C of the (up to) `fingerprintLength` bytes before `offset`: with the
+        /// first bytes' fingerprint, what tells a part-read file's complete version moved over it.
+        var tailFingerprint: UInt32? = nil
+
+        /// Where the tail fingerprint's bytes start, and how many.
+        var tailRange: (offset: Int64, count: Int) {
+            let count = Int(min(Int64(CSVCheckpoint.fingerprintLength), offset))
+            return (offset - Int64(count), count)
+        }
     }
 
     var files: [String: FileState] = [:]
@@ -30,15 +43,18 @@ struct CSVCheckpoint: Equatable {
 
     func encoded() -> [UInt8] {
         let list = files.keys.sorted().compactMap { files[$0] }.map { state -> JSONValue in
-            .object(
-                [
-                    ("path", .string(state.path)), ("device", .number(String(state.identity.device))),
-                    ("inode", .number(String(state.identity.inode))),
-                    ("fingerprint", .number(String(state.fingerprint))),
-                    ("fingerprint_bytes", .number(String(state.fingerprintBytes))),
-                    ("offset", .number(String(state.offset))),
-                    ("line", .number(String(state.line))), ("complete", .bool(state.complete)),
-                ] + (state.failed.map { [("failed", JSONValue.string($0))] } ?? []))
+            var members: [(String, JSONValue)] = [
+                ("path", .string(state.path)), ("device", .number(String(state.identity.device))),
+                ("inode", .number(String(state.identity.inode))),
+                ("fingerprint", .number(String(state.fingerprint))),
+                ("fingerprint_bytes", .number(String(state.fingerprintBytes))),
+                ("offset", .number(String(state.offset))),
+                ("line", .number(String(state.line))), ("complete", .bool(state.complete)),
+            ]
+            if let failed = state.failed { members.append(("failed", .string(failed))) }
+            if let size = state.gzipSize { members.append(("gzip_size", .number(String(size)))) }
+            if let tail = state.tailFingerprint { members.append(("tail_fingerprint", .number(String(tail)))) }
+            return .object(members)
         }
         var members: [(String, JSONValue)] = [("version", .number("1"))]
         if let folder { members.append(("folder", .string(folder))) }
@@ -79,7 +95,9 @@ struct CSVCheckpoint: Equatable {
                 offset: offset,
                 line: line,
                 complete: complete,
-                failed: item["failed"]?.stringValue
+                failed: item["failed"]?.stringValue,
+                gzipSize: item["gzip_size"]?.integerValue,
+                tailFingerprint: item["tail_fingerprint"]?.integerValue.map { UInt32(truncatingIfNeeded: $0) }
             )
         }
     }

@@ -195,14 +195,37 @@ public final class CSVSource: Source {
         for file in moved { state.files[file.path] = file }
     }
 
+    /// Whether `input`, a new file under a read file's name with the same first bytes, is that file
+    /// completed: a plain file has the same bytes before where reading stopped too; a gzip file (whose
+    /// offsets are inflated bytes) qualifies only when its reading stopped part-way (a truncated file).
+    private func isCompletedVersion(_ input: InputFile, of stored: CSVCheckpoint.FileState) throws -> Bool {
+        if input.isGzip { return stored.gzipSize != nil && !stored.complete }
+        guard let tailFingerprint = stored.tailFingerprint, input.size >= stored.offset else { return false }
+        let tail = stored.tailRange
+        return try input.fingerprint(at: tail.offset, count: tail.count) == tailFingerprint
+    }
+
     /// Whether to read `path` and from where: nil when it was read to its end and has not changed.
     /// `size` is how many bytes of the file are left to read.
     private func decide(_ path: String) throws -> (resume: CSVCheckpoint.FileState?, size: Int64)? {
         let input = try InputFile(path: path)
-        guard let stored = state.files[path] else { return (nil, input.size) }
-        var sameFile = input.identity == stored.identity && input.size >= Int64(stored.fingerprintBytes)
-        if sameFile { sameFile = try input.fingerprint(count: stored.fingerprintBytes) == stored.fingerprint }
-        guard sameFile else {
+        guard var stored = state.files[path] else { return (nil, input.size) }
+        let samePrefix =
+            try input.size >= Int64(stored.fingerprintBytes)
+            && input.fingerprint(count: stored.fingerprintBytes) == stored.fingerprint
+        if samePrefix && input.identity != stored.identity && stored.failed == nil,
+            try isCompletedVersion(input, of: stored)
+        {
+            // A file read part-way was replaced by one with the same bytes up to where reading stopped:
+            // the complete file of a download or copy moved into place. Reading it from the start would
+            // store the rows read from the part again.
+            logger.warning(
+                "the file was replaced by one that starts with the same bytes; going on from where reading stopped",
+                metadata: ["file": "\(path)", "line": "\(stored.line)"])
+            stored.identity = input.identity
+            state.files[path] = stored
+        }
+        guard samePrefix && input.identity == stored.identity else {
             if input.identity == stored.identity {
                 // The same inode with other contents: truncated and written again in place (copytruncate
                 // rotation), or a deleted file's inode taken by a new one.
@@ -222,7 +245,13 @@ public final class CSVSource: Source {
             state.files[path] = nil
             return (nil, input.size)
         }
-        if stored.complete && (input.isGzip || input.size == stored.offset) { return nil }
+        if stored.complete && input.isGzip {
+            // Read to its end; members appended since (`gzip -c more.csv >> file.csv.gz`) are read after
+            // the rows already stored, the file being inflated again from its start.
+            guard let readSize = stored.gzipSize, input.size > readSize else { return nil }
+            return (stored, input.size)
+        }
+        if stored.complete && input.size == stored.offset { return nil }
         if !input.isGzip && input.size == stored.offset && isFinished(path) {
             // Only a row without its line break was left, and the file is finished: read it now.
             return (stored, 0)
@@ -352,15 +381,21 @@ public final class CSVSource: Source {
                 continue
             }
             let fingerprintBytes = Int(min(Int64(CSVCheckpoint.fingerprintLength), reader.input.size))
-            state.files[reader.path] = CSVCheckpoint.FileState(
+            var fileState = CSVCheckpoint.FileState(
                 path: reader.path,
                 identity: reader.input.identity,
                 fingerprint: try reader.input.fingerprint(count: fingerprintBytes),
                 fingerprintBytes: fingerprintBytes,
                 offset: reader.offset,
                 line: reader.line,
-                complete: stats.finished && !stats.heldBack
+                complete: stats.finished && !stats.heldBack,
+                gzipSize: reader.input.isGzip ? reader.input.size : nil
             )
+            if !reader.input.isGzip {
+                let tail = fileState.tailRange
+                fileState.tailFingerprint = try reader.input.fingerprint(at: tail.offset, count: tail.count)
+            }
+            state.files[reader.path] = fileState
             progressBox.withLock { progress in
                 progress.rowsRead += stats.rows
                 progress.rowsDeadLettered += stats.deadLetters

@@ -42,8 +42,8 @@ final class InputFile {
     }
 
     /// CRC-32C of the first `count` bytes on disk.
-    func fingerprint(count: Int) throws -> UInt32 {
-        CRC32C.checksum(try file.read(at: 0, count: count))
+    func fingerprint(at offset: Int64 = 0, count: Int) throws -> UInt32 {
+        CRC32C.checksum(try file.read(at: offset, count: count))
     }
 
     /// Reads the next bytes of text into `storage[start...]`; returns how many (0 at the end of the file).

@@ -102,6 +102,73 @@ import Testing
         #expect(bad.deadLetters.count == 1)
     }
 
+    /// `gzip -c more.csv >> orders.csv.gz`: the members appended after a file was read to its end are
+    /// read in a later run, after the rows already stored.
+    @Test func gzipMembersAppendedAfterAReadAreReadOnce() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("g.csv.gz")
+        try CSVTestSupport.write(try CSVTestSupport.gzip(Array("id,name,amount\n1,a,1\n2,b,2\n".utf8)), to: path)
+        let first = try Self.read(path)
+        #expect(first.records.count == 2)
+        let unchanged = try Self.read(path, after: first)
+        #expect(unchanged.records.isEmpty)
+        try CSVTestSupport.append(try CSVTestSupport.gzip(Array("3,c,3\n4,d,4\n".utf8)), to: path)
+        let second = try Self.read(path, after: unchanged)
+        #expect(Self.values(second) == [#"{"id":"3","name":"c","amount":3}"#, #"{"id":"4","name":"d","amount":4}"#])
+        #expect(second.records.first?.headerText("sluice.source.line") == "4")
+        #expect(try Self.read(path, after: second).records.isEmpty)
+    }
+
+    /// A file read part-way, then replaced (a new inode) by the complete file, as a download moved into
+    /// place: the rest is read, not the whole file again.
+    @Test func aPartReadFileReplacedByItsCompleteVersionIsReadOnwards() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("d.csv")
+        let rows = (1...100).map { "\($0),n\($0),\($0)\n" }
+        try CSVTestSupport.write("id,name,amount\n" + rows[..<50].joined(), to: path)
+        let part = try Self.read(path, [(key: "max_batch_rows", value: .number("30"))], after: nil)
+        #expect(part.records.count == 50)
+        // The complete file is written beside it and renamed over it (a new inode).
+        try CSVTestSupport.write("id,name,amount\n" + rows.joined(), to: path)
+        let rest = try Self.read(path, after: part)
+        #expect(rest.records.count == 50)
+        #expect(rest.records.first?.headerText("sluice.source.line") == "52")
+        // A different file with the same first bytes is a new file: read from its start.
+        try CSVTestSupport.write("id,name,amount\n" + rows[..<50].joined() + "999,x,1\n", to: path)
+        #expect(try Self.read(path, after: rest).records.count == 51)
+    }
+
+    /// A gzip file that ends before its end marker (a download cut short) stops the run after its rows
+    /// were stored; the complete file moved over it is read from where that stopped.
+    @Test func aTruncatedGzipReplacedByTheCompleteFileIsReadOnwards() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("t.csv.gz")
+        let text = "id,name,amount\n" + (1...20000).map { "\($0),n\($0),\($0)\n" }.joined()
+        let full = try CSVTestSupport.gzip(Array(text.utf8))
+        try CSVTestSupport.write(Array(full[..<(full.count / 2)]), to: path)
+        let source = try CSVSource(
+            context: CSVTestSupport.context(
+                try CSVTestSupport.options(path: path, [(key: "max_batch_rows", value: .number("1000"))]),
+                checkpoint: nil))
+        var stored = 0
+        var failed = false
+        while !failed {
+            var batch = SourceBatch()
+            do {
+                _ = try source.nextBatch(&batch)
+                stored += batch.records.count
+            } catch {
+                failed = true
+            }
+        }
+        let checkpoint = source.checkpoint()
+        source.close()
+        #expect(stored > 0)
+        try CSVTestSupport.write(full, to: path)
+        let rest = try CSVTestSupport.run(try CSVTestSupport.options(path: path), checkpoint: checkpoint)
+        #expect(stored + rest.records.count == 20000, "\(stored) + \(rest.records.count)")
+    }
+
     @Test func aGzipFileIsAlwaysComplete() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("g.csv.gz")
