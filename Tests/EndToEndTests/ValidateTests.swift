@@ -52,6 +52,13 @@ import Testing
             """#,
             "sinks.files.path: DIR/data/out is inside the data directory DIR/data"
         ),
+        "a file sink writing where a source reads": (
+            #"""
+            {"sources": {"orders": {"type": "csv", "path": "./"}},
+             "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "."}}}
+            """#,
+            #"sinks.files.path: DIR is where source "orders" reads its files (sources.orders.path)"#
+        ),
         "partitions as a string": (
             #"{"topics": {"orders": {"partitions": "4"}}, "sources": {"orders": {"type": "csv", "path": "in.csv"}}}"#,
             #"topics.orders.partitions: expected an integer, found the string "4"; write 4 without quotes"#

@@ -666,6 +666,24 @@ public struct ConfigLoader {
             problems.append(
                 ConfigProblem("sources.\(source.name).dead_letter_topic", "must differ from the source's topic"))
         }
+        // A file sink writing where a source reads would have its files read back as input, run after run.
+        for sink in config.sinks where sink.type == "file" {
+            guard let path = sink.options.string("path") else { continue }
+            let folder = FileSystem.normalized(FileSystem.absolute(path))
+            for source in config.sources {
+                guard let input = source.options.string("path") else { continue }
+                // A folder's every file is read (a file name or a pattern picks its own).
+                let absolute = FileSystem.normalized(FileSystem.absolute(input))
+                guard FileSystem.kind(absolute) == .directory || input.hasSuffix("/"), absolute == folder else {
+                    continue
+                }
+                problems.append(
+                    ConfigProblem(
+                        "sinks.\(sink.name).path",
+                        "\(folder) is where source \"\(source.name)\" reads its files (sources.\(source.name).path): "
+                            + "the sink's files would be read back as input; write them to another folder"))
+            }
+        }
         return problems
     }
 }
