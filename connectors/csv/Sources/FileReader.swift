@@ -195,6 +195,10 @@ final class FileReader {
         let n = try input.read(into: &storage, at: filled)
         filled += n
         if n == 0 { eof = true }
+        if bufferBase == 0 && position == 0, let problem = RowEncoder.encodingProblem(startingWith: storage[..<filled])
+        {
+            throw ConnectorError.fatal("csv.encoding", "\(path): \(problem)")
+        }
         if bufferBase == 0 && position == 0 && filled >= 3 && storage[0] == 0xEF && storage[1] == 0xBB
             && storage[2] == 0xBF
         {
@@ -274,7 +278,8 @@ final class FileReader {
     ) throws {
         let row = UnsafeRawBufferPointer(rebasing: raw[position..<end])
         guard let encoder else {
-            try makeEncoder(RowEncoder.names(raw, parser.fields, parser, latin1: settings.latin1))
+            try makeEncoder(
+                RowEncoder.names(raw, parser.fields, parser, latin1: settings.latin1, where: "\(path), line \(line)"))
             return
         }
         let rowOffset = offset

@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceKit
 
 /// Reads the column names of one CSV file from its header row alone, for the checks before a run:
 /// only as many bytes as the rows up to the header take, in small chunks, a gzip file inflated only
@@ -42,6 +43,9 @@ struct HeaderReader {
                 text.append(contentsOf: chunk[0..<n])
             }
             if before == 0 && bytesRead == 0 && text.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
+            if before == 0 && bytesRead == 0, let problem = RowEncoder.encodingProblem(startingWith: text) {
+                throw ConnectorError.fatal("csv.encoding", problem)
+            }
             bytesRead += Int64(n)
             while true {
                 let outcome = text.withUnsafeBytes { parser.parseRow($0, from: position, final: atEnd) }
@@ -54,8 +58,8 @@ struct HeaderReader {
                     // A plain file that ends inside its header row: the source waits for the rest too.
                     return Header(names: nil, bytesRead: bytesRead)
                 case .row:
-                    let names = text.withUnsafeBytes {
-                        RowEncoder.names($0, parser.fields, parser, latin1: settings.latin1)
+                    let names = try text.withUnsafeBytes {
+                        try RowEncoder.names($0, parser.fields, parser, latin1: settings.latin1, where: "the header")
                     }
                     return Header(names: Self.columnNames(names), bytesRead: bytesRead)
                 case .blank(let next, _):

@@ -148,11 +148,12 @@ final class RowEncoder {
         }
     }
 
-    /// The field texts of a header row, as column names.
-    static func names(_ row: UnsafeRawBufferPointer, _ fields: [CSVField], _ parser: CSVParser, latin1: Bool)
-        -> [String]
-    {
-        fields.map { field in
+    /// The field texts of a header row, as column names. A name that is not UTF-8 (unless the file is
+    /// Latin-1) is an error: made into text anyway, it would stand for a column no config could name.
+    static func names(
+        _ row: UnsafeRawBufferPointer, _ fields: [CSVField], _ parser: CSVParser, latin1: Bool, where place: String
+    ) throws -> [String] {
+        try fields.enumerated().map { index, field in
             var bytes: [UInt8] = []
             if field.kind == .complex {
                 parser.unescape(row, field, into: &bytes)
@@ -163,8 +164,22 @@ final class RowEncoder {
                 var utf8: [UInt8] = []
                 bytes.withUnsafeBytes { transcodeLatin1($0, into: &utf8) }
                 bytes = utf8
+            } else if bytes.withUnsafeBytes({ UTF8Validator.firstInvalidIndex($0) }) != nil {
+                throw ConnectorError.fatal(
+                    "csv.header_encoding",
+                    "\(place): the header's column \(index + 1) is not valid UTF-8; if the file is Latin-1 "
+                        + "(ISO-8859-1, Windows-1252), set \"encoding\": \"latin1\"")
             }
             return String(decoding: bytes, as: UTF8.self)
         }
+    }
+
+    /// Why a file that starts with `bytes` cannot be read as CSV text, or nil: a UTF-16 byte order mark
+    /// (Excel's "Unicode text") makes every other byte a NUL.
+    static func encodingProblem(startingWith bytes: some Collection<UInt8>) -> String? {
+        let start = Array(bytes.prefix(2))
+        guard start == [0xFF, 0xFE] || start == [0xFE, 0xFF] else { return nil }
+        return "the file is UTF-16 (it starts with a UTF-16 byte order mark); Sluice reads UTF-8 and Latin-1: "
+            + "convert it, e.g. iconv -f UTF-16 -t UTF-8"
     }
 }

@@ -100,6 +100,23 @@ import Testing
         #expect(error.errorClass == "csv.path")
     }
 
+    /// A header that is not UTF-8 stops the file, naming it, instead of columns named with U+FFFD; a
+    /// UTF-16 file (Excel's "Unicode text") is named as such instead of read as NUL-filled records.
+    @Test func aHeaderThatIsNotUTF8AndAUTF16FileAreClearErrors() throws {
+        let directory = TemporaryDirectory()
+        let latin1 = directory.file("latin1.csv")
+        try CSVTestSupport.write([UInt8]("id,Gr".utf8) + [0xF6, 0xDF] + [UInt8]("e\n1,M\n".utf8), to: latin1)
+        let header = try #require(throws: ConnectorError.self) { try Self.run(latin1) }
+        #expect(header.errorClass == "csv.header_encoding")
+        #expect(header.message.contains("\(latin1), line 1: the header's column 2 is not valid UTF-8"))
+        #expect(try Self.run(latin1, [("encoding", .string("latin1"))]).records.count == 1)
+        let utf16 = directory.file("utf16.csv")
+        try CSVTestSupport.write([0xFF, 0xFE] + "a,b\n1,2\n".utf8.flatMap { [$0, 0] }, to: utf16)
+        let wide = try #require(throws: ConnectorError.self) { try Self.run(utf16) }
+        #expect(wide.errorClass == "csv.encoding")
+        #expect(wide.message.contains("the file is UTF-16"))
+    }
+
     // MARK: Header options
 
     @Test func withoutAHeaderColumnNamesNameTheFields() throws {
