@@ -185,6 +185,22 @@ import Testing
         let ready = try EndToEnd.sluice(["validate", "--connect", "config.json"], in: dir.path)
         #expect(ready.stdout.contains("sink pg: table public.orders exists on "), "\(ready.stdout)")
         #expect(!ready.stdout.contains("hunter2"))
+        // A field mapped to a column the table lacks is the config's mistake: found before a run, and
+        // a run stops on it instead of dead-lettering every record.
+        try EndToEnd.write(
+            """
+            {"sources": {"orders": {"type": "csv", "path": "in.csv", "key": ["id"]}},
+             "sinks": {"pg": {"type": "postgres", "topics": ["orders"], "table": "public.orders",
+                              "auto_create": false, "columns": {"name": "title"}, "connection": "\(connection)"}}}
+            """, to: "config.json", in: dir.path)
+        let mapped = try EndToEnd.sluice(["validate", "--connect", "config.json"], in: dir.path, expect: 2)
+        #expect(
+            mapped.stderr.contains(
+                #"sinks.pg.columns.name: table public.orders has no column "title" (the column field "name" maps to)"#),
+            "\(mapped.stderr)")
+        let stopped = try EndToEnd.sluice(["run", "config.json"], in: dir.path, expect: 2)
+        #expect(stopped.stderr.contains(#"table public.orders has no column "title""#), "\(stopped.stderr)")
+        #expect(try server.psql("SELECT count(*) FROM orders", database: database) == "0")
         let wrongPort = connection.replacing("port=\(server.port)", with: "port=1")
         try EndToEnd.write(
             """

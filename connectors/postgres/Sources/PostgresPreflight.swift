@@ -245,6 +245,14 @@ struct PostgresPreflight {
         }
         if upsert && row[4] != "t" { result.problem(path, temporaryProblem(session)) }
         if upsert { result.problems += try keyProblems(name, oid: oid, topic: topic) }
+        if options.bool("auto_evolve") != true {
+            let columns = try columnNames(oid)
+            for (field, column) in mapping.sorted(by: { $0.key < $1.key }) where !columns.contains(column) {
+                result.problem(
+                    options.path(of: "columns") + "." + field,
+                    "table \(name) has no column \"\(column)\" (the column field \"\(field)\" maps to)")
+            }
+        }
         if result.problems.isEmpty {
             result.note(
                 "sink \(context.name): table \(name) exists on \(connection.target) (\(row[5] ?? "?") columns); "
@@ -259,10 +267,7 @@ struct PostgresPreflight {
         let keys = (options.stringList("key_columns") ?? context.schemas[topic]?.key ?? []).map { mapping[$0] ?? $0 }
         guard !keys.isEmpty else { return [] }
         let path = options.path(of: "key_columns")
-        let columns = Set(
-            try connection.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped", [oid]
-            ).compactMap { $0.first ?? nil })
+        let columns = try columnNames(oid)
         let absent = keys.filter { !columns.contains($0) }
         guard absent.isEmpty else {
             return absent.map { ConfigProblem(path, "table \(name) has no column \"\($0)\" (a key column of upsert)") }
@@ -286,6 +291,14 @@ struct PostgresPreflight {
                     + "which upsert's ON CONFLICT needs; ALTER TABLE \(qualifiedName(name)) ADD PRIMARY KEY (\(list)), "
                     + "or use mode insert")
         ]
+    }
+
+    /// The names of the table's columns.
+    private func columnNames(_ oid: String) throws -> Set<String> {
+        Set(
+            try connection.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped", [oid]
+            ).compactMap { $0.first ?? nil })
     }
 
     private func temporaryProblem(_ session: Session) -> String {

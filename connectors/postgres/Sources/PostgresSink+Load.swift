@@ -205,6 +205,17 @@ extension PostgresSink {
     ) throws -> ([String], [UInt8], [Row]) {
         // A field the table has no column for is left out (and each record holding it is a record
         // error, unless ignore_unknown_fields), unless auto_evolve adds the column.
+        if !autoEvolve,
+            let (field, column) = mapping.sorted(by: { $0.key < $1.key }).first(where: {
+                table.columns[$0.value] == nil
+            })
+        {
+            // A mapping's column is the config's word, not a record's: every record would fail on it.
+            throw ConnectorError.fatal(
+                "postgres.mapped_column",
+                "columns.\(field): table \(table.name) has no column \"\(column)\" (the column field \"\(field)\" "
+                    + "maps to); add it, correct the mapping, or set auto_evolve")
+        }
         var fields = firstFields(chunks).filter { table.columns[mapping[$0] ?? $0] != nil || autoEvolve }
         let order = try rowOrder(chunks, fields: fields, table: &table)
         while true {
