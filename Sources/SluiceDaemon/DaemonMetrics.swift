@@ -19,6 +19,11 @@ final class DaemonMetrics: Sendable {
             .seconds(10), .seconds(30),
         ]
         MetricsSystem.bootstrap(factory)
+        // Counters that may stay at zero exist from the start: a rate() or an alert on them needs a series.
+        _ = Counter(label: "sluice_pipeline_restarts_total")
+        for result in ["applied", "refused", "unchanged"] {
+            _ = Counter(label: "sluice_config_reloads_total", dimensions: [("result", result)])
+        }
         let fsync = Metrics.Timer(label: "sluice_log_fsync_duration_seconds")
         SyncTiming.listen { fsync.recordNanoseconds(Int64($0)) }
     }

@@ -94,6 +94,10 @@ import Testing
         #expect(metrics["sluice_source_unread_bytes|source=live"]?.doubleValue == 0)
         #expect((metrics["sluice_log_fsync_duration_seconds_count"]?.doubleValue ?? 0) >= 1, "\(metrics)")
         #expect(sink["lag_seconds"]?.doubleValue == 0)
+        // Counters that nothing raised yet are there at zero, for rate() and alerts.
+        #expect(metrics["sluice_sink_restarts_total|sink=out"]?.doubleValue == 0, "\(metrics)")
+        #expect(metrics["sluice_pipeline_restarts_total"]?.doubleValue == 0)
+        #expect(metrics["sluice_config_reloads_total|result=refused"]?.doubleValue == 0)
 
         // A pass over the folder runs every poll_interval_ms; on a busy machine one may be under way.
         var shown = try EndToEnd.sluice(["status", "--config", "config.json"], in: dir.path)

@@ -34,6 +34,8 @@ struct SinkMetrics {
         written = Counter(label: "sluice_sink_records_written_total", dimensions: labels)
         retries = Counter(label: "sluice_sink_retries_total", dimensions: labels)
         commits = Counter(label: "sluice_sink_commits_total", dimensions: labels)
+        // Counted where a sink restarts (PipelineTasks); made here so the series is there at zero.
+        _ = Counter(label: "sluice_sink_restarts_total", dimensions: labels)
         writeDuration = Timer(label: "sluice_sink_batch_write_duration_seconds", dimensions: labels)
         commitDuration = Timer(label: "sluice_sink_commit_duration_seconds", dimensions: labels)
     }
