@@ -334,3 +334,23 @@ public struct AdminError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Why a listener could not bind, in the system's words (`Address already in use`), not SwiftNIO's
+/// description of the call that failed.
+enum ListenFailure {
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? IOError else { return "\(error)" }
+        return String(cString: strerror(error.errnoCode))
+    }
+}
+
+extension AdminSettings.Listen {
+    /// The address as the config writes it.
+    var described: String {
+        switch self {
+        case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .unixSocket(let path): path
+        case .off: "off"
+        }
+    }
+}

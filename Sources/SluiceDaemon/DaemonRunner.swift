@@ -97,7 +97,8 @@ public enum DaemonRunner {
                 throw ConfigError([
                     ConfigProblem(
                         options.adminListen == nil ? "admin.listen" : "--admin-listen",
-                        "cannot listen there: \(error); is another daemon running? Choose another address, or \"off\"")
+                        "cannot listen on \(admin.listen.described): \(ListenFailure.reason(error)); is another daemon "
+                            + "running? Choose another address, or \"off\"")
                 ])
             }
         }

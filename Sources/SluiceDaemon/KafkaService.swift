@@ -39,7 +39,9 @@ enum KafkaService {
             listener.stop()
             throw ConfigError([
                 ConfigProblem(
-                    path, "cannot listen on \(settings.host):\(settings.port): \(error); is another broker running?")
+                    path,
+                    "cannot listen on \(settings.host):\(settings.port): \(ListenFailure.reason(error)); is another "
+                        + "broker running?")
             ])
         }
         logger.notice("Kafka listener started", metadata: ["kafka": "\(address)", "advertised_host": "\(advertised)"])
