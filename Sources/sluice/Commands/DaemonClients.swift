@@ -56,6 +56,8 @@ struct AdminTarget: ParsableArguments {
     /// The data_dir a config file names, read without validating the rest of it (default: `data` beside
     /// the file); nil when it cannot be told.
     static func dataDirectory(ofUnvalidated file: String) -> String? {
+        // A file that is not there names no daemon: the error about the file says more than "no daemon".
+        guard FileSystem.exists(file) else { return nil }
         let folder = FileSystem.parentDirectory(of: FileSystem.absolute(file))
         guard let bytes = try? FileSystem.readFile(file), case .object(let members)? = try? JSONValue.parse(bytes)
         else { return folder + "/data" }
