@@ -13,7 +13,7 @@ public enum TopicName {
                 || byte == 0x2E || byte == 0x5F || byte == 0x2D
         }
         if !allowed {
-            return "topic name \"\(name)\" may only contain letters, digits, '.', '_' and '-'"
+            return "topic name \"\(name)\" may only contain ASCII letters, digits, '.', '_' and '-'"
         }
         return nil
     }

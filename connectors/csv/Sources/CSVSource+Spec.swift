@@ -78,7 +78,11 @@ extension CSVSource {
             var problems: [ConfigProblem] = []
             let delimiter = options.byte("delimiter")
             if options.byte("quote") == delimiter {
-                problems.append(ConfigProblem(options.path(of: "quote"), "the quote cannot be the delimiter"))
+                // Blame the one that was changed: a delimiter set to the default quote, or the quote.
+                problems.append(
+                    delimiter == UInt8(ascii: "\"")
+                        ? ConfigProblem(options.path(of: "delimiter"), "the delimiter cannot be the quote (\")")
+                        : ConfigProblem(options.path(of: "quote"), "the quote cannot be the delimiter"))
             }
             if let escape = options.byte("escape"), escape == delimiter {
                 problems.append(ConfigProblem(options.path(of: "escape"), "the escape cannot be the delimiter"))
