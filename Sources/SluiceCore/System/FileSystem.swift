@@ -145,7 +145,7 @@ public enum FileSystem {
     public static func patternFolder(_ pattern: String) -> String {
         if isDirectory(pattern) { return pattern }
         var components = pattern.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if let wild = components.firstIndex(where: { $0.contains(where: { "*?[".contains($0) }) }) {
+        if let wild = components.firstIndex(where: { $0.contains(where: { "*?[{".contains($0) }) }) {
             components.removeSubrange(wild...)
         } else {
             components.removeLast()

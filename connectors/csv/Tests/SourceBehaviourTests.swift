@@ -84,6 +84,23 @@ import Testing
         }
     }
 
+    /// `**` is any depth of folders (hidden ones left out), `{a,b}` either name, as shells and Vector
+    /// users write them.
+    @Test func doubleStarGlobsReachSubfoldersAndBracesPickNames() throws {
+        let directory = TemporaryDirectory()
+        for name in ["a.csv", "sub/b.csv", "sub/deeper/c.csv", ".hidden/d.csv", "sub/e.txt"] {
+            try FileSystem.createDirectory(FileSystem.parentDirectory(of: directory.file(name)))
+            try CSVTestSupport.write("id\n\(name)\n", to: directory.file(name))
+        }
+        let deep = try Self.run(directory.file("**/*.csv"))
+        #expect(
+            CSVTestSupport.values(deep.records)
+                == ["a.csv", "sub/b.csv", "sub/deeper/c.csv"].map { #"{"id":"\#($0)"}"# })
+        #expect(deep.records.map { $0.headerText("sluice.source.file") } == ["a.csv", "sub/b.csv", "sub/deeper/c.csv"])
+        #expect(try Self.run(directory.file("sub/**/c.csv")).records.count == 1)
+        #expect(try Self.run(directory.file("{a,sub/b}.csv")).records.count == 2)
+    }
+
     @Test func aGlobPicksItsFilesInNameOrder() throws {
         let directory = TemporaryDirectory()
         for name in ["orders-2.csv", "orders-1.csv", "orders-10.csv", "customers.csv", "orders-3.txt"] {
