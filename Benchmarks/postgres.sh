@@ -15,11 +15,13 @@
 #   4 strict the orders file keyed by customer into NOT NULL, numeric(12,2), int, varchar(n) and date
 #            columns
 #   5 tcp    shape 1 over TCP to 127.0.0.1 (psql too) instead of the unix socket
+#   6 nokey  the orders file without a key (records spread round-robin) into a table without a
+#            primary key
 # Upserts run on shapes 1 and 3. For each phase the script also takes the CPU time of sluice (or psql)
 # and of the server (its backends and background processes, user and system) and sluice's peak RSS.
 # Phases alternate within each run, and their order flips from one run to the next.
 # Usage: Benchmarks/postgres.sh   (RUNS=5, ROWS=1000000, WIDE_ROWS=ROWS/4, SHAPES="cust oid wide strict
-#        tcp", MEM10M=1 to also measure shape 1's peak memory once with 10,000,000 rows,
+#        tcp nokey", MEM10M=1 to also measure shape 1's peak memory once with 10,000,000 rows,
 #        SINK_OPTIONS='"tasks": 2' to add options to the sink's config)
 RUNS="${RUNS:-5}"
 source "$(dirname "$0")/lib.sh"
@@ -27,7 +29,7 @@ build_release
 
 rows="${ROWS:-1000000}"
 wide_rows="${WIDE_ROWS:-$((rows / 4))}"
-shapes="${SHAPES:-cust oid wide strict tcp}"
+shapes="${SHAPES:-cust oid wide strict tcp nokey}"
 # The generators are sequential: the same seed with half the rows gives the file's first half.
 orders="$WORK/orders-$rows.csv" orders_half="$WORK/orders-$rows-half.csv"
 [ -f "$orders" ] || "$SLUICE" perf generate-orders --rows "$rows" --output "$orders"
@@ -116,6 +118,10 @@ shape() { # NAME: sets file half table types key conflict update connection upse
             file="$orders" half="$orders_half" table="$orders_table" types="$orders_types" key=order_id
             conflict=order_id update="$orders_update" title="2 orders keyed by order_id"
             ;;
+        nokey)
+            file="$orders" half="$orders_half" table="${orders_table/ PRIMARY KEY/}" types="$orders_types" key=""
+            conflict="" update="" title="6 no key, no primary key"
+            ;;
         wide)
             file="$wide" half="$wide_half" table="$wide_table" types="$wide_types" key=id conflict=id
             update="$wide_update" upsert=yes title="3 40 columns ($wide_rows rows)"
@@ -124,11 +130,14 @@ shape() { # NAME: sets file half table types key conflict update connection upse
 }
 
 sluice_config() { # MODE
+    local source_key="" sink_key=""
+    if [ -n "$key" ]; then source_key="\"key\": [\"$key\"], "; fi
+    if [ -n "$conflict" ]; then sink_key="\"key_columns\": [\"$conflict\"], "; fi
     cat > "$WORK/pg.json" << JSON
 {"data_dir": "$WORK/pg-data", "topics": {"t": {"partitions": 4}},
- "sources": {"t": {"type": "csv", "path": "$file", "key": ["$key"], "columns": {$types}}},
+ "sources": {"t": {"type": "csv", "path": "$file", ${source_key}"columns": {$types}}},
  "sinks": {"db": {"type": "postgres", "topics": ["t"], "table": "t", "mode": "$1",
-                  "key_columns": ["$conflict"], "connection": "$connection"${SINK_OPTIONS:+, $SINK_OPTIONS}}}}
+                  ${sink_key}"connection": "$connection"${SINK_OPTIONS:+, $SINK_OPTIONS}}}}
 JSON
 }
 
