@@ -272,7 +272,8 @@ import Testing
             #expect(byPath["topics.\(name).partitions"] == "expected an integer from 1 to 10000", "\(name)")
         }
         #expect(
-            byPath["topics.bad name!"] == "topic name \"bad name!\" may only contain ASCII letters, digits, '.', '_' and '-'")
+            byPath["topics.bad name!"]
+                == "topic name \"bad name!\" may only contain ASCII letters, digits, '.', '_' and '-'")
         #expect(byPath["topics..."] == "\"..\" is not a valid topic name")
         #expect(byPath["topics.__consumer_offsets"] == "topics starting with \"__\" belong to the broker")
         #expect(
