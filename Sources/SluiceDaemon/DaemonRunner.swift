@@ -122,6 +122,9 @@ public enum DaemonRunner {
         var failedInARow = 0
         // What the pipelines before this one did (a reload that drained and started it again).
         var earlier: RunSummary?
+        // The generation "daemon running" was said for: a pipeline started again after a failure is not
+        // announced again.
+        var announced: Int?
         while true {
             (plan, fileBytes) = current.withLock { ($0.plan, $0.bytes) }
             controls.dataDirectory = plan.config.dataDirectory
@@ -135,14 +138,17 @@ public enum DaemonRunner {
             var settings = plan.config.daemon
             if let value = options.pollIntervalMillis { settings.pollIntervalMillis = value }
             if let value = options.shutdownTimeoutMillis { settings.shutdownTimeoutMillis = value }
-            logger.notice(
-                "daemon running",
-                metadata: [
-                    "config": "\(options.configPath)", "generation": "\(reloads.generation)", "pid": "\(getpid())",
-                    "admin": "\(address)", "sources": "\(plan.config.sources.map(\.name).joined(separator: ","))",
-                    "sinks": "\(plan.config.sinks.map(\.name).joined(separator: ","))",
-                    "poll_interval_ms": "\(settings.pollIntervalMillis)",
-                ])
+            if announced != reloads.generation {
+                announced = reloads.generation
+                logger.notice(
+                    "daemon running",
+                    metadata: [
+                        "config": "\(options.configPath)", "generation": "\(reloads.generation)", "pid": "\(getpid())",
+                        "admin": "\(address)", "sources": "\(plan.config.sources.map(\.name).joined(separator: ","))",
+                        "sinks": "\(plan.config.sinks.map(\.name).joined(separator: ","))",
+                        "poll_interval_ms": "\(settings.pollIntervalMillis)",
+                    ])
+            }
             // Set when a change needs the pipeline to drain and start again.
             let startAgain = Locked(false)
             let continuous = Pipeline.Continuous(
@@ -160,6 +166,10 @@ public enum DaemonRunner {
                 if let earlier { outcome.summary.add(earlier: earlier) }
                 earlier = outcome.summary
                 failedInARow = 0
+            } catch let error as RuntimeError where error.isTransient && StopRequest.count > 0 {
+                // The stop came while the pipeline failed on a cause that may pass (its cluster or database
+                // down): it would have started again; stopped, it leaves the rest to the next start.
+                return .stoppedWhileWaiting(earlier: earlier, reason: error.message)
             } catch let error as RuntimeError where error.isTransient && StopRequest.count == 0 {
                 // A sink gave up after its retry timeout on a cause that may pass (a database down):
                 // the daemon runs the pipeline again after a backoff, from the committed offsets.
@@ -179,7 +189,7 @@ public enum DaemonRunner {
                     Time.sleep(millis: 50)
                     waited += 50
                 }
-                if StopRequest.count > 0 { throw error }
+                if StopRequest.count > 0 { return .stoppedWhileWaiting(earlier: earlier, reason: error.message) }
                 apply(reloads.takePending(), to: current, reloads: reloads, logger: logger)
                 continue
             }

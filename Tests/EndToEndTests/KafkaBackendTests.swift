@@ -318,6 +318,27 @@ import Testing
         #expect(unreachable.stderr.contains("--bootstrap-server: cannot reach the Kafka cluster at 127.0.0.1:1"))
     }
 
+    /// A daemon whose cluster cannot be reached retries, says "daemon running" once, and a SIGTERM stops
+    /// it cleanly (exit 0): there is nothing in hand to drain.
+    @Test func aDaemonWaitingForItsClusterStopsCleanly() throws {
+        let dir = TemporaryDirectory()
+        try EndToEnd.write("id,name\n1,a\n", to: "in.csv", in: dir.path)
+        try EndToEnd.write(
+            """
+            {"broker": {"type": "kafka", "bootstrap_servers": "127.0.0.1:1", "request_timeout_ms": 1000},
+             "topics": {"orders": {"partitions": 2}}, "admin": {"listen": "off"},
+             "sources": {"orders": {"type": "csv", "path": "in.csv", "key": ["id"]}},
+             "sinks": {"files": {"type": "file", "topics": ["orders"], "path": "out"}}}
+            """, to: "config.json", in: dir.path)
+        let daemon = try DaemonTests.Running(in: dir.path)
+        Time.sleep(millis: 4000)
+        let (status, stdout, stderr) = daemon.stop()
+        #expect(status == 0, "stdout: \(stdout)\nstderr: \(stderr)")
+        #expect(stdout.contains("Stopped while the pipeline was failing on a cause that may pass"), "\(stdout)")
+        #expect(stderr.components(separatedBy: "daemon running").count == 2, "\(stderr)")
+        #expect(stderr.contains("restarting it"), "\(stderr)")
+    }
+
     @Test func dataDirectoryCommandsRefuseAConfigWhoseBrokerIsKafka() throws {
         let dir = TemporaryDirectory()
         try EndToEnd.write(

@@ -43,6 +43,18 @@ extension Pipeline {
         /// Per sink, the records of its topics its group had not committed when the run ended: the next
         /// start delivers them.
         public var uncommitted: [(sink: String, records: Int64)]
+        /// The failure that may pass the pipeline had met when the stop came (it would have started
+        /// again), or nil.
+        public var notRunning: String? = nil
+
+        /// A stop that came while the pipeline failed, or waited to start again, on a cause that may pass
+        /// (`reason`: a cluster or database down): what the earlier pipelines did; what was not committed
+        /// is delivered by the next start, as after any stop.
+        public static func stoppedWhileWaiting(earlier: RunSummary?, reason: String) -> ContinuousOutcome {
+            ContinuousOutcome(
+                summary: earlier ?? RunSummary(sources: [], sinks: [], topics: [], seconds: 0), stoppedAtOnce: false,
+                timedOut: false, uncommitted: [], notRunning: reason)
+        }
 
         static func records(_ count: Int64) -> String {
             Format.count(Int(count)) + (count == 1 ? " record" : " records")
@@ -50,6 +62,10 @@ extension Pipeline {
 
         /// How the run ended, what it did, and what it leaves for the next start.
         public func render() -> String {
+            if let notRunning {
+                return "Stopped while the pipeline was failing on a cause that may pass (\(notRunning)); the next "
+                    + "start goes on from what was committed. While it ran, the daemon did:\n" + summary.render()
+            }
             let how =
                 timedOut
                 ? "Stopped at once: the drain took longer than shutdown_timeout_ms."
