@@ -252,6 +252,19 @@ public final class CSVSource: Source {
             return (stored, input.size)
         }
         if stored.complete && input.size == stored.offset { return nil }
+        if stored.complete && !input.isGzip && input.size > stored.offset && stored.offset > 0,
+            let last = try input.file.read(at: stored.offset - 1, count: 1).first, last != 0x0A && last != 0x0D
+        {
+            // The file was taken as finished with a last row that lacked its line break, and that row
+            // was read as it was; what was appended since may have been its end, which reads as a row
+            // of its own. A writer that pauses longer than the file's age setting does this.
+            logger.warning(
+                """
+                the file grew after it was taken as finished, and its last row had no line break: that row was \
+                read without what followed; raise min_file_age_ms (or use done markers) for slow writers
+                """,
+                metadata: ["file": "\(path)", "offset": "\(stored.offset)"])
+        }
         if !input.isGzip && input.size == stored.offset && isFinished(path) {
             // Only a row without its line break was left, and the file is finished: read it now.
             return (stored, 0)
