@@ -11,7 +11,9 @@ extension CSVSource {
         options: [
             OptionSpec(
                 "path", .string, required: true,
-                "A file, a folder (its files, not hidden ones), or a glob; files are read in name order.",
+                "A file, a folder (its files, not hidden ones, not those of its subfolders), or a glob (`*`, `?`, "
+                    + "`[…]`, `{a,b}`, and `**` for any depth of folders, hidden ones left out); files are read in "
+                    + "name order.",
                 example: "samples/orders*.csv"),
             OptionSpec(
                 "key", .stringList, default: .array([]),
