@@ -262,10 +262,14 @@ import Testing
             ])
         #expect(run.records.map { $0.key.map { String(decoding: $0, as: UTF8.self) } } == ["café", "é\"x", "ÿ\u{80}"])
         #expect(run.deadLetters.isEmpty)
-        let utf8 = try Self.run(bytes, [])
-        #expect(utf8.records.isEmpty)
-        #expect(
-            utf8.deadLetters.map { $0.headerText("sluice.error.class") }
-                == Array(repeating: "csv.invalid_utf8", count: 3))
+        // Read as UTF-8, the header is not: the file stops with what to set, rather than giving columns
+        // named with U+FFFD and rows that all fail.
+        let utf8 = try #require(throws: ConnectorError.self) { try Self.run(bytes, [("key", .string("id"))]) }
+        #expect(utf8.errorClass == "csv.header_encoding")
+        // Its rows alone are dead letters, each.
+        let rows = Array("id,name\n1,caf".utf8) + [0xE9] + Array("\n2,ok\n".utf8)
+        let mixed = try Self.run(rows, [])
+        #expect(CSVTestSupport.values(mixed.records) == [#"{"id":"2","name":"ok"}"#])
+        #expect(mixed.deadLetters.map { $0.headerText("sluice.error.class") } == ["csv.invalid_utf8"])
     }
 }
